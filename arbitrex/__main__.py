@@ -1,0 +1,3 @@
+from arbitrex.cli import main
+
+main()

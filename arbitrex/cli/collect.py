@@ -1,0 +1,108 @@
+"""arbitrex collect: source -> store."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.collect import CollectStats, Collector
+from arbitrex.sources import make_source
+from arbitrex.stores import open_store
+
+log = logging.getLogger("arbitrex.collect")
+
+
+@friendly
+def collect(
+    source: Annotated[str, typer.Option(help="sim, mt5 or file.")] = "mt5",
+    symbols: Annotated[str | None, typer.Option(
+        help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
+    store: StoreOpt = None,
+    duration: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds.", min=0, show_default=False)] = None,
+    rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
+    seed: Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")] = 0,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Collect ticks from a source into the store until Ctrl-C, SIGTERM or --duration.
+
+    Example: arbitrex collect --source sim --symbols EURUSD,USDJPY --duration 60
+    """
+    settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
+    tick_source = make_source(source, settings, rate=rate, seed=seed)
+    tick_store = open_store(settings, role="writer")
+    collector = Collector(tick_source, tick_store)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("collecting %s from %s into %r", ",".join(settings.symbols), source, tick_store)
+    reporter = threading.Thread(target=_report, args=(collector, stop), daemon=True)
+    reporter.start()
+    try:
+        collector.run(stop=stop, duration=duration)
+    finally:
+        stop.set()
+        reporter.join(timeout=2)
+        tick_store.close()
+    stats = collector.stats
+    log.info("stopped: %d ticks stored in %d batches%s", stats.total, stats.batches,
+             f", {stats.rejected} rejected" if stats.rejected else "")
+
+
+def _rates(stats: CollectStats, before: dict, elapsed: float) -> dict:
+    return {key: (n - before.get(key, 0)) / elapsed for key, n in stats.ticks.items()}
+
+
+def _table(stats: CollectStats, rates: dict, status: str) -> Table:
+    table = Table(title=f"arbitrex collect — {status}", title_justify="left")
+    for column in ("venue", "symbol", "ticks", "ticks/s", "last seq"):
+        table.add_column(column, justify="left" if column in ("venue", "symbol") else "right")
+    for key in sorted(stats.ticks):
+        table.add_row(key[0], key[1], f"{stats.ticks[key]:,}", f"{rates.get(key, 0):.1f}",
+                      str(stats.last_seq.get(key, "")))
+    return table
+
+
+def _report(collector: Collector, stop: threading.Event) -> None:
+    """The live status line on a terminal; a log line every 10 s otherwise."""
+    stats = collector.stats
+    tty = sys.stderr.isatty()
+    interval = 1.0 if tty else 10.0
+    before: dict = {}
+    stamp = time.monotonic()
+    console = Console(stderr=True)
+    live = Live(_table(stats, {}, "starting"), console=console, refresh_per_second=4,
+                transient=False) if tty else None
+    if live is not None:
+        live.start()
+    try:
+        while not stop.wait(interval):
+            now = time.monotonic()
+            snapshot = dict(stats.ticks)
+            rates = _rates(stats, before, now - stamp)
+            before, stamp = snapshot, now
+            status = collector.source.status()
+            if live is not None:
+                live.update(_table(stats, rates, status))
+            else:
+                per_symbol = " ".join(f"{k[1]}={v:.1f}/s" for k, v in sorted(rates.items()))
+                log.info("%s: %d ticks stored; %s", status, stats.total, per_symbol or "no ticks")
+    finally:
+        if live is not None:
+            live.stop()

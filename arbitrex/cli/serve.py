@@ -1,0 +1,87 @@
+"""arbitrex serve: store -> WebSocket clients, the demo page and HTTP probes."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.config import Settings
+from arbitrex.errors import ArbitrexError
+from arbitrex.stores import open_store
+from arbitrex.stream.hub import Hub
+from arbitrex.stream.server import ServerOptions, StreamServer
+
+log = logging.getLogger("arbitrex.serve")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@friendly
+def serve(
+    host: Annotated[str | None, typer.Option(
+        help="Address to listen on (env: WS_HOST; default 127.0.0.1).", show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port to listen on, 0 for any free one (env: WS_PORT; default 8000).",
+        show_default=False)] = None,
+    store: StoreOpt = None,
+    slow_client: Annotated[str, typer.Option(
+        help="What to do with a client that cannot keep up: gap (skip to the latest, with a "
+             "gap frame) or close (1008; it may resume with since).")] = "gap",
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Stream stored ticks to WebSocket clients at ws://HOST:PORT/ws, with the demo page at /.
+
+    Example: arbitrex serve --port 8000   (then open http://127.0.0.1:8000/)
+    """
+    settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store)
+    if slow_client not in ("gap", "close"):
+        raise typer.BadParameter("use gap or close", param_hint="--slow-client")
+    if not _is_loopback(settings.ws_host) and settings.ws_token is None:
+        log.warning("listening on %s without WS_TOKEN: anyone who can reach this address can "
+                    "read the stream; set WS_TOKEN", settings.ws_host)
+    options = ServerOptions(
+        host=settings.ws_host,
+        port=settings.ws_port,
+        token=settings.ws_token.reveal() if settings.ws_token else None,
+        allowed_origins=settings.ws_allowed_origins or (),
+    )
+    asyncio.run(_serve(settings, options, slow_client))
+
+
+async def _serve(settings: Settings, options: ServerOptions, slow_client: str) -> None:
+    reader = open_store(settings)
+    follower = open_store(settings)
+    hub = Hub(reader, follower, slow_client=slow_client)
+    server = StreamServer(hub, options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    def ready(port: int) -> None:
+        log.info("serving on http://%s:%d/ (WebSocket ws://%s:%d/ws)", options.host, port,
+                 options.host, port)
+
+    try:
+        await server.run(stop, on_ready=ready)
+    except OSError as exc:
+        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
+                            "(is another server using it? pick another with --port)") from exc
+    finally:
+        reader.close()
+        follower.close()
+    log.info("stopped")

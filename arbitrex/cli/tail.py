@@ -1,0 +1,150 @@
+"""arbitrex tail: a live view of symbols in the terminal, or NDJSON."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.errors import ConfigError
+from arbitrex.stores import open_store
+from arbitrex.tailing import TailEvent, from_server, from_store
+from arbitrex.tick import Tick, check_symbol, digits_of, to_record
+
+
+class _Row:
+    __slots__ = ("tick", "stamps", "gaps")
+
+    def __init__(self, tick: Tick) -> None:
+        self.tick = tick
+        self.stamps: deque[float] = deque(maxlen=10_000)
+        self.gaps = 0
+
+
+def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
+    table = Table(title=f"arbitrex tail — {source}", title_justify="left")
+    for name in ("symbol", "venue", "bid", "ask", "spread (pts)", "ticks/s", "age", "seq"):
+        table.add_column(name, justify="left" if name in ("symbol", "venue") else "right")
+    now = time.monotonic()
+    for key in sorted(rows):
+        row = rows[key]
+        t = row.tick
+        while row.stamps and now - row.stamps[0] > 5.0:
+            row.stamps.popleft()
+        digits = max(digits_of(t.bid), digits_of(t.ask))
+        spread = round((t.ask - t.bid) * 10**digits)
+        age = max(0.0, time.time() - t.time_msc / 1000)
+        table.add_row(t.symbol, t.venue, f"{t.bid:.{digits}f}", f"{t.ask:.{digits}f}",
+                      str(spread), f"{len(row.stamps) / 5:.1f}",
+                      f"{age:.1f}s" if age < 120 else f"{age / 60:.0f}m",
+                      f"{t.seq}" + (f" ({row.gaps} gaps)" if row.gaps else ""))
+    return table
+
+
+@friendly
+def tail(
+    symbols: Annotated[list[str], typer.Argument(help="Symbols to follow, e.g. EURUSD GBPUSD.")],
+    url: Annotated[str | None, typer.Option(
+        help="Follow a server (ws://HOST:PORT/ws) instead of reading the store.",
+        show_default=False)] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON tick per line.")] = False,
+    count: Annotated[int | None, typer.Option(
+        help="Exit after this many ticks.", min=1, show_default=False)] = None,
+    store: StoreOpt = None,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Follow live ticks of SYMBOLS: a table on a terminal, or NDJSON with --json.
+
+    Example: arbitrex tail EURUSD --json --count 10
+    """
+    settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
+    wanted = [s for arg in symbols for s in arg.split(",") if s]
+    for symbol in wanted:
+        try:
+            check_symbol(symbol)
+        except Exception as exc:
+            raise ConfigError("SYMBOL", str(exc), "pass symbols like EURUSD") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    token = settings.ws_token.reveal() if settings.ws_token else None
+    tick_store = None
+    if url:
+        events = from_server(url, wanted, stop=stop, token=token)
+        source = url
+    else:
+        tick_store = open_store(settings)
+        events = from_store(tick_store, wanted, stop=stop)
+        source = repr(tick_store)
+    try:
+        if json or not sys.stdout.isatty():
+            _print_json(events, count, stop)
+        else:
+            _show_table(events, count, stop, source)
+    finally:
+        if tick_store is not None:
+            tick_store.close()
+
+
+def _print_json(events: object, count: int | None, stop: threading.Event) -> None:
+    out = sys.stdout.buffer
+    seen = 0
+    for event in events:  # type: ignore[attr-defined]
+        assert isinstance(event, TailEvent)
+        if event.kind == "idle":
+            continue
+        if event.tick is None:
+            out.write(orjson.dumps(event.gap) + b"\n")
+        else:
+            extra = {"snapshot": True} if event.snapshot else {}
+            out.write(orjson.dumps(to_record(event.tick, **extra)) + b"\n")
+            seen += 1
+        out.flush()
+        if count is not None and seen >= count:
+            stop.set()
+            break
+
+
+def _show_table(events: object, count: int | None, stop: threading.Event, source: str) -> None:
+    rows: dict[tuple[str, str], _Row] = {}
+    seen = 0
+    with Live(_table(rows, source), console=Console(), refresh_per_second=4) as live:
+        last_draw = 0.0
+        for event in events:  # type: ignore[attr-defined]
+            assert isinstance(event, TailEvent)
+            if event.tick is not None:
+                row = rows.get(event.tick.key)
+                if row is None:
+                    row = rows[event.tick.key] = _Row(event.tick)
+                row.tick = event.tick
+                if not event.snapshot:
+                    row.stamps.append(time.monotonic())
+                seen += 1
+            elif event.gap is not None:
+                for key, row in rows.items():
+                    if key[1] == event.gap.get("symbol"):
+                        row.gaps += 1
+            now = time.monotonic()
+            if now - last_draw > 0.1:
+                live.update(_table(rows, source))
+                last_draw = now
+            if count is not None and seen >= count:
+                stop.set()
+                break
+        live.update(_table(rows, source))

@@ -1,0 +1,40 @@
+"""The shape every source has: open at the store's positions, poll, close."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+from arbitrex.tick import Tick
+
+
+class Position(NamedTuple):
+    """Where a (venue, symbol) stream stands in the store, so a source can resume.
+
+    ``broker_msc`` is the broker time of the last stored tick and ``same_ms`` how many
+    stored ticks share that millisecond (time_msc is not unique, see MT5_FACTS.md).
+    """
+
+    seq: int
+    broker_msc: int
+    same_ms: int
+
+
+class TickSource(Protocol):
+    """A producer of ticks for one venue. Ticks come out with seq 0 (the store assigns it)."""
+
+    venue: str
+
+    def open(self, positions: Mapping[str, Position]) -> None:
+        """Connect; ``positions`` maps symbol -> where the store stands (absent: nothing stored)."""
+
+    def poll(self, timeout: float) -> list[Tick]:
+        """New ticks in source order, waiting at most ``timeout`` seconds when there are none."""
+        ...
+
+    def status(self) -> str:
+        """A short human-readable state, e.g. ``connected`` or ``reconnecting (3)``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection. Safe to call twice."""

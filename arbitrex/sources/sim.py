@@ -1,0 +1,165 @@
+"""A deterministic market simulator: venue ``sim``, realistic prices, spreads and bursts.
+
+``SimModel`` is pure: for a seed and a list of symbols it yields the same sequence of
+(symbol, bid, ask, burst position) every run. ``SimSource`` paces it at ``rate`` ticks
+per second against a clock and stamps real times; ticks of one burst share a millisecond.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from arbitrex.sources.base import Position
+from arbitrex.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
+
+VENUE = "sim"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    price: float  # a typical mid price
+    digits: int  # decimals quoted
+    spread_points: tuple[int, int]  # typical spread range, in points (10**-digits)
+    vol_points: float  # standard deviation of one tick's move, in points
+
+
+INSTRUMENTS: dict[str, Instrument] = {
+    "EURUSD": Instrument(1.0850, 5, (4, 12), 1.5),
+    "GBPUSD": Instrument(1.2700, 5, (6, 16), 2.0),
+    "USDJPY": Instrument(150.00, 3, (6, 15), 2.0),
+    "USDCHF": Instrument(0.8800, 5, (8, 18), 1.5),
+    "AUDUSD": Instrument(0.6600, 5, (5, 14), 1.2),
+    "USDCAD": Instrument(1.3600, 5, (8, 18), 1.5),
+    "NZDUSD": Instrument(0.6100, 5, (8, 20), 1.2),
+    "EURJPY": Instrument(162.00, 3, (10, 25), 2.5),
+    "XAUUSD": Instrument(2000.0, 2, (15, 40), 8.0),
+    "XAGUSD": Instrument(24.00, 3, (15, 35), 3.0),
+    "BTCUSD": Instrument(60000.0, 2, (1000, 3000), 800.0),
+    "US500": Instrument(5000.0, 2, (40, 80), 25.0),
+}
+
+
+def instrument_for(symbol: str) -> Instrument:
+    """Known symbols have realistic parameters; others get a stable made-up FX-like one."""
+    base = symbol.upper().split(".")[0][:6]
+    if base in INSTRUMENTS:
+        return INSTRUMENTS[base]
+    h = zlib.crc32(symbol.encode())
+    return Instrument(0.5 + (h % 1500) / 1000, 5, (5, 15), 1.5)
+
+
+class SimModel:
+    """The pure, seeded price process: ``next()`` -> (symbol, bid, ask, flags, burst_index)."""
+
+    # Limits
+    BURST_PROBABILITY = 0.08  # chance that a tick opens a burst
+    BURST_MAX = 5  # ticks in one burst, at most
+
+    def __init__(self, symbols: tuple[str, ...] | list[str], *, seed: int = 0) -> None:
+        if not symbols:
+            raise ValueError("the simulator needs at least one symbol")
+        self.symbols = tuple(symbols)
+        self._rng = random.Random(seed)
+        self._inst = {s: instrument_for(s) for s in self.symbols}
+        self._mid = {s: self._inst[s].price * (1 + self._rng.uniform(-0.002, 0.002))
+                     for s in self.symbols}
+        self._burst: list[str] = []
+
+    @property
+    def in_burst(self) -> bool:
+        return bool(self._burst)
+
+    def __iter__(self) -> Iterator[tuple[str, float, float, int, int]]:
+        return self
+
+    def __next__(self) -> tuple[str, float, float, int, int]:
+        rng = self._rng
+        if self._burst:
+            symbol = self._burst.pop()
+            burst_index = 1
+        else:
+            symbol = rng.choice(self.symbols)
+            burst_index = 0
+            if rng.random() < self.BURST_PROBABILITY:
+                self._burst = [symbol] * rng.randint(1, self.BURST_MAX - 1)
+        inst = self._inst[symbol]
+        point = 10.0 ** -inst.digits
+        mid = self._mid[symbol] + rng.gauss(0.0, inst.vol_points) * point
+        # Keep the walk near its typical level: a weak pull back over a long run.
+        mid += (inst.price - mid) * 1e-4
+        self._mid[symbol] = mid
+        spread = rng.randint(*inst.spread_points) * point
+        bid = round(mid - spread / 2, inst.digits)
+        ask = round(bid + max(spread, point), inst.digits)
+        flags = rng.choice((TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID | TICK_FLAG_ASK,
+                            TICK_FLAG_BID, TICK_FLAG_ASK))
+        return symbol, bid, ask, flags, burst_index
+
+
+class SimSource:
+    """Paces ``SimModel`` at ``rate`` ticks/s. Implements ``TickSource``."""
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        symbols: tuple[str, ...] | list[str],
+        *,
+        seed: int = 0,
+        rate: float = 50.0,
+        # Limits
+        max_batch: int = 10_000,
+        clock_ns: Callable[[], int] = time.time_ns,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be > 0 ticks/s")
+        self.model = SimModel(symbols, seed=seed)
+        self.rate = rate
+        self.max_batch = max_batch
+        self._clock_ns = clock_ns
+        self._sleep = sleep
+        self._start_ns = 0
+        self._emitted = 0
+        self._last_msc = 0
+
+    def open(self, positions: Mapping[str, Position]) -> None:
+        self._start_ns = self._clock_ns()
+        # Never stamp a time before what is already stored (a restarted simulator).
+        self._last_msc = max((p.broker_msc for p in positions.values()), default=0)
+
+    def _due(self, now_ns: int) -> int:
+        return int((now_ns - self._start_ns) / 1e9 * self.rate) - self._emitted
+
+    def poll(self, timeout: float) -> list[Tick]:
+        now_ns = self._clock_ns()
+        due = self._due(now_ns)
+        if due <= 0:
+            wait = (self._emitted + 1) / self.rate - (now_ns - self._start_ns) / 1e9
+            self._sleep(max(0.0, min(timeout, wait)))
+            now_ns = self._clock_ns()
+            due = self._due(now_ns)
+            if due <= 0:
+                return []
+        due = min(due, self.max_batch)
+        now_msc = max(now_ns // 1_000_000, self._last_msc)
+        ticks = []
+        # Emit what is due, then finish any open burst so that its ticks share one millisecond.
+        while due > 0 or self.model.in_burst:
+            symbol, bid, ask, flags, _ = next(self.model)
+            ticks.append(Tick(VENUE, symbol, 0, now_msc, bid, ask, 0.0, 0, 0.0, flags, now_ns,
+                              now_msc))
+            due -= 1
+        self._last_msc = now_msc
+        self._emitted += len(ticks)
+        return ticks
+
+    def status(self) -> str:
+        return f"simulating {self.rate:g} ticks/s"
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,64 @@
+"""The shape every store has, and the factory that picks one from the settings.
+
+A store assigns ``seq`` durably at append: per (venue, symbol), from 1, +1 per tick, never
+reused. Readers can ask for the last tick, the ticks after a seq, and follow new ticks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from arbitrex.sources.base import Position
+from arbitrex.tick import Tick
+
+if TYPE_CHECKING:
+    from arbitrex.config import Settings
+
+
+class TickStore(Protocol):
+    name: str
+
+    def append(self, ticks: Sequence[Tick]) -> list[Tick]:
+        """Store ``ticks`` atomically in order; return them with their assigned seq."""
+        ...
+
+    def positions(self, venue: str) -> dict[str, Position]:
+        """Where each symbol of ``venue`` stands, for a source to resume from."""
+        ...
+
+    def last(self, venue: str, symbol: str) -> Tick | None: ...
+
+    def streams(self) -> list[tuple[str, str]]:
+        """Every (venue, symbol) with stored ticks."""
+        ...
+
+    def first_seq(self, venue: str, symbol: str) -> int | None:
+        """The oldest seq still held (history may be trimmed), None when empty."""
+        ...
+
+    def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
+        """Up to ``limit`` ticks with seq > ``after_seq``, in seq order."""
+        ...
+
+    def head(self) -> Any:
+        """A follow cursor at the current end of the store."""
+        ...
+
+    def follow(self, cursor: Any, *, timeout: float, limit: int) -> tuple[list[Tick], Any]:
+        """Ticks stored after ``cursor`` (in store order), waiting up to ``timeout`` for some."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings, *, role: str = "reader") -> TickStore:
+    """Open the store the settings name. ``role`` is ``writer`` or ``reader``."""
+    if settings.backend == "sqlite":
+        from arbitrex.stores.sqlite import SqliteStore
+
+        return SqliteStore(settings.sqlite_path)
+    from arbitrex.errors import ConfigError
+
+    raise ConfigError("TICK_QUEUE_BACKEND", f"the {settings.backend!r} store is not available "
+                      "in this version", "use TICK_QUEUE_BACKEND=sqlite")

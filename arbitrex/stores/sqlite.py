@@ -1,0 +1,185 @@
+"""The embedded store: one SQLite file in WAL mode, one writer and any number of readers.
+
+Layout (readable by other programs):
+    ticks(id INTEGER PRIMARY KEY, venue, symbol, seq, time_msc, bid, ask, last, volume,
+          volume_real, flags, recv_ns, broker_msc)  UNIQUE (venue, symbol, seq)
+    streams(venue, symbol, last_seq)  the durable seq counter of each (venue, symbol)
+
+``append`` assigns seq inside one ``BEGIN IMMEDIATE`` transaction, so even two writer
+processes can never reuse or skip a seq, and a kill -9 loses only an uncommitted batch
+(which was never acknowledged). ``id`` is the insertion order readers follow.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from arbitrex.errors import StoreError
+from arbitrex.sources.base import Position
+from arbitrex.tick import Tick
+
+_COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
+            "recv_ns, broker_msc")
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS ticks (
+    id INTEGER PRIMARY KEY,
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time_msc INTEGER NOT NULL,
+    bid REAL NOT NULL,
+    ask REAL NOT NULL,
+    last REAL NOT NULL,
+    volume INTEGER NOT NULL,
+    volume_real REAL NOT NULL,
+    flags INTEGER NOT NULL,
+    recv_ns INTEGER NOT NULL,
+    broker_msc INTEGER NOT NULL,
+    UNIQUE (venue, symbol, seq)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    venue TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (venue, symbol)
+) WITHOUT ROWID;
+"""
+_INSERT = f"INSERT INTO ticks ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+class SqliteStore:
+    """Implements ``TickStore`` on one SQLite file."""
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        # Timeouts
+        busy_timeout_ms: int = 10_000,
+        # Follow
+        poll_interval: float = 0.001,
+    ) -> None:
+        self.path = Path(path)
+        self.poll_interval = poll_interval
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    # Writing
+
+    def append(self, ticks: Sequence[Tick]) -> list[Tick]:
+        if not ticks:
+            return []
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                counters: dict[tuple[str, str], int] = {}
+                for key in {t.key for t in ticks}:
+                    row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND symbol=?",
+                                     key).fetchone()
+                    counters[key] = row[0] if row else 0
+                stored = []
+                for t in ticks:
+                    seq = counters[t.key] + 1
+                    counters[t.key] = seq
+                    stored.append(t._replace(seq=seq))
+                db.executemany(_INSERT, stored)
+                db.executemany(
+                    "INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?) "
+                    "ON CONFLICT (venue, symbol) DO UPDATE SET last_seq = excluded.last_seq",
+                    [(v, s, n) for (v, s), n in counters.items()],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        return stored
+
+    # Reading
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from exc
+
+    def positions(self, venue: str) -> dict[str, Position]:
+        out = {}
+        for symbol, last_seq in self._query(
+            "SELECT symbol, last_seq FROM streams WHERE venue=?", (venue,)
+        ):
+            rows = self._query(
+                "SELECT broker_msc FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
+                "ORDER BY seq DESC", (venue, symbol, last_seq - 10_000))
+            if not rows:
+                out[symbol] = Position(last_seq, 0, 0)
+                continue
+            last_ms = rows[0][0]
+            same = 0
+            for (ms,) in rows:
+                if ms != last_ms:
+                    break
+                same += 1
+            out[symbol] = Position(last_seq, last_ms, same)
+        return out
+
+    def last(self, venue: str, symbol: str) -> Tick | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM ticks WHERE venue=? AND symbol=? "
+                           "ORDER BY seq DESC LIMIT 1", (venue, symbol))
+        return Tick._make(rows[0]) if rows else None
+
+    def streams(self) -> list[tuple[str, str]]:
+        return [(v, s) for v, s in self._query("SELECT venue, symbol FROM streams "
+                                               "ORDER BY venue, symbol")]
+
+    def first_seq(self, venue: str, symbol: str) -> int | None:
+        rows = self._query("SELECT MIN(seq) FROM ticks WHERE venue=? AND symbol=?",
+                           (venue, symbol))
+        return rows[0][0] if rows else None
+
+    def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
+        rows = self._query(f"SELECT {_COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
+                           "ORDER BY seq LIMIT ?", (venue, symbol, after_seq, limit))
+        return [Tick._make(r) for r in rows]
+
+    # Following
+
+    def head(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM ticks")[0][0])
+
+    def follow(self, cursor: int, *, timeout: float, limit: int) -> tuple[list[Tick], int]:
+        deadline = time.monotonic() + timeout
+        sql = f"SELECT id, {_COLUMNS} FROM ticks WHERE id > ? ORDER BY id LIMIT ?"
+        while True:
+            rows = self._query(sql, (cursor, limit))
+            if rows:
+                return [Tick._make(r[1:]) for r in rows], rows[-1][0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return [], cursor
+            time.sleep(min(self.poll_interval, remaining))
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass

@@ -1,0 +1,1 @@
+"""Streaming ticks to WebSocket clients: protocol (pure), session (pure), hub and server (I/O)."""

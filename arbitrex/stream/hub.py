@@ -1,0 +1,314 @@
+"""The fan-out: follows the store, and delivers each tick to the clients subscribed to it.
+
+Each tick is encoded once and written straight into each client's transport, like
+``websockets.broadcast``, but with a bound: a client whose send buffer holds more than
+``max_buffer`` bytes is slow. With ``slow_client="gap"`` its ticks are held back (only the
+latest per stream) and, once it drains, it gets a ``gap`` frame and the latest tick; with
+``"close"`` it is closed with 1008 and may resume with ``since``. Snapshots and resumes
+read the store; a resume is sent in chunks that wait for the client to drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
+
+from arbitrex.errors import StoreError
+from arbitrex.stores.base import TickStore
+from arbitrex.stream import protocol as proto
+from arbitrex.stream.metrics import ServerMetrics
+from arbitrex.stream.session import Decision, Key, Session
+from arbitrex.tick import Tick, encode
+
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """A connection and its session."""
+
+    __slots__ = ("conn", "session", "closing")
+
+    def __init__(self, conn: ServerConnection, session: Session) -> None:
+        self.conn = conn
+        self.session = session
+        self.closing = False
+
+    def buffered(self) -> int:
+        transport = self.conn.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def write(self, frame: bytes) -> bool:
+        """Queue one text frame without awaiting. False when the connection is not open."""
+        conn = self.conn
+        if self.closing or conn.protocol.state is not State.OPEN:
+            return False
+        try:
+            conn.protocol.send_text(frame)
+            conn.send_data()
+        except Exception as exc:  # the peer went away between the check and the write
+            log.debug("write failed: %s", exc)
+            return False
+        return True
+
+
+class Hub:
+    def __init__(
+        self,
+        store: TickStore,
+        follower: TickStore,
+        *,
+        metrics: ServerMetrics | None = None,
+        slow_client: str = "gap",
+        # Limits
+        max_buffer: int = 256 * 1024,
+        resume_chunk: int = 1000,
+        follow_batch: int = 5000,
+        # Timeouts
+        drain_timeout: float = 30.0,
+        flush_interval: float = 0.02,
+        replay: bool = False,
+    ) -> None:
+        if slow_client not in ("gap", "close"):
+            raise ValueError("slow_client must be 'gap' or 'close'")
+        self.store = store
+        self.follower = follower
+        self.metrics = metrics or ServerMetrics()
+        self.slow_client = slow_client
+        self.max_buffer = max_buffer
+        self.resume_chunk = resume_chunk
+        self.follow_batch = follow_batch
+        self.drain_timeout = drain_timeout
+        self.flush_interval = flush_interval
+        self.extra = {"replay": True} if replay else {}
+        self.clients: set[Client] = set()
+        self.by_symbol: dict[str, set[Client]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # Clients
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+        self.metrics.clients = len(self.clients)
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        for symbol in client.session.symbols:
+            subscribers = self.by_symbol.get(symbol)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self.by_symbol[symbol]
+        self.metrics.clients = len(self.clients)
+        self._count_subscriptions()
+
+    def _count_subscriptions(self) -> None:
+        self.metrics.subscriptions = sum(len(c) for c in self.by_symbol.values())
+
+    def send_error(self, client: Client, code: str, message: str) -> None:
+        self.metrics.errors[code] += 1
+        client.write(proto.error_frame(code, message))
+
+    def _venues_of(self, symbol: str) -> list[str]:
+        return [v for v, s in self.store.streams() if s == symbol]
+
+    def subscribe(self, client: Client, op: proto.Subscribe) -> None:
+        session = client.session
+        session.subscribe(op.symbols)  # raises ProtocolError past the cap
+        session.batch = session.batch or op.batch
+        for symbol in op.symbols:
+            self.by_symbol.setdefault(symbol, set()).add(client)
+        self._count_subscriptions()
+        recovered: dict[str, bool] | None = {} if op.since is not None else None
+        starts: list[tuple[Key, int]] = []  # streams to catch up, from seq
+        snapshots: list[Tick] = []
+        try:
+            for symbol in op.symbols:
+                for venue in self._venues_of(symbol):
+                    key = (venue, symbol)
+                    since = None
+                    if op.since is not None:
+                        since = op.since.get(f"{venue}:{symbol}", op.since.get(symbol))
+                    if since is None:
+                        if key not in session.sent:
+                            tick = self.store.last(venue, symbol)
+                            if tick is not None:
+                                snapshots.append(tick)
+                        continue
+                    ok, start = self._resume_point(client, key, since)
+                    if recovered is not None:
+                        recovered[symbol] = recovered.get(symbol, True) and ok
+                    if start is None:
+                        tick = self.store.last(venue, symbol)
+                        if tick is not None:
+                            snapshots.append(tick)
+                    else:
+                        starts.append((key, start))
+                if recovered is not None and symbol not in recovered:
+                    recovered[symbol] = op.since is not None and op.since.get(symbol, 0) == 0
+        except StoreError as exc:
+            log.error("subscribe failed: %s", exc)
+            self.send_error(client, "store_unavailable", "the store cannot be read; retry")
+            return
+        client.write(proto.subscribed_frame(op.symbols, recovered))
+        for tick in snapshots:
+            self._send_tick(client, tick, snapshot=True)
+        for key, after in starts:
+            session.sent[key] = after
+            self._start_catch_up(client, key)
+
+    def _resume_point(self, client: Client, key: Key, since: int) -> tuple[bool, int | None]:
+        """(recovered, seq to resume after, or None for a snapshot instead)."""
+        venue, symbol = key
+        first = self.store.first_seq(venue, symbol)
+        last = self.store.last(venue, symbol)
+        if first is None or last is None:
+            return since == 0, None
+        if since > last.seq:
+            return False, None  # the client is ahead of this store (a different store?)
+        if since + 1 < first:
+            self.metrics.gaps += 1
+            client.write(proto.gap_frame(venue, symbol, since + 1, first - 1, "history_trimmed"))
+            return False, first - 1
+        return True, since
+
+    def unsubscribe(self, client: Client, op: proto.Unsubscribe) -> None:
+        client.session.unsubscribe(op.symbols)
+        for symbol in op.symbols:
+            subscribers = self.by_symbol.get(symbol)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self.by_symbol[symbol]
+        self._count_subscriptions()
+        client.write(proto.unsubscribed_frame(op.symbols))
+
+    # Delivery
+
+    def _send_tick(self, client: Client, tick: Tick, frame: bytes | None = None,
+                   snapshot: bool = False) -> None:
+        if frame is None:
+            frame = encode(tick, **self.extra, **({"snapshot": True} if snapshot else {}))
+        if client.write(frame):
+            client.session.mark_sent(tick)
+            self.metrics.ticks_out[tick.symbol] += 1
+
+    def _slow(self, client: Client) -> None:
+        if self.slow_client == "close" and not client.closing:
+            client.closing = True
+            self.metrics.slow_closes += 1
+            log.info("closing a slow client (buffer %d bytes)", client.buffered())
+            self._spawn(client.conn.close(1008, "slow consumer: reconnect with since"))
+
+    def dispatch(self, ticks: Iterable[Tick]) -> None:
+        """Deliver freshly stored ticks (store order) to their subscribers."""
+        metrics = self.metrics
+        for tick in ticks:
+            metrics.ticks_in[tick.symbol] += 1
+            metrics.last_tick_recv_ns = tick.recv_ns
+            metrics.last_tick_time_msc = tick.time_msc
+            subscribers = self.by_symbol.get(tick.symbol)
+            if not subscribers:
+                continue
+            frame = None
+            for client in tuple(subscribers):
+                decision = client.session.decide(tick)
+                if decision is Decision.SEND:
+                    if client.buffered() > self.max_buffer:
+                        client.session.defer(tick)
+                        self._slow(client)
+                        continue
+                    if frame is None:
+                        frame = encode(tick, **self.extra)
+                    self._send_tick(client, tick, frame)
+                elif decision is Decision.DEFER:
+                    client.session.defer(tick)
+                elif decision is Decision.CATCH_UP:
+                    self._start_catch_up(client, tick.key)
+
+    def flush_pending(self) -> None:
+        """Clients that were slow and have drained get their gap frames and latest ticks."""
+        total = 0
+        for client in self.clients:
+            buffered = client.buffered()
+            total += buffered
+            session = client.session
+            if not session.pending or client.closing or buffered > self.max_buffer // 4:
+                continue
+            for skipped, tick in session.take_pending():
+                if skipped is not None:
+                    self.metrics.gaps += 1
+                    client.write(proto.gap_frame(tick.venue, tick.symbol, skipped[0],
+                                                 skipped[1], "slow_consumer"))
+                self._send_tick(client, tick)
+        self.metrics.buffered_bytes = total
+
+    def _start_catch_up(self, client: Client, key: Key) -> None:
+        if key in client.session.catching_up:
+            return
+        client.session.catching_up.add(key)
+        self._spawn(self._catch_up(client, key))
+
+    async def _catch_up(self, client: Client, key: Key) -> None:
+        session = client.session
+        venue, symbol = key
+        try:
+            while symbol in session.symbols and not client.closing:
+                after = session.sent.get(key, 0)
+                ticks = self.store.read_after(venue, symbol, after, self.resume_chunk)
+                for tick in ticks:
+                    self._send_tick(client, tick)
+                if len(ticks) < self.resume_chunk:
+                    return  # up to date: live dispatch continues from here
+                if not await self._drained(client):
+                    self._slow(client)
+                    return
+        except StoreError as exc:
+            log.error("resume of %s:%s failed: %s", venue, symbol, exc)
+            self.send_error(client, "store_unavailable", f"resume of {symbol} failed; retry")
+        finally:
+            session.catching_up.discard(key)
+
+    async def _drained(self, client: Client) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout
+        while client.buffered() > self.max_buffer // 4:
+            if loop.time() > deadline or client.conn.protocol.state is not State.OPEN:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # The loops
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the store and flush slow clients until ``stop`` is set."""
+        flusher = asyncio.ensure_future(self._flush_loop(stop))
+        try:
+            cursor = await asyncio.to_thread(self.follower.head)
+            while not stop.is_set():
+                try:
+                    ticks, cursor = await asyncio.to_thread(
+                        self.follower.follow, cursor, timeout=0.2, limit=self.follow_batch)
+                except StoreError as exc:
+                    log.error("following the store failed, retrying in 1 s: %s", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                if ticks:
+                    self.dispatch(ticks)
+        finally:
+            flusher.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self.flush_interval)
+            self.flush_pending()

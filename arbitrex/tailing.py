@@ -1,0 +1,128 @@
+"""Following ticks for a reader: from the store directly, or from a server over WebSocket.
+
+Both yield ``TailEvent``s: the last stored tick of each stream first (``snapshot``), then
+live ticks in seq order per stream, and ``gap`` events when the server reports one. The
+WebSocket follower reconnects by itself (capped, jittered backoff) and resumes with
+``since``, so a restart of ``serve`` costs no tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import orjson
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.sync.client import connect
+
+from arbitrex.errors import ArbitrexError, TickError
+from arbitrex.stores.base import TickStore
+from arbitrex.tick import Tick, from_record
+
+log = logging.getLogger(__name__)
+
+
+class TailEvent(NamedTuple):
+    kind: str  # "tick", "gap", or "idle" (nothing new for a while: a chance to redraw)
+    tick: Tick | None = None
+    snapshot: bool = False
+    gap: dict[str, Any] | None = None
+
+
+def from_store(store: TickStore, symbols: Sequence[str], *, stop: threading.Event,
+               poll_timeout: float = 0.2) -> Iterator[TailEvent]:
+    wanted = set(symbols)
+    cursor = store.head()  # taken first: nothing stored after the snapshot is missed
+    last: dict[tuple[str, str], int] = {}
+    for venue, symbol in store.streams():
+        if symbol in wanted:
+            tick = store.last(venue, symbol)
+            if tick is not None:
+                last[tick.key] = tick.seq
+                yield TailEvent("tick", tick, snapshot=True)
+    while not stop.is_set():
+        ticks, cursor = store.follow(cursor, timeout=poll_timeout, limit=5000)
+        if not ticks:
+            yield TailEvent("idle")
+        for tick in ticks:
+            if tick.symbol in wanted and tick.seq > last.get(tick.key, 0):
+                last[tick.key] = tick.seq
+                yield TailEvent("tick", tick)
+
+
+def _ws_url(url: str, token: str | None) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise ArbitrexError(f"--url {url!r}: expected ws://HOST:PORT/ws")
+    path = parts.path or "/ws"
+    query = parse_qs(parts.query)
+    if token and "token" not in query:
+        query["token"] = [token]
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, doseq=True), ""))
+
+
+def from_server(url: str, symbols: Sequence[str], *, stop: threading.Event,
+                token: str | None = None,
+                # Retries
+                max_backoff: float = 10.0) -> Iterator[TailEvent]:
+    target = _ws_url(url, token)
+    last: dict[str, int] = {}  # "venue:symbol" -> last seq
+    attempt = 0
+    while not stop.is_set():
+        try:
+            with connect(target, open_timeout=5, max_size=2**22) as ws:
+                attempt = 0
+                message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
+                if last:
+                    message["since"] = dict(last)
+                ws.send(orjson.dumps(message).decode())
+                while not stop.is_set():
+                    try:
+                        raw = ws.recv(timeout=0.25)
+                    except TimeoutError:
+                        yield TailEvent("idle")
+                        continue
+                    for event in _events(orjson.loads(raw)):
+                        if event.tick is not None:
+                            key = f"{event.tick.venue}:{event.tick.symbol}"
+                            if event.tick.seq <= last.get(key, 0):
+                                continue
+                            last[key] = event.tick.seq
+                        yield event
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise ArbitrexError(f"the server refused the connection ({status}): "
+                                    "check WS_TOKEN / the token in --url") from exc
+            log.warning("server answered %d; retrying", status)
+        except InvalidURI as exc:
+            raise ArbitrexError(f"--url {url!r} is not a WebSocket URL") from exc
+        except (OSError, ConnectionClosed, TimeoutError) as exc:
+            log.warning("connection to %s lost (%s); reconnecting", url, exc)
+        attempt += 1
+        delay = min(max_backoff, 0.25 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
+        stop.wait(delay)
+
+
+def _events(message: Any) -> Iterator[TailEvent]:
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "tick":
+        yield _tick_event(message)
+    elif kind == "ticks":
+        for record in message.get("data", []):
+            yield _tick_event(record)
+    elif kind == "gap":
+        yield TailEvent("gap", gap=message)
+    elif kind == "error":
+        log.warning("server error %s: %s", message.get("code"), message.get("message"))
+
+
+def _tick_event(record: dict[str, Any]) -> TailEvent:
+    try:
+        return TailEvent("tick", from_record(record), snapshot=bool(record.get("snapshot")))
+    except TickError as exc:
+        raise ArbitrexError(f"the server sent an invalid tick: {exc}") from exc

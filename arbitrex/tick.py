@@ -1,0 +1,209 @@
+"""The one tick value type, and every conversion in and out of it.
+
+In: MetaTrader 5 numpy structured rows (``MT5_TICK_DTYPE``), JSON records (files, the wire).
+Out: the SPEC record as a dict, as JSON bytes (one line of NDJSON), and store rows.
+Nothing here does I/O. Numpy scalars never escape: rows are turned into Python
+numbers with ``ndarray.tolist()`` before a Tick is built.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from arbitrex.errors import TickError
+
+#: The dtype of ``copy_ticks_from``/``copy_ticks_range`` results (MT5_FACTS.md).
+MT5_TICK_DTYPE = np.dtype(
+    [
+        ("time", "<i8"),
+        ("bid", "<f8"),
+        ("ask", "<f8"),
+        ("last", "<f8"),
+        ("volume", "<u8"),
+        ("time_msc", "<i8"),
+        ("flags", "<u4"),
+        ("volume_real", "<f8"),
+    ]
+)
+
+SYMBOL_RE = re.compile(r"[A-Za-z0-9._#-]{1,32}")
+_INT64_MAX = 2**63 - 1
+
+# MT5 tick flags (bits we name; other bits are kept as they come).
+TICK_FLAG_BID = 0x02
+TICK_FLAG_ASK = 0x04
+TICK_FLAG_LAST = 0x08
+TICK_FLAG_VOLUME = 0x10
+
+
+class Tick(NamedTuple):
+    """One market tick. ``seq`` is 0 until a store assigns it."""
+
+    venue: str
+    symbol: str
+    seq: int
+    time_msc: int  # event time, UTC epoch ms
+    bid: float
+    ask: float
+    last: float
+    volume: int
+    volume_real: float
+    flags: int
+    recv_ns: int  # when the collector received it, UTC epoch ns
+    broker_msc: int  # the broker's own clock as MT5 reports it (not part of the wire record)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.venue, self.symbol)
+
+
+#: Field order of the wire record (SPEC.md), after ``"type": "tick"``.
+RECORD_FIELDS = (
+    "symbol",
+    "venue",
+    "seq",
+    "time_msc",
+    "bid",
+    "ask",
+    "last",
+    "volume",
+    "volume_real",
+    "flags",
+    "recv_ns",
+)
+
+
+def check_symbol(symbol: object) -> str:
+    """Return ``symbol`` if it is a valid symbol name, else raise TickError."""
+    if not isinstance(symbol, str) or not SYMBOL_RE.fullmatch(symbol):
+        raise TickError(f"invalid symbol {symbol!r}: expected 1-32 of A-Z a-z 0-9 . _ # -")
+    return symbol
+
+
+def validate(tick: Tick) -> Tick:
+    """Return ``tick`` if it is storable, else raise TickError saying why."""
+    check_symbol(tick.symbol)
+    check_symbol(tick.venue)
+    for name in ("bid", "ask", "last", "volume_real"):
+        value = getattr(tick, name)
+        if not math.isfinite(value) or value < 0:
+            raise TickError(f"{tick.symbol}: {name} must be a finite number >= 0, got {value!r}")
+    if tick.time_msc <= 0:
+        raise TickError(f"{tick.symbol}: time_msc must be positive, got {tick.time_msc}")
+    if not 0 <= tick.volume <= _INT64_MAX:
+        raise TickError(f"{tick.symbol}: volume out of range: {tick.volume}")
+    if tick.seq < 0 or tick.flags < 0:
+        raise TickError(f"{tick.symbol}: seq and flags must be >= 0")
+    return tick
+
+
+def from_mt5_rows(
+    rows: np.ndarray,
+    *,
+    venue: str,
+    symbol: str,
+    recv_ns: int,
+    to_utc_msc: Callable[[int], int] = lambda msc: msc,
+) -> list[Tick]:
+    """Turn a ``copy_ticks_*`` result into Ticks (seq 0), converting broker time to UTC."""
+    if rows.dtype.names is None or "time_msc" not in rows.dtype.names:
+        raise TickError(f"{symbol}: not an MT5 tick array (dtype {rows.dtype})")
+    names = rows.dtype.names
+    idx = {n: names.index(n) for n in MT5_TICK_DTYPE.names or ()}
+    out = []
+    for row in rows.tolist():  # tolist() yields plain Python ints and floats
+        broker_msc = int(row[idx["time_msc"]])
+        out.append(
+            Tick(
+                venue,
+                symbol,
+                0,
+                to_utc_msc(broker_msc),
+                float(row[idx["bid"]]),
+                float(row[idx["ask"]]),
+                float(row[idx["last"]]),
+                int(row[idx["volume"]]),
+                float(row[idx["volume_real"]]),
+                int(row[idx["flags"]]),
+                recv_ns,
+                broker_msc,
+            )
+        )
+    return out
+
+
+def to_record(tick: Tick, **extra: Any) -> dict[str, Any]:
+    """The SPEC record of ``tick`` as a dict, with optional extra keys (e.g. snapshot)."""
+    record: dict[str, Any] = {"type": "tick"}
+    for name in RECORD_FIELDS:
+        record[name] = getattr(tick, name)
+    record.update(extra)
+    return record
+
+
+def encode(tick: Tick, **extra: Any) -> bytes:
+    """The SPEC record of ``tick`` as compact JSON bytes (no newline)."""
+    return orjson.dumps(to_record(tick, **extra))
+
+
+def encode_ndjson(ticks: Iterable[Tick]) -> bytes:
+    return b"".join(orjson.dumps(to_record(t)) + b"\n" for t in ticks)
+
+
+def _number(record: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = record.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TickError(f"field {name!r} must be a number, got {value!r}")
+    if kind is int:
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise TickError(f"field {name!r} must be an integer, got {value!r}")
+            value = int(value)
+        return value
+    return float(value)
+
+
+def from_record(record: Mapping[str, Any], *, venue: str | None = None) -> Tick:
+    """Parse and validate a SPEC record (from a file or the wire)."""
+    if not isinstance(record, Mapping):
+        raise TickError(f"a tick record must be a JSON object, got {type(record).__name__}")
+    missing = [n for n in ("symbol", "time_msc", "bid", "ask") if n not in record]
+    if missing:
+        raise TickError(f"tick record lacks {', '.join(missing)}")
+    time_msc = _number(record, "time_msc", int, None)
+    tick = Tick(
+        venue=venue or str(record.get("venue", "file")),
+        symbol=str(record["symbol"]),
+        seq=_number(record, "seq", int, 0),
+        time_msc=time_msc,
+        bid=_number(record, "bid", float, 0.0),
+        ask=_number(record, "ask", float, 0.0),
+        last=_number(record, "last", float, 0.0),
+        volume=_number(record, "volume", int, 0),
+        volume_real=_number(record, "volume_real", float, 0.0),
+        flags=_number(record, "flags", int, 0),
+        recv_ns=_number(record, "recv_ns", int, 0),
+        broker_msc=_number(record, "broker_msc", int, time_msc),
+    )
+    return validate(tick)
+
+
+def decode(line: bytes | str) -> Tick:
+    """Parse one JSON line into a validated Tick."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise TickError(f"not valid JSON: {exc}") from exc
+    return from_record(record)
+
+
+def digits_of(price: float) -> int:
+    """Decimal places of a quoted price (at most 5), used to express spreads in points."""
+    text = f"{price:.6f}".rstrip("0")
+    return min(5, len(text.split(".")[1])) if "." in text else 0
