@@ -48,8 +48,6 @@ def _problem_check(problem: Problem) -> Check:
 
 def _python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info < (3, 10):
-        return Check("python", "fail", f"Python {version}", "use Python 3.10 or newer")
     return Check("python", "pass", f"Python {version}")
 
 

@@ -158,6 +158,8 @@ def encode_ndjson(ticks: Iterable[Tick]) -> bytes:
 
 def _number(record: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
     value = record.get(name, default)
+    if isinstance(value, np.generic):
+        value = value.item()  # a numpy scalar becomes the plain Python number it holds
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TickError(f"field {name!r} must be a number, got {value!r}")
     if kind is int:

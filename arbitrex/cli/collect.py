@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
-from arbitrex.collect import CollectStats, Collector
+from arbitrex.collect import Collector, CollectStats
 from arbitrex.sources import make_source
 from arbitrex.stores import open_store
 

@@ -17,8 +17,7 @@ from arbitrex.config import load_settings
 from arbitrex.doctor import Check, config_checks, run_checks
 from arbitrex.errors import ArbitrexError
 
-app = typer.Typer(help="Check the environment; `doctor env` for the configuration alone.",
-                  invoke_without_command=True, no_args_is_help=False)
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 env_app = typer.Typer(help="The configuration: check it, or show the effective settings.",
                       no_args_is_help=True)
 app.add_typer(env_app, name="env")
@@ -49,7 +48,9 @@ def doctor(
     as_json: JsonOpt = False,
     env_file: EnvFile = Path(".env"),
 ) -> None:
-    """Run every check: a table of pass / warn / fail with the fix. Exit 1 if any fails.
+    """Check the environment: a table of pass / warn / fail, each with its fix; exit 1 on a fail.
+
+    `arbitrex doctor env check|show` looks at the configuration alone.
 
     Example: arbitrex doctor --json
     """

@@ -23,7 +23,7 @@ from arbitrex.tick import Tick
 
 _COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
             "recv_ns, broker_msc")
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ticks (
     id INTEGER PRIMARY KEY,
     venue TEXT NOT NULL,

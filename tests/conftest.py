@@ -1,0 +1,107 @@
+"""Fixtures: free ports, real `arbitrex` subprocesses, and waits that always time out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from arbitrex.config import FIELDS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 15.0, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The test process's environment without any arbitrex setting, plus ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if k not in {f.name for f in FIELDS}}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+class Arbitrex:
+    """Runs `python -m arbitrex ...` as real subprocesses in one working directory."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, **popen: object) -> subprocess.Popen[bytes]:
+        path = self.workdir / f"{args[0]}-{len(self.procs)}.log"
+        with open(path, "wb") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "arbitrex", *args], cwd=self.workdir, env=self.env,
+                stdout=popen.pop("stdout", log), stderr=log, **popen)  # type: ignore[call-overload]
+        proc.log_path = str(path)  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def run(self, *args: str, timeout: float = 60, **kwargs: object
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "arbitrex", *args], cwd=self.workdir,
+                              env=self.env, capture_output=True, text=True, timeout=timeout,
+                              **kwargs)  # type: ignore[call-overload]
+
+    def serve(self, *args: str) -> int:
+        port = free_port()
+        proc = self.start("serve", "--port", str(port), *args)
+        wait_for(lambda: port_open(port) or proc.poll() is not None, what="serve to listen")
+        assert proc.poll() is None, Path(proc.log_path).read_text()  # type: ignore[attr-defined]
+        return port
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+@pytest.fixture
+def arbitrex(tmp_path: Path) -> Iterator[Arbitrex]:
+    runner = Arbitrex(tmp_path, clean_env(SQLITE_PATH=str(tmp_path / "ticks.db")))
+    try:
+        yield runner
+    finally:
+        runner.stop_all()
+
+
+def log_of(proc: subprocess.Popen[bytes]) -> str:
+    return Path(proc.log_path).read_text()  # type: ignore[attr-defined]

@@ -1,0 +1,122 @@
+"""The command line through CliRunner (fast) and as a real subprocess (the console script)."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from arbitrex.cli import app
+from tests.conftest import REPO, clean_env
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("SYMBOLS", "WS_PORT", "WS_TOKEN", "TICK_QUEUE_BACKEND", "SQLITE_PATH",
+                 "MT5_BRIDGE", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("command", [[], ["collect"], ["serve"], ["tail"], ["doctor"],
+                                     ["doctor", "env"], ["doctor", "env", "check"],
+                                     ["doctor", "env", "show"]])
+def test_every_command_has_help_with_an_example(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    if command and command != ["doctor", "env"]:
+        assert "Example:" in result.output
+
+
+def test_console_script_and_module_both_run():
+    exe = shutil.which("arbitrex", path=str(Path(sys.executable).parent)) or shutil.which(
+        "arbitrex")
+    assert exe, "the arbitrex console script is not installed (pip install -e .)"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60,
+                         env=clean_env())
+    assert out.returncode == 0 and "collect" in out.stdout
+
+
+def test_bad_env_value_exits_2_with_one_clear_line(tmp_path):
+    (tmp_path / ".env").write_text("WS_PORT=eighty\n")
+    for command in (["collect", "--source", "sim", "--duration", "0"], ["serve"],
+                    ["tail", "EURUSD", "--count", "1"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "WS_PORT" in result.output and "e.g. WS_PORT=8000" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_mt5_source_missing_exits_2_with_a_hint():
+    result = invoke("collect", "--duration", "1")  # default source is mt5
+    assert result.exit_code == 2
+    assert "MT5_BRIDGE" in result.output and "--source sim" in result.output
+
+
+def test_doctor_env_check_warns_about_quotes_and_unknown_keys(tmp_path):
+    (tmp_path / ".env").write_text('SYMBOLS="EURUSD"\nSYMBLOS=GBPUSD\n')
+    result = invoke("doctor", "env", "check", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["setting SYMBOLS"] == "warn"
+    assert statuses["setting SYMBLOS"] == "warn"
+    fixes = " ".join(c["fix"] for c in report["checks"])
+    assert "did you mean SYMBOLS" in fixes
+
+
+def test_doctor_env_check_fails_on_a_bad_type(tmp_path):
+    (tmp_path / ".env").write_text("REDIS_MAXLEN=lots\n")
+    result = invoke("doctor", "env", "check", "--json")
+    assert result.exit_code == 1
+    failed = [c for c in json.loads(result.output)["checks"] if c["status"] == "fail"]
+    assert failed[0]["name"] == "setting REDIS_MAXLEN"
+
+
+def test_doctor_env_show_says_where_values_came_from_and_masks_secrets(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("MT5_PASSWORD=hunter2\nSYMBOLS=EURUSD\n")
+    monkeypatch.setenv("WS_PORT", "9100")
+    result = invoke("doctor", "env", "show", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["SYMBOLS"]["source"] == ".env" and rows["WS_PORT"]["source"] == "environment"
+    assert rows["WS_HOST"]["source"] == "default"
+    assert rows["MT5_PASSWORD"]["value"] == "********"
+    assert "hunter2" not in result.output
+
+
+def test_env_example_copied_as_is_is_clean(tmp_path):
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+    result = invoke("doctor", "env", "check", "--json")
+    assert result.exit_code == 0
+    assert all(c["status"] == "pass" for c in json.loads(result.output)["checks"]), result.output
+
+
+def test_doctor_runs_every_check(tmp_path):
+    result = invoke("doctor", "--json", "--env-file", str(tmp_path / "missing.env"))
+    names = [c["name"] for c in json.loads(result.output)["checks"]]
+    assert result.exit_code == 0, result.output
+    for expected in ("python", "settings", "MetaTrader5", "kafka"):
+        assert expected in names
+    assert any(n.startswith("sqlite store") for n in names)
+    assert any(n.startswith("port ") for n in names)
+
+
+def test_collect_sim_writes_the_store(tmp_path):
+    result = invoke("collect", "--source", "sim", "--symbols", "EURUSD,XAUUSD", "--rate", "500",
+                    "--duration", "0.5", "--env-file", str(tmp_path / "none.env"))
+    assert result.exit_code == 0, result.output
+    from arbitrex.stores.sqlite import SqliteStore
+
+    store = SqliteStore(Path("data/ticks.db"))
+    assert {s for _, s in store.streams()} == {"EURUSD", "XAUUSD"}
+    store.close()

@@ -1,0 +1,98 @@
+import pytest
+
+from arbitrex.config import FIELDS, Secret, check_settings, load_settings
+from arbitrex.errors import ConfigError
+
+
+def load(tmp_path, dotenv: str = "", environ=None, **flags):
+    path = tmp_path / ".env"
+    path.write_text(dotenv)
+    return load_settings(flags=flags, env_file=path, environ=environ or {})
+
+
+def test_defaults_match_the_spec(tmp_path):
+    s = load(tmp_path)
+    assert s.symbols == ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
+    assert (s.backend, s.sqlite_path, s.ws_host, s.ws_port) == ("sqlite", "data/ticks.db",
+                                                                 "127.0.0.1", 8000)
+    assert s.redis_url == "redis://localhost:6379/0" and s.redis_maxlen == 1_000_000
+    assert s.disable_kafka is True and s.kafka_topic == "arbitrex.ticks"
+    assert s.mt5_timeout_ms == 60000 and s.broker_timezone == "UTC" and s.log_level == "INFO"
+    assert not s.kafka_enabled
+
+
+def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
+    dotenv = "SYMBOLS=AAA\nWS_PORT=9001\nLOG_LEVEL=DEBUG\n"
+    env = {"SYMBOLS": "BBB", "WS_PORT": "9002"}
+    s = load(tmp_path, dotenv, env, SYMBOLS="CCC")
+    assert s.symbols == ("CCC",) and s.ws_port == 9002 and s.log_level == "DEBUG"
+    assert s.origins["SYMBOLS"] == "flag"
+    assert s.origins["WS_PORT"] == "environment"
+    assert s.origins["LOG_LEVEL"] == ".env"
+    assert s.origins["WS_HOST"] == "default"
+
+
+def test_quotes_and_spaces_are_stripped_with_a_warning(tmp_path):
+    dotenv = 'SYMBOLS="EURUSD,GBPUSD"\nWS_HOST=  127.0.0.1  \n'
+    s = load(tmp_path, dotenv, {"LOG_LEVEL": " 'WARNING' "})
+    assert s.symbols == ("EURUSD", "GBPUSD") and s.ws_host == "127.0.0.1"
+    assert s.log_level == "WARNING"
+    assert {w.split(":")[0] for w in s.warnings} == {"SYMBOLS", "WS_HOST", "LOG_LEVEL"}
+
+
+def test_unknown_keys_are_warned_with_a_suggestion(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("SYMBOL=EURUSD\n")
+    _, problems = check_settings(env_file=path, environ={})
+    assert any(p.setting == "SYMBOL" and "did you mean SYMBOLS" in p.fix for p in problems)
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("WS_PORT", "eighty", "not a whole number"),
+    ("WS_PORT", "70000", "outside"),
+    ("TICK_QUEUE_BACKEND", "mongo", "not one of sqlite, redis"),
+    ("DISABLE_KAFKA", "maybe", "not a boolean"),
+    ("BROKER_TIMEZONE", "Mars/Base", "unknown time zone"),
+    ("SYMBOLS", "EUR USD", "invalid symbol"),
+    ("REDIS_URL", "localhost:6379", "not a redis:// URL"),
+    ("MT5_BRIDGE", "nohost", "not host:port"),
+])
+def test_bad_values_name_the_setting_and_the_fix(tmp_path, name, value, words):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, f"{name}={value}\n")
+    assert info.value.setting == name
+    assert words in str(info.value)
+    assert "e.g." in info.value.fix
+
+
+def test_secrets_never_show(tmp_path):
+    s = load(tmp_path, "MT5_PASSWORD=hunter2\nWS_TOKEN=tok-secret\nMT5_LOGIN=5\nMT5_SERVER=x\n")
+    assert isinstance(s.mt5_password, Secret) and s.mt5_password.reveal() == "hunter2"
+    for text in (repr(s), str(s), str(s.shown())):
+        assert "hunter2" not in text and "tok-secret" not in text
+    assert dict((n, v) for n, v, _ in s.shown())["MT5_PASSWORD"] == "********"
+
+
+def test_missing_mt5_credentials_are_warned(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("MT5_LOGIN=123\n")
+    _, problems = check_settings(env_file=path, environ={})
+    assert any("MT5_PASSWORD" in p.setting and p.level == "warn" for p in problems)
+
+
+def test_kafka_needs_both_switch_and_servers(tmp_path):
+    assert not load(tmp_path, "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n").kafka_enabled
+    assert load(tmp_path, "DISABLE_KAFKA=false\nKAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n"
+                ).kafka_enabled
+
+
+def test_empty_optional_value_means_unset(tmp_path):
+    assert load(tmp_path, "WS_TOKEN=\n").ws_token is None
+
+
+def test_env_example_lists_every_setting():
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    for spec in FIELDS:
+        assert f"{spec.name}=" in text, spec.name

@@ -1,0 +1,91 @@
+import orjson
+import pytest
+
+from arbitrex.errors import ProtocolError
+from arbitrex.stream.protocol import (
+    Ping,
+    Subscribe,
+    Unsubscribe,
+    gap_frame,
+    parse_client_frame,
+)
+from arbitrex.stream.session import Decision, Session
+from arbitrex.tick import Tick
+
+
+def test_ops_parse():
+    assert parse_client_frame('{"op":"ping"}') == Ping()
+    assert parse_client_frame('{"op":"subscribe","symbols":["EURUSD","EURUSD"]}') == Subscribe(
+        ("EURUSD",))
+    op = parse_client_frame('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":41,'
+                            '"icm:GBPUSD":3}}')
+    assert op.since == {"EURUSD": 41, "icm:GBPUSD": 3}
+    assert parse_client_frame('{"op":"unsubscribe","symbols":[]}') == Unsubscribe(())
+
+
+@pytest.mark.parametrize("frame, code", [
+    ("not json", "bad_request"),
+    ("[1,2]", "bad_request"),
+    ('{"op":"subscribe","symbols":"EURUSD"}', "bad_request"),
+    ('{"op":"subscribe","symbols":[1]}', "bad_request"),
+    ('{"op":"subscribe"}', "bad_request"),
+    ('{"op":"subscribe","symbols":["EUR/USD"]}', "bad_symbol"),
+    ('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":-1}}', "bad_request"),
+    ('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":"4"}}', "bad_request"),
+    ('{"op":"subscribe","symbols":["EURUSD"],"since":[1]}', "bad_request"),
+    ('{"op":"dance"}', "unknown_op"),
+    ('{"op":7}', "bad_request"),
+    ('{}', "bad_request"),
+    (b'{"op":"ping"}', "bad_request"),
+])
+def test_malformed_frames_get_the_right_code(frame, code):
+    with pytest.raises(ProtocolError) as info:
+        parse_client_frame(frame)
+    assert info.value.code == code
+
+
+def test_gap_frame_shape():
+    assert orjson.loads(gap_frame("sim", "EURUSD", 3, 9, "slow_consumer")) == {
+        "type": "gap", "symbol": "EURUSD", "venue": "sim", "from_seq": 3, "to_seq": 9,
+        "reason": "slow_consumer"}
+
+
+def t(seq: int, symbol: str = "EURUSD") -> Tick:
+    return Tick("sim", symbol, seq, 1, 1.0, 1.0, 0.0, 0, 0.0, 6, 1, 1)
+
+
+def test_session_decisions():
+    s = Session()
+    assert s.decide(t(1)) is Decision.SKIP  # not subscribed
+    s.subscribe(("EURUSD",))
+    assert s.decide(t(5)) is Decision.SEND  # first tick of a stream
+    s.mark_sent(t(5))
+    assert s.decide(t(5)) is Decision.SKIP  # duplicate
+    assert s.decide(t(6)) is Decision.SEND
+    assert s.decide(t(8)) is Decision.CATCH_UP  # a hole: read it from the store
+    s.catching_up.add(("sim", "EURUSD"))
+    assert s.decide(t(9)) is Decision.SKIP
+    assert s.decide(t(1, "GBPUSD")) is Decision.SKIP
+
+
+def test_slow_session_keeps_only_the_latest_and_reports_the_gap():
+    s = Session()
+    s.subscribe(("EURUSD",))
+    s.mark_sent(t(10))
+    for seq in (11, 12, 13):
+        s.defer(t(seq))
+        assert s.decide(t(seq + 1)) is Decision.DEFER
+    [(skipped, latest)] = s.take_pending()
+    assert skipped == (11, 12) and latest.seq == 13
+    assert s.decide(t(14)) is Decision.SEND
+
+
+def test_subscription_cap():
+    s = Session(max_symbols=2)
+    s.subscribe(("A", "B"))
+    s.subscribe(("A",))  # already held: no change
+    with pytest.raises(ProtocolError) as info:
+        s.subscribe(("C",))
+    assert info.value.code == "too_many_symbols"
+    s.unsubscribe(("A",))
+    s.subscribe(("C",))

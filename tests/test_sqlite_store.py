@@ -1,0 +1,91 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from arbitrex.errors import StoreError
+from arbitrex.sources.base import Position
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.tick import Tick
+
+
+def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim", bid: float = 1.1) -> Tick:
+    return Tick(venue, symbol, 0, ms, bid, bid + 0.0001, 0.0, 0, 0.0, 6, ms * 10**6, ms)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "t.db")
+    yield s
+    s.close()
+
+
+def test_seq_per_venue_and_symbol_from_one(store):
+    out = store.append([tick("EURUSD"), tick("GBPUSD"), tick("EURUSD"), tick("EURUSD", venue="b")])
+    assert [(t.venue, t.symbol, t.seq) for t in out] == [
+        ("sim", "EURUSD", 1), ("sim", "GBPUSD", 1), ("sim", "EURUSD", 2), ("b", "EURUSD", 1)]
+    out = store.append([tick("EURUSD")])
+    assert out[0].seq == 3
+
+
+def test_seq_survives_reopen_and_identical_ticks_are_kept(tmp_path):
+    a = SqliteStore(tmp_path / "t.db")
+    a.append([tick(), tick(), tick()])  # three identical ticks are three ticks
+    a.close()
+    b = SqliteStore(tmp_path / "t.db")
+    assert b.append([tick()])[0].seq == 4
+    assert [t.seq for t in b.read_after("sim", "EURUSD", 0, 100)] == [1, 2, 3, 4]
+    b.close()
+
+
+def test_last_read_after_first_and_positions(store):
+    store.append([tick(ms=1000), tick(ms=1001), tick(ms=1001, bid=1.2), tick("GBPUSD", ms=5)])
+    assert store.last("sim", "EURUSD").seq == 3
+    assert store.last("sim", "EURUSD").bid == 1.2
+    assert store.last("sim", "USDJPY") is None
+    assert [t.seq for t in store.read_after("sim", "EURUSD", 1, 1)] == [2]
+    assert store.first_seq("sim", "EURUSD") == 1
+    assert store.streams() == [("sim", "EURUSD"), ("sim", "GBPUSD")]
+    assert store.positions("sim") == {"EURUSD": Position(3, 1001, 2),
+                                      "GBPUSD": Position(1, 5, 1)}
+
+
+def test_follow_sees_other_writers_in_order(tmp_path):
+    writer = SqliteStore(tmp_path / "t.db")
+    reader = SqliteStore(tmp_path / "t.db")
+    cursor = reader.head()
+    assert reader.follow(cursor, timeout=0.01, limit=10) == ([], cursor)
+    writer.append([tick(ms=i) for i in range(1, 8)])
+    got, cursor = reader.follow(cursor, timeout=1, limit=5)
+    assert [t.seq for t in got] == [1, 2, 3, 4, 5]
+    got, cursor = reader.follow(cursor, timeout=1, limit=5)
+    assert [t.seq for t in got] == [6, 7]
+    writer.close()
+    reader.close()
+
+
+def test_two_writer_processes_never_reuse_a_seq(tmp_path):
+    path = tmp_path / "t.db"
+    SqliteStore(path).close()
+    code = textwrap.dedent(f"""
+        from arbitrex.stores.sqlite import SqliteStore
+        from arbitrex.tick import Tick
+        s = SqliteStore({str(path)!r})
+        for i in range(200):
+            s.append([Tick("sim", "EURUSD", 0, 1 + i, 1.1, 1.2, 0.0, 0, 0.0, 6, 1, 1)] * 3)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    store = SqliteStore(path)
+    seqs = [t.seq for t in store.read_after("sim", "EURUSD", 0, 10_000)]
+    assert seqs == list(range(1, 1201))
+    store.close()
+
+
+def test_unwritable_path_is_a_clear_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the SQLite store"):
+        SqliteStore(blocker / "sub" / "t.db")
