@@ -25,12 +25,17 @@ from arbitrex.tick import Tick, check_symbol, digits_of, to_record
 
 
 class _Row:
-    __slots__ = ("tick", "stamps", "gaps")
+    __slots__ = ("tick", "stamps", "gaps", "digits")
 
     def __init__(self, tick: Tick) -> None:
         self.tick = tick
         self.stamps: deque[float] = deque(maxlen=10_000)
         self.gaps = 0
+        self.digits = 0  # the most decimals seen: 1.0850 is a 5-digit quote ending in 0
+
+    def update(self, tick: Tick) -> None:
+        self.tick = tick
+        self.digits = max(self.digits, digits_of(tick.bid), digits_of(tick.ask))
 
 
 def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
@@ -43,7 +48,7 @@ def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
         t = row.tick
         while row.stamps and now - row.stamps[0] > 5.0:
             row.stamps.popleft()
-        digits = max(digits_of(t.bid), digits_of(t.ask))
+        digits = row.digits
         spread = round((t.ask - t.bid) * 10**digits)
         age = max(0.0, time.time() - t.time_msc / 1000)
         table.add_row(t.symbol, t.venue, f"{t.bid:.{digits}f}", f"{t.ask:.{digits}f}",
@@ -132,7 +137,7 @@ def _show_table(events: object, count: int | None, stop: threading.Event, source
                 row = rows.get(event.tick.key)
                 if row is None:
                     row = rows[event.tick.key] = _Row(event.tick)
-                row.tick = event.tick
+                row.update(event.tick)
                 if not event.snapshot:
                     row.stamps.append(time.monotonic())
                 seen += 1
