@@ -81,6 +81,7 @@ class Collector:
     def run(self, *, stop: threading.Event, duration: float | None = None) -> CollectStats:
         source = self.source
         source.open(self.store.positions(source.venue))
+        self.store.mark_start(source.venue, source.fresh_starts)
         deadline = None if duration is None else time.monotonic() + duration
         try:
             while not stop.is_set():
@@ -93,12 +94,14 @@ class Collector:
                 if not batch:
                     continue
                 flush_at = time.monotonic() + self.max_delay
-                while len(batch) < self.max_batch and not stop.is_set():
-                    remaining = flush_at - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    batch.extend(self._valid(source.poll(remaining)))
-                self._store(batch)
+                try:
+                    while len(batch) < self.max_batch and not stop.is_set():
+                        remaining = flush_at - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        batch.extend(self._valid(source.poll(remaining)))
+                finally:
+                    self._store(batch)  # what was received is stored, even if the source fails
         finally:
             source.close()
         return self.stats

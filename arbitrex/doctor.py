@@ -6,14 +6,19 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import sqlite3
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from arbitrex.clock import BrokerClock
 from arbitrex.config import Problem, Settings, check_settings
 from arbitrex.errors import ArbitrexError
+from arbitrex.venues import Venue, default_venue, load_venues
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,6 @@ def _sqlite(settings: Settings) -> Check:
 
 
 def _writable(path: Path) -> bool:
-    import os
-
     return os.access(path, os.W_OK)
 
 
@@ -98,17 +101,98 @@ def _port(settings: Settings) -> Check:
     return Check(name, "pass", "free for `arbitrex serve`")
 
 
-def _mt5(settings: Settings) -> Check:
-    if settings.mt5_bridge:
+def _mt5_package(bridge: str | None) -> Check:
+    if bridge:
         found = importlib.util.find_spec("mt5linux") is not None
         return Check("MetaTrader5", "pass" if found else "fail",
-                     f"bridge {settings.mt5_bridge}" + ("" if found else ", mt5linux missing"),
+                     f"bridge {bridge}" + ("" if found else ", mt5linux missing"),
                      "" if found else "pip install mt5linux")
     if importlib.util.find_spec("MetaTrader5") is not None:
         return Check("MetaTrader5", "pass", "package importable")
     return Check("MetaTrader5", "warn", "package not installed (only --source sim works)",
                  "Windows: pip install 'arbitrex[mt5]'; Linux: run the terminal under Wine "
                  "and set MT5_BRIDGE=host:port")
+
+
+def mt5_checks(venue: Venue, *, timeout_ms: int = 5000, now_ms: int | None = None
+               ) -> list[Check]:
+    """Package, terminal, account, symbols and broker clock of one venue."""
+    package = _mt5_package(venue.mt5_bridge)
+    package = Check(f"{venue.name}: {package.name}", package.status, package.detail, package.fix)
+    if package.status != "pass":
+        return [package]
+    from arbitrex.sources.mt5_terminal import AuthFailed, CallFailed, Terminal, load_api
+
+    prefix = f"{venue.name}: "
+    terminal = Terminal(load_api(venue.mt5_bridge), path=venue.mt5_path, login=venue.mt5_login,
+                        password=venue.mt5_password.reveal() if venue.mt5_password else None,
+                        server=venue.mt5_server,
+                        timeout_ms=min(timeout_ms, venue.mt5_timeout_ms))
+    checks = [package]
+    try:
+        terminal.connect()
+    except AuthFailed as exc:
+        return checks + [Check(prefix + "account", "fail", str(exc),
+                               "check MT5_LOGIN, MT5_PASSWORD and MT5_SERVER")]
+    except CallFailed as exc:
+        return checks + [Check(prefix + "terminal", "fail", str(exc),
+                               "start the terminal, check MT5_PATH (or MT5_BRIDGE)")]
+    try:
+        version = terminal.call("version")
+        checks.append(Check(prefix + "terminal", "pass", f"reachable, build {version[1]}"))
+        try:
+            account = terminal.call("account_info")
+            checks.append(Check(prefix + "account", "pass",
+                                f"logged in as {account.login} on {account.server}"))
+        except CallFailed as exc:
+            checks.append(Check(prefix + "account", "fail", f"not logged in: {exc}",
+                                "log in in the terminal, or set MT5_LOGIN/PASSWORD/SERVER"))
+        good, bad = [], []
+        for symbol in venue.symbols:
+            name = venue.aliases.get(symbol, symbol)
+            try:
+                terminal.call("symbol_select", name, True)
+                good.append(symbol)
+            except CallFailed as exc:
+                bad.append(f"{name} ({exc.terminal_message})")
+        checks.append(Check(prefix + "symbols", "warn" if bad else "pass",
+                            f"{len(good)} selectable" + (f"; not: {', '.join(bad)}" if bad
+                                                          else ""),
+                            "fix SYMBOLS or the venue's aliases" if bad else ""))
+        checks.append(_broker_clock(terminal, venue, good, now_ms))
+    finally:
+        terminal.shutdown()
+    return checks
+
+
+def _broker_clock(terminal: Any, venue: Venue, symbols: list[str], now_ms: int | None
+                  ) -> Check:
+    from arbitrex.sources.mt5_terminal import CallFailed
+
+    name = f"{venue.name}: broker clock"
+    clock = BrokerClock(venue.broker_timezone)
+    now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    newest = None
+    for symbol in symbols:
+        try:
+            info = terminal.call("symbol_info_tick", venue.aliases.get(symbol, symbol))
+        except CallFailed:
+            continue
+        newest = max(newest or 0, int(info.time_msc))
+    if newest is None:
+        return Check(name, "warn", "no tick to compare with", "retry while the market is open")
+    ahead_s = (clock.to_utc_msc(newest) - now_ms) / 1000
+    implied = round((newest - now_ms) / 3_600_000, 1)
+    if ahead_s > 120:
+        return Check(name, "fail", f"the newest tick converts to {ahead_s:.0f} s in the future "
+                     f"with BROKER_TIMEZONE={venue.broker_timezone}",
+                     f"set BROKER_TIMEZONE to the broker's zone (the clock looks like UTC"
+                     f"{implied:+g} h now; e.g. Europe/Athens for UTC+2/+3 brokers)")
+    if ahead_s < -3600:
+        return Check(name, "warn", f"the newest tick is {-ahead_s / 3600:.1f} h old (market "
+                     "closed?): cannot judge BROKER_TIMEZONE", "check again while it trades")
+    return Check(name, "pass", f"newest tick {-ahead_s:.1f} s ago in UTC "
+                 f"(BROKER_TIMEZONE={venue.broker_timezone})")
 
 
 def _kafka(settings: Settings) -> Check:
@@ -121,7 +205,7 @@ def _kafka(settings: Settings) -> Check:
     return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
 
 
-def run_checks(env_file: Path) -> list[Check]:
+def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
     """Every check: configuration first, then what the settings point at."""
     settings, checks = config_checks(env_file)
     checks.insert(0, _python())
@@ -133,6 +217,13 @@ def run_checks(env_file: Path) -> list[Check]:
         checks.append(Check("store", "warn", f"{settings.backend} store is not part of this "
                             "version", "set TICK_QUEUE_BACKEND=sqlite"))
     checks.append(_port(settings))
-    checks.append(_mt5(settings))
+    try:
+        venues = (load_venues(config, settings) if config is not None and config.exists()
+                  else [default_venue(settings)])
+    except ArbitrexError as exc:
+        checks.append(Check(f"venues {config}", "fail", str(exc), "fix the file"))
+        venues = []
+    for venue in venues:
+        checks.extend(mt5_checks(venue))
     checks.append(_kafka(settings))
     return checks

@@ -105,7 +105,7 @@ def test_doctor_runs_every_check(tmp_path):
     result = invoke("doctor", "--json", "--env-file", str(tmp_path / "missing.env"))
     names = [c["name"] for c in json.loads(result.output)["checks"]]
     assert result.exit_code == 0, result.output
-    for expected in ("python", "settings", "MetaTrader5", "kafka"):
+    for expected in ("python", "settings", "mt5: MetaTrader5", "kafka"):
         assert expected in names
     assert any(n.startswith("sqlite store") for n in names)
     assert any(n.startswith("port ") for n in names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,8 +19,11 @@ from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.collect import Collector, CollectStats
-from arbitrex.sources import make_source
+from arbitrex.errors import ConfigError
+from arbitrex.sources import make_source, require_mt5
 from arbitrex.stores import open_store
+from arbitrex.supervisor import supervise
+from arbitrex.venues import default_venue, load_venues
 
 log = logging.getLogger("arbitrex.collect")
 
@@ -34,16 +38,23 @@ def collect(
         help="Stop after this many seconds.", min=0, show_default=False)] = None,
     rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
     seed: Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")] = 0,
+    config: Annotated[Path, typer.Option(
+        help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")
+    ] = Path("arbitrex.toml"),
+    venue: Annotated[str | None, typer.Option(
+        help="MT5: run only this venue of --config.", show_default=False)] = None,
+    poll_interval: Annotated[float, typer.Option(
+        help="MT5: seconds between polls of the terminal.", min=0.001)] = 0.05,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Collect ticks from a source into the store until Ctrl-C, SIGTERM or --duration.
 
+    With --source mt5 and several [[venues]] in --config, one worker process runs per
+    terminal; a failing venue does not stop the others.
+
     Example: arbitrex collect --source sim --symbols EURUSD,USDJPY --duration 60
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
-    tick_source = make_source(source, settings, rate=rate, seed=seed)
-    tick_store = open_store(settings, role="writer")
-    collector = Collector(tick_source, tick_store)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -51,7 +62,36 @@ def collect(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("collecting %s from %s into %r", ",".join(settings.symbols), source, tick_store)
+    chosen = None
+    if source == "mt5":
+        venues = (load_venues(config, settings, symbols_flag=symbols is not None)
+                  if config.exists() else [default_venue(settings)])
+        if venue is not None:
+            venues = [v for v in venues if v.name == venue]
+            if not venues:
+                raise ConfigError("--venue", f"no venue named {venue!r} in {config}",
+                                  "use a name from its [[venues]]")
+        if len(venues) > 1:
+            for v in venues:
+                require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
+            argv = ["collect", "--source", "mt5", "--config", str(config), "--env-file",
+                    str(env_file), "--poll-interval", str(poll_interval)]
+            for flag, value in (("--symbols", symbols), ("--store", store),
+                                ("--duration", duration)):
+                if value is not None:
+                    argv += [flag, str(value)]
+            commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
+                        for v in venues}
+            env = dict(os.environ, ARBITREX_WORKER="1")
+            log.info("starting one worker per venue: %s", ", ".join(commands))
+            raise typer.Exit(supervise(commands, stop=stop, env=env))
+        chosen = venues[0]
+    tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
+                              poll_interval=poll_interval)
+    tick_store = open_store(settings, role="writer")
+    collector = Collector(tick_source, tick_store)
+    log.info("collecting %s from %s into %r", ",".join(chosen.symbols if chosen else
+                                                       settings.symbols), source, tick_store)
     reporter = threading.Thread(target=_report, args=(collector, stop), daemon=True)
     reporter.start()
     try:
@@ -82,7 +122,7 @@ def _table(stats: CollectStats, rates: dict, status: str) -> Table:
 def _report(collector: Collector, stop: threading.Event) -> None:
     """The live status line on a terminal; a log line every 10 s otherwise."""
     stats = collector.stats
-    tty = sys.stderr.isatty()
+    tty = sys.stderr.isatty() and not os.environ.get("ARBITREX_WORKER")
     interval = 1.0 if tty else 10.0
     before: dict = {}
     stamp = time.monotonic()

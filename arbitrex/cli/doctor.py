@@ -46,6 +46,8 @@ def _report(checks: list[Check], as_json: bool) -> None:
 def doctor(
     ctx: typer.Context,
     as_json: JsonOpt = False,
+    config: Annotated[Path, typer.Option(
+        help="The venues file to check (when it exists).")] = Path("arbitrex.toml"),
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Check the environment: a table of pass / warn / fail, each with its fix; exit 1 on a fail.
@@ -55,7 +57,7 @@ def doctor(
     Example: arbitrex doctor --json
     """
     if ctx.invoked_subcommand is None:
-        _report(run_checks(env_file), as_json)
+        _report(run_checks(env_file, config), as_json)
 
 
 @env_app.command("check")

@@ -3,35 +3,56 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
 from arbitrex.config import Settings
 from arbitrex.errors import SourceUnavailable
 from arbitrex.sources.base import Position, TickSource
 
-__all__ = ["Position", "TickSource", "make_source", "mt5_available"]
+if TYPE_CHECKING:
+    from arbitrex.venues import Venue
+
+__all__ = ["Position", "TickSource", "make_source", "require_mt5"]
 
 SOURCES = ("sim", "mt5", "file")
 
 
-def mt5_available(settings: Settings) -> bool:
-    return settings.mt5_bridge is not None or importlib.util.find_spec("MetaTrader5") is not None
+MT5_MISSING_HINT = (
+    "the MetaTrader5 package is not available: on Windows `pip install 'arbitrex[mt5]'`; on "
+    "Linux run the terminal under Wine with an mt5linux bridge and set MT5_BRIDGE=host:port; "
+    "to try arbitrex without a terminal use --source sim")
 
 
-def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0) -> TickSource:
+def require_mt5(bridge: str | None) -> None:
+    """Refuse (exit 2, with the hint) when neither MetaTrader5 nor a bridge client is here."""
+    if bridge:
+        if importlib.util.find_spec("mt5linux") is None:
+            raise SourceUnavailable("MT5_BRIDGE is set but mt5linux is not installed: "
+                                    "pip install mt5linux")
+    elif importlib.util.find_spec("MetaTrader5") is None:
+        raise SourceUnavailable(MT5_MISSING_HINT)
+
+
+def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0,
+                venue: Venue | None = None, poll_interval: float = 0.05) -> TickSource:
     """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
     if kind == "sim":
         from arbitrex.sources.sim import SimSource
 
         return SimSource(settings.symbols, seed=seed, rate=rate)
     if kind == "mt5":
-        if not mt5_available(settings):
-            raise SourceUnavailable(
-                "the MetaTrader5 package is not available: on Windows `pip install "
-                "'arbitrex[mt5]'`; on Linux run the terminal under Wine with an mt5linux bridge "
-                "and set MT5_BRIDGE=host:port; to try arbitrex without a terminal use "
-                "--source sim")
-        raise SourceUnavailable("the MetaTrader 5 source is not part of this version yet; "
-                                "use --source sim")
+        from arbitrex.clock import BrokerClock
+        from arbitrex.sources.mt5 import Mt5Source
+        from arbitrex.sources.mt5_terminal import Terminal, load_api
+        from arbitrex.venues import default_venue
+
+        v = venue or default_venue(settings)
+        require_mt5(v.mt5_bridge)
+        terminal = Terminal(load_api(v.mt5_bridge), path=v.mt5_path, login=v.mt5_login,
+                            password=v.mt5_password.reveal() if v.mt5_password else None,
+                            server=v.mt5_server, timeout_ms=v.mt5_timeout_ms)
+        return Mt5Source(terminal, venue=v.name, symbols=v.symbols, aliases=v.aliases,
+                         clock=BrokerClock(v.broker_timezone), poll_interval=poll_interval)
     if kind == "file":
         raise SourceUnavailable("--source file is not part of this version yet; use --source sim")
     raise SourceUnavailable(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")

@@ -24,6 +24,11 @@ class TickSource(Protocol):
     """A producer of ticks for one venue. Ticks come out with seq 0 (the store assigns it)."""
 
     venue: str
+    @property
+    def fresh_starts(self) -> Mapping[str, int]:
+        """After ``open``: symbols begun afresh (nothing stored) -> the broker ms they begin
+        at; the collector stores these so that a restart resumes from the same point."""
+        ...
 
     def open(self, positions: Mapping[str, Position]) -> None:
         """Connect; ``positions`` maps symbol -> where the store stands (absent: nothing stored)."""

@@ -126,6 +126,7 @@ class SimSource:
         self._start_ns = 0
         self._emitted = 0
         self._last_msc = 0
+        self.fresh_starts: dict[str, int] = {}  # the simulator has no history to resume
 
     def open(self, positions: Mapping[str, Position]) -> None:
         self._start_ns = self._clock_ns()

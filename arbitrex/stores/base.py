@@ -6,7 +6,7 @@ reused. Readers can ask for the last tick, the ticks after a seq, and follow new
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from arbitrex.sources.base import Position
@@ -22,6 +22,10 @@ class TickStore(Protocol):
     def append(self, ticks: Sequence[Tick]) -> list[Tick]:
         """Store ``ticks`` atomically in order; return them with their assigned seq."""
         ...
+
+    def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
+        """Remember where a source began a symbol that has no stored tick (symbol -> broker
+        ms), so that a restart before its first tick resumes from there, not from later."""
 
     def positions(self, venue: str) -> dict[str, Position]:
         """Where each symbol of ``venue`` stands, for a source to resume from."""

@@ -3,7 +3,8 @@
 Layout (readable by other programs):
     ticks(id INTEGER PRIMARY KEY, venue, symbol, seq, time_msc, bid, ask, last, volume,
           volume_real, flags, recv_ns, broker_msc)  UNIQUE (venue, symbol, seq)
-    streams(venue, symbol, last_seq)  the durable seq counter of each (venue, symbol)
+    streams(venue, symbol, last_seq, start_msc)  the durable seq counter of each stream, and
+          where its source began (broker ms) while no tick is stored yet (last_seq 0)
 
 ``append`` assigns seq inside one ``BEGIN IMMEDIATE`` transaction, so even two writer
 processes can never reuse or skip a seq, and a kill -9 loses only an uncommitted batch
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from arbitrex.errors import StoreError
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS streams (
     venue TEXT NOT NULL,
     symbol TEXT NOT NULL,
     last_seq INTEGER NOT NULL,
+    start_msc INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (venue, symbol)
 ) WITHOUT ROWID;
 """
@@ -114,6 +116,18 @@ class SqliteStore:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         return stored
 
+    def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
+        if not starts:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO streams (venue, symbol, last_seq, start_msc) "
+                    "VALUES (?,?,0,?)", [(venue, s, ms) for s, ms in starts.items()])
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+
     # Reading
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
@@ -124,9 +138,12 @@ class SqliteStore:
 
     def positions(self, venue: str) -> dict[str, Position]:
         out = {}
-        for symbol, last_seq in self._query(
-            "SELECT symbol, last_seq FROM streams WHERE venue=?", (venue,)
+        for symbol, last_seq, start_msc in self._query(
+            "SELECT symbol, last_seq, start_msc FROM streams WHERE venue=?", (venue,)
         ):
+            if last_seq == 0:
+                out[symbol] = Position(0, start_msc, 0)  # started, nothing stored yet
+                continue
             rows = self._query(
                 "SELECT broker_msc FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
                 "ORDER BY seq DESC", (venue, symbol, last_seq - 10_000))
@@ -149,7 +166,7 @@ class SqliteStore:
 
     def streams(self) -> list[tuple[str, str]]:
         return [(v, s) for v, s in self._query("SELECT venue, symbol FROM streams "
-                                               "ORDER BY venue, symbol")]
+                                               "WHERE last_seq > 0 ORDER BY venue, symbol")]
 
     def first_seq(self, venue: str, symbol: str) -> int | None:
         rows = self._query("SELECT MIN(seq) FROM ticks WHERE venue=? AND symbol=?",

@@ -1,0 +1,111 @@
+"""One MetaTrader 5 terminal connection: every call behind one lock, failures classified.
+
+The package is a per-process singleton and not documented as thread-safe, so one
+``Terminal`` per process and one lock around every call. A call that returns None is
+turned into an exception from ``last_error()``: ``TerminalDown`` for the IPC codes
+(-10001..-10005, or any error of an mt5linux bridge), ``AuthFailed`` for -6, ``CallFailed``
+for the rest (e.g. -4 unknown symbol).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from arbitrex.errors import SourceError
+
+IPC_CODES = frozenset({-10001, -10002, -10003, -10004, -10005})
+AUTH_FAILED = -6
+NOT_FOUND = -4
+
+
+class CallFailed(SourceError):
+    def __init__(self, call: str, code: int, message: str) -> None:
+        self.code = code
+        self.terminal_message = message
+        super().__init__(f"{call} failed: {message} ({code})")
+
+
+class TerminalDown(CallFailed):
+    """The terminal is not reachable (closed, hung, or the bridge failed)."""
+
+
+class AuthFailed(CallFailed):
+    """The broker refused the login: retrying would only lock the account."""
+
+
+def load_api(bridge: str | None) -> Any:
+    """The MetaTrader5 module, or an mt5linux bridge client when ``bridge`` is host:port."""
+    if bridge:
+        host, _, port = bridge.rpartition(":")
+        return importlib.import_module("mt5linux").MetaTrader5(host=host, port=int(port))
+    return importlib.import_module("MetaTrader5")
+
+
+class Terminal:
+    def __init__(
+        self,
+        api: Any,
+        *,
+        path: str | None = None,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout_ms: int = 60_000,
+    ) -> None:
+        self.api = api
+        self.path = path
+        self.login = login
+        self._password = password
+        self.server = server
+        self.timeout_ms = timeout_ms
+        self.lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the password
+        return f"Terminal(path={self.path!r}, login={self.login!r}, server={self.server!r})"
+
+    def _error(self, call: str) -> CallFailed:
+        try:
+            code, message = self.api.last_error()
+        except Exception as exc:  # a bridge that cannot even say why
+            return TerminalDown(call, -10001, f"bridge error: {exc}")
+        code = int(code)
+        kind = TerminalDown if code in IPC_CODES else AuthFailed if code == AUTH_FAILED \
+            else CallFailed
+        return kind(call, code, str(message))
+
+    def connect(self) -> None:
+        """Initialize once (path, login, password, server, timeout)."""
+        kwargs: dict[str, Any] = {"timeout": self.timeout_ms}
+        if self.login is not None:
+            kwargs.update(login=self.login, password=self._password, server=self.server)
+        with self.lock:
+            try:
+                ok = (self.api.initialize(self.path, **kwargs) if self.path
+                      else self.api.initialize(**kwargs))
+            except Exception as exc:
+                raise TerminalDown("initialize", -10003, f"bridge error: {exc}") from exc
+            if not ok:
+                error = self._error("initialize")
+                if isinstance(error, TerminalDown) or error.code in (-1, -10000):
+                    raise TerminalDown("initialize", error.code, error.terminal_message)
+                raise error
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call ``api.name(*args)``; None or False becomes the exception its error code says."""
+        with self.lock:
+            try:
+                result = getattr(self.api, name)(*args)
+            except Exception as exc:  # rpyc/bridge failures, serialization errors, timeouts
+                raise TerminalDown(name, -10001, f"bridge error: {exc}") from exc
+            if result is None or result is False:
+                raise self._error(name)
+            return result
+
+    def shutdown(self) -> None:
+        with self.lock:
+            try:
+                self.api.shutdown()
+            except Exception:
+                pass

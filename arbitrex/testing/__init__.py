@@ -1,0 +1,1 @@
+"""Test doubles shipped with arbitrex, so users can test their code without a terminal."""
