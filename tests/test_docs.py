@@ -13,9 +13,14 @@ SUBCOMMANDS = {"collect", "serve", "tail", "doctor", "env", "check", "show"}
 
 
 def readme_commands() -> list[str]:
-    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", README, re.S)
-    lines = [ln.strip() for block in blocks for ln in block.splitlines()]
-    return [ln.split("  #")[0].split(" &")[0].strip() for ln in lines if ln.startswith("arbitrex ")]
+    """Lines starting with `arbitrex ` inside ```bash blocks."""
+    commands, language = [], None
+    for line in README.splitlines():
+        if line.startswith("```"):
+            language = None if language is not None else (line[3:].strip() or "text")
+        elif language == "bash" and line.strip().startswith("arbitrex "):
+            commands.append(line.strip().split("  #")[0].split(" &")[0].strip())
+    return commands
 
 
 def command_path(line: str) -> list[str]:
