@@ -204,7 +204,8 @@ def test_http_routes(arbitrex):
         status, kind, metrics = http_get(port, "/metrics")
     assert status == 200 and kind.startswith("text/plain")
     assert 'arbitrex_ticks_out_total{symbol="EURUSD"}' in metrics
-    assert "arbitrex_clients 1" in metrics
+    assert "arbitrex_clients 1.0" in metrics
+    assert 'arbitrex_tick_latency_seconds_bucket{le="0.01",since="receive"}' in metrics
     status, _, body = http_get(port, "/symbols")
     assert status == 200 and "EURUSD" in json.loads(body)["symbols"]
     assert http_get(port, "/readyz")[0] == 200

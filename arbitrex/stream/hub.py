@@ -4,14 +4,18 @@ Each tick is encoded once and written straight into each client's transport, lik
 ``websockets.broadcast``, but with a bound: a client whose send buffer holds more than
 ``max_buffer`` bytes is slow. With ``slow_client="gap"`` its ticks are held back (only the
 latest per stream) and, once it drains, it gets a ``gap`` frame and the latest tick; with
-``"close"`` it is closed with 1008 and may resume with ``since``. Snapshots and resumes
-read the store; a resume is sent in chunks that wait for the client to drain.
+``"close"`` it is closed with 1008 and may resume with ``since``. The bound counts bytes
+and frames (written since the buffer was last seen empty). A client that subscribed with
+``"batch": true`` gets each dispatch's ticks in one ``{"type": "ticks", "data": [...]}``.
+Snapshots and resumes read the store; a resume is sent in chunks that wait for the client
+to drain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from websockets.asyncio.server import ServerConnection
@@ -30,16 +34,25 @@ log = logging.getLogger(__name__)
 class Client:
     """A connection and its session."""
 
-    __slots__ = ("conn", "session", "closing")
+    __slots__ = ("conn", "session", "closing", "frames", "batch")
 
     def __init__(self, conn: ServerConnection, session: Session) -> None:
         self.conn = conn
         self.session = session
         self.closing = False
+        self.frames = 0  # frames written since the send buffer was last seen empty
+        self.batch: list[bytes] = []  # tick records waiting for this dispatch's "ticks" frame
 
     def buffered(self) -> int:
         transport = self.conn.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        size = transport.get_write_buffer_size() if transport is not None else 0
+        if size == 0:
+            self.frames = 0
+        return size
+
+    def over(self, max_bytes: int, max_frames: int) -> bool:
+        """Whether the send buffer holds more than its bound (in bytes or in frames)."""
+        return self.buffered() > max_bytes or self.frames >= max_frames
 
     def write(self, frame: bytes) -> bool:
         """Queue one text frame without awaiting. False when the connection is not open."""
@@ -52,7 +65,13 @@ class Client:
         except Exception as exc:  # the peer went away between the check and the write
             log.debug("write failed: %s", exc)
             return False
+        self.frames += 1
         return True
+
+    def flush_batch(self) -> None:
+        if self.batch:
+            self.write(b'{"type":"ticks","data":[' + b",".join(self.batch) + b"]}")
+            self.batch.clear()
 
 
 class Hub:
@@ -65,6 +84,7 @@ class Hub:
         slow_client: str = "gap",
         # Limits
         max_buffer: int = 256 * 1024,
+        max_frames: int = 4096,
         resume_chunk: int = 1000,
         follow_batch: int = 5000,
         # Timeouts
@@ -79,6 +99,7 @@ class Hub:
         self.metrics = metrics or ServerMetrics()
         self.slow_client = slow_client
         self.max_buffer = max_buffer
+        self.max_frames = max_frames
         self.resume_chunk = resume_chunk
         self.follow_batch = follow_batch
         self.drain_timeout = drain_timeout
@@ -170,7 +191,7 @@ class Hub:
         if since > last.seq:
             return False, None  # the client is ahead of this store (a different store?)
         if since + 1 < first:
-            self.metrics.gaps += 1
+            self.metrics.gaps["history_trimmed"] += 1
             client.write(proto.gap_frame(venue, symbol, since + 1, first - 1, "history_trimmed"))
             return False, first - 1
         return True, since
@@ -192,7 +213,11 @@ class Hub:
                    snapshot: bool = False) -> None:
         if frame is None:
             frame = encode(tick, **self.extra, **({"snapshot": True} if snapshot else {}))
-        if client.write(frame):
+        if client.session.batch and not snapshot:
+            client.batch.append(frame)  # sent as one "ticks" frame at the end of the dispatch
+            client.session.mark_sent(tick)
+            self.metrics.ticks_out[tick.symbol] += 1
+        elif client.write(frame):
             client.session.mark_sent(tick)
             self.metrics.ticks_out[tick.symbol] += 1
 
@@ -206,10 +231,13 @@ class Hub:
     def dispatch(self, ticks: Iterable[Tick]) -> None:
         """Deliver freshly stored ticks (store order) to their subscribers."""
         metrics = self.metrics
+        now_ns = time.time_ns()
+        batching: set[Client] = set()
         for tick in ticks:
             metrics.ticks_in[tick.symbol] += 1
             metrics.last_tick_recv_ns = tick.recv_ns
             metrics.last_tick_time_msc = tick.time_msc
+            metrics.observe(tick.time_msc, tick.recv_ns, now_ns)
             subscribers = self.by_symbol.get(tick.symbol)
             if not subscribers:
                 continue
@@ -217,17 +245,21 @@ class Hub:
             for client in tuple(subscribers):
                 decision = client.session.decide(tick)
                 if decision is Decision.SEND:
-                    if client.buffered() > self.max_buffer:
+                    if client.over(self.max_buffer, self.max_frames):
                         client.session.defer(tick)
                         self._slow(client)
                         continue
                     if frame is None:
                         frame = encode(tick, **self.extra)
                     self._send_tick(client, tick, frame)
+                    if client.batch:
+                        batching.add(client)
                 elif decision is Decision.DEFER:
                     client.session.defer(tick)
                 elif decision is Decision.CATCH_UP:
                     self._start_catch_up(client, tick.key)
+        for client in batching:
+            client.flush_batch()
 
     def flush_pending(self) -> None:
         """Clients that were slow and have drained get their gap frames and latest ticks."""
@@ -236,14 +268,17 @@ class Hub:
             buffered = client.buffered()
             total += buffered
             session = client.session
-            if not session.pending or client.closing or buffered > self.max_buffer // 4:
+            if not session.pending or client.closing or buffered > self.max_buffer // 4 \
+                    or client.frames >= self.max_frames // 4:
                 continue
             for skipped, tick in session.take_pending():
                 if skipped is not None:
-                    self.metrics.gaps += 1
+                    self.metrics.gaps["slow_consumer"] += 1
+                    client.flush_batch()
                     client.write(proto.gap_frame(tick.venue, tick.symbol, skipped[0],
                                                  skipped[1], "slow_consumer"))
                 self._send_tick(client, tick)
+            client.flush_batch()
         self.metrics.buffered_bytes = total
 
     def _start_catch_up(self, client: Client, key: Key) -> None:
@@ -257,12 +292,17 @@ class Hub:
         venue, symbol = key
         try:
             while symbol in session.symbols and not client.closing:
+                if client.conn.protocol.state is not State.OPEN:
+                    return  # the client left: nothing more to send
                 after = session.sent.get(key, 0)
                 ticks = self.store.read_after(venue, symbol, after, self.resume_chunk)
                 for tick in ticks:
                     self._send_tick(client, tick)
+                client.flush_batch()
                 if len(ticks) < self.resume_chunk:
                     return  # up to date: live dispatch continues from here
+                if session.sent.get(key, 0) == after:
+                    return  # nothing could be written: the connection is going away
                 if not await self._drained(client):
                     self._slow(client)
                     return
@@ -275,7 +315,7 @@ class Hub:
     async def _drained(self, client: Client) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.drain_timeout
-        while client.buffered() > self.max_buffer // 4:
+        while client.buffered() > self.max_buffer // 4 or client.frames >= self.max_frames // 4:
             if loop.time() > deadline or client.conn.protocol.state is not State.OPEN:
                 return False
             await asyncio.sleep(0.005)

@@ -1,14 +1,22 @@
-"""Counters of the server, rendered as Prometheus text (names prefixed ``arbitrex_``)."""
+"""The server's metrics, exported in Prometheus text by prometheus_client.
+
+The hot path (one increment per tick per client) only touches plain Python counters; a
+custom collector turns them into metric families when ``/metrics`` is scraped. Latency is
+a real histogram, observed once per tick as it leaves the store for the clients.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-def _labels(**labels: str) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    return "{" + inner + "}" if inner else ""
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                   10, 30, 60)
 
 
 class ServerMetrics:
@@ -16,37 +24,66 @@ class ServerMetrics:
         self.ticks_in: Counter[str] = Counter()
         self.ticks_out: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
-        self.gaps = 0
+        self.gaps: Counter[str] = Counter()
         self.slow_closes = 0
         self.clients = 0
         self.subscriptions = 0
         self.buffered_bytes = 0
         self.last_tick_recv_ns = 0
         self.last_tick_time_msc = 0
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_Exporter(self))
+        self.latency = Histogram(
+            "arbitrex_tick_latency_seconds",
+            "Seconds from a tick's event time (since=event) or from when the collector "
+            "received it (since=receive) until the server fans it out.",
+            ["since"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._event = self.latency.labels(since="event")
+        self._receive = self.latency.labels(since="receive")
 
-    def render(self) -> str:
-        lines = []
+    def observe(self, time_msc: int, recv_ns: int, now_ns: int) -> None:
+        self._event.observe(max(0.0, now_ns / 1e9 - time_msc / 1e3))
+        self._receive.observe(max(0.0, (now_ns - recv_ns) / 1e9))
 
-        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-            lines.append(f"# HELP arbitrex_{name} {help_}")
-            lines.append(f"# TYPE arbitrex_{name} {kind}")
-            lines.extend(f"arbitrex_{name}{labels} {value:g}" for labels, value in samples)
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
-        metric("ticks_in_total", "counter", "Ticks read from the store, per symbol.",
-               [(_labels(symbol=s), n) for s, n in sorted(self.ticks_in.items())])
-        metric("ticks_out_total", "counter", "Tick frames sent to clients, per symbol.",
-               [(_labels(symbol=s), n) for s, n in sorted(self.ticks_out.items())])
-        metric("clients", "gauge", "Connected WebSocket clients.", [("", self.clients)])
-        metric("subscriptions", "gauge", "Symbol subscriptions over all clients.",
-               [("", self.subscriptions)])
-        metric("buffered_bytes", "gauge", "Bytes waiting in client send buffers.",
-               [("", self.buffered_bytes)])
-        metric("gaps_total", "counter", "Gap frames sent.", [("", self.gaps)])
-        metric("slow_client_closes_total", "counter", "Clients closed for not keeping up.",
-               [("", self.slow_closes)])
-        metric("errors_total", "counter", "Error frames sent, per code.",
-               [(_labels(code=c), n) for c, n in sorted(self.errors.items())])
-        lag = (time.time_ns() - self.last_tick_recv_ns) / 1e9 if self.last_tick_recv_ns else 0
-        metric("last_tick_age_seconds", "gauge",
-               "Seconds since the collector received the newest tick served.", [("", lag)])
-        return "\n".join(lines) + "\n"
+
+class _Exporter(Collector):
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        ticks_in = CounterMetricFamily("arbitrex_ticks_in", "Ticks read from the store.",
+                                       labels=["symbol"])
+        for symbol, n in sorted(m.ticks_in.items()):
+            ticks_in.add_metric([symbol], n)
+        yield ticks_in
+        ticks_out = CounterMetricFamily("arbitrex_ticks_out", "Ticks sent to clients.",
+                                        labels=["symbol"])
+        for symbol, n in sorted(m.ticks_out.items()):
+            ticks_out.add_metric([symbol], n)
+        yield ticks_out
+        yield GaugeMetricFamily("arbitrex_clients", "Connected WebSocket clients.",
+                                value=m.clients)
+        yield GaugeMetricFamily("arbitrex_subscriptions", "Symbol subscriptions, all clients.",
+                                value=m.subscriptions)
+        yield GaugeMetricFamily("arbitrex_buffered_bytes", "Bytes waiting in client buffers.",
+                                value=m.buffered_bytes)
+        gaps = CounterMetricFamily("arbitrex_gaps", "Gap frames sent.", labels=["reason"])
+        for reason in ("slow_consumer", "history_trimmed"):
+            gaps.add_metric([reason], m.gaps[reason])
+        yield gaps
+        yield CounterMetricFamily("arbitrex_slow_client_closes",
+                                  "Clients closed (1008) for not keeping up.",
+                                  value=m.slow_closes)
+        errors = CounterMetricFamily("arbitrex_errors", "Error frames and refusals, by code.",
+                                     labels=["code"])
+        for code, n in sorted(m.errors.items()):
+            errors.add_metric([code], n)
+        yield errors
+        age = (time.time_ns() - m.last_tick_recv_ns) / 1e9 if m.last_tick_recv_ns else 0.0
+        yield GaugeMetricFamily("arbitrex_last_tick_age_seconds",
+                                "Seconds since the collector received the newest tick served.",
+                                value=age)

@@ -93,7 +93,7 @@ class StreamServer:
         if path == "/readyz":
             return self._ready()
         if path == "/metrics":
-            return _response(200, self.hub.metrics.render().encode(),
+            return _response(200, self.hub.metrics.render(),
                              "text/plain; version=0.0.4; charset=utf-8")
         if path in ("/", "/index.html"):
             return _response(200, self.page, "text/html; charset=utf-8")

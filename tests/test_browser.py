@@ -1,0 +1,76 @@
+"""The demo page in a real browser: headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, port_open, wait_for
+from tests.test_e2e import start_collect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (scripts/test.sh does it)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def state(page, expr: str):
+    return page.evaluate(f"() => {expr}")
+
+
+def test_page_streams_picks_symbols_and_resumes_after_a_server_restart(arbitrex, browser):
+    start_collect(arbitrex, 60)
+    port = arbitrex.serve()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.wait_for_function("() => window.arbitrex.ticks > 30 && window.arbitrex.cards.size >= 3",
+                           timeout=20_000)
+    bid = page.locator('[data-key="sim:EURUSD"] .bid')
+    first = bid.inner_text()
+    page.wait_for_function(
+        "(first) => document.querySelector('[data-key=\"sim:EURUSD\"] .bid').textContent"
+        " !== first", arg=first, timeout=20_000)
+    assert "pts" in page.locator('[data-key="sim:EURUSD"] .spread').inner_text()
+    assert "ticks/s" in page.locator('[data-key="sim:EURUSD"] .rate').inner_text()
+    # the symbol picker: remove a card, add it back
+    page.locator('[data-key="sim:GBPUSD"] .close').click()
+    assert page.locator('[data-key="sim:GBPUSD"]').count() == 0
+    page.fill("#symbol", "GBPUSD")
+    page.click("#picker button")
+    page.wait_for_selector('[data-key="sim:GBPUSD"] .bid', timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-page.png"))
+    # the server goes away and comes back on the same port: the page resumes with since
+    serve = arbitrex.procs[-1]
+    serve.send_signal(signal.SIGTERM)
+    assert serve.wait(timeout=10) == 0
+    page.wait_for_function("() => document.getElementById('status').className === 'down'",
+                           timeout=10_000)
+    before = state(page, "window.arbitrex.lastSeq['sim:EURUSD']")
+    wait_for(lambda: not port_open(port), what="the port to be free")
+    arbitrex.start("serve", "--port", str(port))
+    page.wait_for_function("() => window.arbitrex.connects >= 2", timeout=30_000)
+    page.wait_for_function(f"() => window.arbitrex.lastSeq['sim:EURUSD'] > {before} + 20",
+                           timeout=30_000)
+    assert state(page, "window.arbitrex.holes") == 0  # every seq arrived, none twice
+    assert errors == []
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.goto(f"http://127.0.0.1:{port}/?symbols=EURUSD,USDJPY")
+    phone.wait_for_function("() => window.arbitrex.ticks > 5", timeout=20_000)
+    phone.screenshot(path=str(ARTIFACTS / "demo-page-phone.png"))
