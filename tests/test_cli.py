@@ -27,8 +27,9 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-@pytest.mark.parametrize("command", [[], ["collect"], ["serve"], ["tail"], ["doctor"],
-                                     ["doctor", "env"], ["doctor", "env", "check"],
+@pytest.mark.parametrize("command", [[], ["collect"], ["serve"], ["tail"], ["replay"],
+                                     ["export"], ["doctor"], ["doctor", "env"],
+                                     ["doctor", "env", "check"],
                                      ["doctor", "env", "show"]])
 def test_every_command_has_help_with_an_example(command):
     result = invoke(*command, "--help")

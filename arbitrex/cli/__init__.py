@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from arbitrex.cli import collect, doctor, serve, tail
+from arbitrex.cli import collect, doctor, export, replay, serve, tail
 
 app = typer.Typer(
     name="arbitrex",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.command("collect")(collect.collect)
 app.command("serve")(serve.serve)
 app.command("tail")(tail.tail)
+app.command("replay")(replay.replay)
+app.command("export")(export.export)
 app.add_typer(doctor.app, name="doctor")
 
 

@@ -6,7 +6,7 @@ reused. Readers can ask for the last tick, the ticks after a seq, and follow new
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from arbitrex.sources.base import Position
@@ -43,6 +43,19 @@ class TickStore(Protocol):
 
     def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
         """Up to ``limit`` ticks with seq > ``after_seq``, in seq order."""
+        ...
+
+    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
+        """Store ticks keeping their seq (replay); seqs the stream already holds are skipped."""
+        ...
+
+    def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
+                    from_msc: int = 0, to_msc: int = 2**62) -> int: ...
+
+    def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
+                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
+                   ) -> Iterator[Tick]:
+        """Ticks with from_msc <= time_msc < to_msc in store order, in constant memory."""
         ...
 
     def head(self) -> Any:

@@ -1,0 +1,188 @@
+"""arbitrex replay: stored or file ticks re-streamed at a chosen speed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from arbitrex import formats
+from arbitrex import replay as rp
+from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.timerange import symbol_list, time_range
+from arbitrex.clock import BrokerClock
+from arbitrex.config import Settings
+from arbitrex.errors import ArbitrexError, ConfigError
+from arbitrex.stores import open_store
+from arbitrex.stores.memory import MemoryStore
+from arbitrex.stream.hub import Hub
+from arbitrex.stream.server import ServerOptions, StreamServer
+from arbitrex.tick import Tick
+
+log = logging.getLogger("arbitrex.replay")
+
+
+def parse_speed(text: str) -> float | None:
+    if text.strip().lower() == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not speed > 0:
+        raise ConfigError("--speed", f"{text!r} is not a speed", "use a factor > 0 (1, 10) or max")
+    return speed
+
+
+@friendly
+def replay(
+    file: Annotated[Path | None, typer.Argument(
+        help="An NDJSON, CSV or Parquet export, or a MetaTrader 5 tick export; "
+             "the store when omitted.", show_default=False)] = None,
+    speed: Annotated[str, typer.Option(help="1 (original spacing), 10 (ten times faster), "
+                                       "... or max.")] = "1",
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)] = None,
+    to: Annotated[str | None, typer.Option(
+        help="Up to this ISO-8601 UTC time (exclusive).", show_default=False)] = None,
+    symbols: Annotated[str | None, typer.Option(
+        help="Only these symbols (an MT5 export needs exactly one: its symbol).",
+        show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Serve the replay over the WebSocket protocol here (env: WS_PORT).",
+        show_default=False)] = None,
+    into_store: Annotated[bool, typer.Option(
+        "--into-store", help="Append into the store under venue `replay` instead.")] = False,
+    store: StoreOpt = None,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Re-stream history with its original spacing scaled by --speed: over WebSocket (frames
+    marked "replay": true; it keeps serving after the end until stopped) or --into-store.
+
+    Example: arbitrex replay ticks.ndjson --speed 10 --port 8001
+    """
+    settings = settings_for(env_file, TICK_QUEUE_BACKEND=store, WS_PORT=port)
+    pace = parse_speed(speed)
+    chosen = symbol_list(symbols)
+    start, end = time_range(from_, to)
+    source_store = None
+    if file is not None:
+        if not file.exists():
+            raise ConfigError("FILE", f"{file} does not exist", "give an existing file")
+        ticks: Iterable[Tick] = rp.from_file(
+            formats.read(file, symbols=chosen, clock=BrokerClock(settings.broker_timezone)),
+            symbols=chosen if formats.guess_format(file) != "mt5" else (),
+            from_msc=start, to_msc=end)
+        total = len(ticks)  # type: ignore[arg-type]
+    else:
+        source_store = open_store(settings)
+        ticks = rp.from_store(source_store, symbols=chosen, from_msc=start, to_msc=end)
+        total = source_store.count_range(symbols=chosen, from_msc=start, to_msc=end)
+    plan = rp.schedule(ticks, speed=pace)
+    stop = threading.Event()
+    try:
+        with _progress(total) as advance:
+            if into_store:
+                _into_store(plan, settings, stop, advance, total)
+            else:
+                asyncio.run(_serve(plan, settings, advance, total))
+    finally:
+        if source_store is not None:
+            source_store.close()
+
+
+class _progress:
+    """A progress bar with ETA on a terminal; nothing otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = Progress(TextColumn("replay"), BarColumn(), TextColumn(
+            "{task.completed:,}/{task.total:,}"), TimeRemainingColumn(), transient=True,
+            console=None) if sys.stderr.isatty() else None
+        self.total = total
+
+    def __enter__(self) -> Callable[[int], None]:
+        if self.bar is None:
+            return lambda n: None
+        self.bar.start()
+        task = self.bar.add_task("replay", total=self.total)
+        bar = self.bar
+        return lambda n: bar.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _into_store(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
+                stop: threading.Event, advance: Callable[[int], None], total: int) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    target = open_store(settings, role="writer")
+    try:
+        stored = rp.into_store(plan, target, progress=advance, stop=stop)
+    finally:
+        target.close()
+    log.info("replayed %d of %d ticks into %r under venue %s", stored, total, target,
+             rp.REPLAY_VENUE)
+
+
+def _report_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("replay failed: %s", task.exception())
+
+
+async def _serve(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
+                 advance: Callable[[int], None], total: int) -> None:
+    memory = MemoryStore()
+    hub = Hub(memory, memory, replay=True)
+    options = ServerOptions(host=settings.ws_host, port=settings.ws_port,
+                            token=settings.ws_token.reveal() if settings.ws_token else None,
+                            allowed_origins=settings.ws_allowed_origins or ())
+    server = StreamServer(hub, options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    blocked_since: list[float] = []
+
+    def backlog(limit: float = 2.0) -> bool:
+        """True while a reading client is behind; a client stuck for `limit` s is left to
+        the slow-client policy (gap frames) instead of holding everyone back."""
+        behind = any(c.buffered() > hub.max_buffer // 2 and not c.session.pending
+                     for c in hub.clients)
+        if not behind:
+            blocked_since.clear()
+            return False
+        if not blocked_since:
+            blocked_since.append(time.monotonic())
+        return time.monotonic() - blocked_since[0] < limit
+
+    async def feed() -> None:
+        sent = await rp.into_memory(plan, memory.add, backlog=backlog, progress=advance)
+        log.info("replayed %d ticks; still serving (clients may resume with since) until "
+                 "stopped", sent)
+
+    def ready(port: int) -> None:
+        log.info("replaying %d ticks on ws://%s:%d/ws (page: http://%s:%d/)", total,
+                 options.host, port, options.host, port)
+        task = asyncio.ensure_future(feed())
+        task.add_done_callback(_report_failure)
+
+    try:
+        await server.run(stop, on_ready=ready)
+    except OSError as exc:
+        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
+                            "(pick another with --port)") from exc

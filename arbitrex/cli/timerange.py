@@ -1,0 +1,41 @@
+"""--from/--to: ISO-8601 UTC instants as epoch milliseconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from arbitrex.errors import ConfigError
+
+END_OF_TIME = 2**62
+
+
+def parse_instant(text: str | None, option: str, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(option, f"{text!r} is not an ISO-8601 time",
+                          f"e.g. {option} 2026-11-20T09:30:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)  # the contract says UTC
+    return int(value.timestamp() * 1000)
+
+
+def time_range(from_: str | None, to: str | None) -> tuple[int, int]:
+    start = parse_instant(from_, "--from", 0)
+    end = parse_instant(to, "--to", END_OF_TIME)
+    if end <= start:
+        raise ConfigError("--to", "is not after --from", "give a --to later than --from")
+    return start, end
+
+
+def symbol_list(text: str | None) -> tuple[str, ...]:
+    from arbitrex.config import FIELDS_BY_NAME
+
+    if not text:
+        return ()
+    try:
+        return tuple(FIELDS_BY_NAME["SYMBOLS"].parse(text))
+    except ValueError as exc:
+        raise ConfigError("--symbols", str(exc), "e.g. --symbols EURUSD,GBPUSD") from None

@@ -1,0 +1,37 @@
+"""NDJSON: one SPEC tick record per line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import orjson
+
+from arbitrex.errors import TickError
+from arbitrex.tick import Tick, from_record, to_record
+
+
+def write(ticks: Iterable[Tick], path: Path) -> int:
+    n = 0
+    with open(path, "wb") as out:
+        for tick in ticks:
+            out.write(orjson.dumps(to_record(tick)) + b"\n")
+            n += 1
+    return n
+
+
+def read(path: Path) -> Iterator[Tick]:
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise TickError(f"{path}:{number}: not valid JSON ({exc}); a truncated "
+                                "line?") from None
+            try:
+                tick = from_record(record)
+            except TickError as exc:
+                raise TickError(f"{path}:{number}: {exc}") from None
+            yield tick

@@ -1,0 +1,71 @@
+"""Parquet: the record's fields as typed columns, written and read in row groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from arbitrex.errors import SourceUnavailable, TickError
+from arbitrex.tick import RECORD_FIELDS, Tick, from_record
+
+ROW_GROUP = 65_536
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise SourceUnavailable("Parquet needs pyarrow: pip install 'arbitrex[parquet]' "
+                                "(or use --format ndjson or csv)") from exc
+    return pyarrow
+
+
+def _schema(pa: Any) -> Any:
+    types = {"symbol": pa.string(), "venue": pa.string(), "seq": pa.int64(),
+             "time_msc": pa.int64(), "volume": pa.uint64(), "flags": pa.int64(),
+             "recv_ns": pa.int64()}
+    return pa.schema([(f, types.get(f, pa.float64())) for f in RECORD_FIELDS])
+
+
+def write(ticks: Iterable[Tick], path: Path) -> int:
+    pa = _pyarrow()
+    schema = _schema(pa)
+    n = 0
+    columns: dict[str, list[Any]] = {f: [] for f in RECORD_FIELDS}
+
+    def flush(writer: Any) -> None:
+        writer.write_table(pa.table(columns, schema=schema))
+        for values in columns.values():
+            values.clear()
+
+    with pa.parquet.ParquetWriter(str(path), schema) as writer:
+        for tick in ticks:
+            for f in RECORD_FIELDS:
+                columns[f].append(getattr(tick, f))
+            n += 1
+            if n % ROW_GROUP == 0:
+                flush(writer)
+        if columns["symbol"] or n == 0:
+            flush(writer)
+    return n
+
+
+def read(path: Path) -> Iterator[Tick]:
+    pa = _pyarrow()
+    try:
+        table_file = pa.parquet.ParquetFile(str(path))
+    except Exception as exc:
+        raise TickError(f"{path}: not a Parquet file ({exc})") from exc
+    unknown = [c for c in table_file.schema_arrow.names if c not in RECORD_FIELDS]
+    if unknown:
+        raise TickError(f"{path}: unknown column {unknown[0]!r}")
+    row = 0
+    for batch in table_file.iter_batches(batch_size=ROW_GROUP):
+        for record in batch.to_pylist():
+            row += 1
+            try:
+                yield from_record(record)
+            except TickError as exc:
+                raise TickError(f"{path}: row {row}: {exc}") from None
