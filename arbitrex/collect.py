@@ -30,6 +30,7 @@ class CollectStats:
     ticks: Counter[tuple[str, str]] = field(default_factory=Counter)
     last_seq: dict[tuple[str, str], int] = field(default_factory=dict)
     batches: int = 0
+    received: int = 0
     rejected: int = 0
 
     @property
@@ -69,14 +70,16 @@ class Collector:
         return good
 
     def _store(self, batch: list[Tick]) -> None:
+        self.stats.received += len(batch)
         stored = self.store.append(batch)
         stats = self.stats
-        stats.batches += 1
+        stats.batches += bool(batch)
         for tick in stored:
             stats.ticks[tick.key] += 1
             stats.last_seq[tick.key] = tick.seq
-        for sink in self.sinks:
-            sink(stored)
+        if stored:
+            for sink in self.sinks:
+                sink(stored)
 
     def run(self, *, stop: threading.Event, duration: float | None = None) -> CollectStats:
         source = self.source
@@ -92,6 +95,7 @@ class Collector:
                     self.poll_timeout, max(0.0, deadline - now))
                 batch = self._valid(source.poll(timeout))
                 if not batch:
+                    self._store([])  # lets a spooling store drain while the source is quiet
                     continue
                 flush_at = time.monotonic() + self.max_delay
                 try:
@@ -105,3 +109,4 @@ class Collector:
         finally:
             source.close()
         return self.stats
+

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (Chromium, a .venv with the dev extras) and run every gate:
+# Set up everything the tests need (Chromium, redis-server, a .venv with the dev extras) and
+# run every gate:
 # ruff, mypy, then pytest. Extra arguments go to pytest, e.g. `bash scripts/test.sh -k e2e`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System packages for the tests: Debian's Chromium (the demo page is tested in a real browser).
-if ! command -v chromium >/dev/null 2>&1; then
+# System packages for the tests: Debian's Chromium (the demo page is tested in a real
+# browser) and redis-server (the tests start their own, on free ports).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "chromium is missing: install Debian's chromium package (sudo apt-get install chromium)" >&2
+    echo "missing:$missing — install these Debian packages (sudo apt-get install$missing)" >&2
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -88,7 +88,7 @@ def collect(
         chosen = venues[0]
     tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
                               poll_interval=poll_interval)
-    tick_store = open_store(settings, role="writer")
+    tick_store = open_store(settings, role="writer", venue=tick_source.venue)
     collector = Collector(tick_source, tick_store)
     log.info("collecting %s from %s into %r", ",".join(chosen.symbols if chosen else
                                                        settings.symbols), source, tick_store)
@@ -101,8 +101,8 @@ def collect(
         reporter.join(timeout=2)
         tick_store.close()
     stats = collector.stats
-    log.info("stopped: %d ticks stored in %d batches%s", stats.total, stats.batches,
-             f", {stats.rejected} rejected" if stats.rejected else "")
+    log.info("stopped: %d ticks received, %d stored in %d batches%s", stats.received,
+             stats.total, stats.batches, f", {stats.rejected} rejected" if stats.rejected else "")
 
 
 def _rates(stats: CollectStats, before: dict, elapsed: float) -> dict:
@@ -138,6 +138,9 @@ def _report(collector: Collector, stop: threading.Event) -> None:
             rates = _rates(stats, before, now - stamp)
             before, stamp = snapshot, now
             status = collector.source.status()
+            store_status = getattr(collector.store, "status", None)
+            if store_status is not None:
+                status += f"; {store_status()}"
             if live is not None:
                 live.update(_table(stats, rates, status))
             else:

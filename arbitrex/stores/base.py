@@ -69,13 +69,24 @@ class TickStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(settings: Settings, *, role: str = "reader") -> TickStore:
-    """Open the store the settings name. ``role`` is ``writer`` or ``reader``."""
+def open_store(settings: Settings, *, role: str = "reader", venue: str = "default"
+               ) -> TickStore:
+    """Open the store the settings name. ``role`` is ``writer`` or ``reader``; a Redis writer
+    gets a local spool (next to SQLITE_PATH, one per venue) for Redis outages."""
     if settings.backend == "sqlite":
         from arbitrex.stores.sqlite import SqliteStore
 
         return SqliteStore(settings.sqlite_path)
-    from arbitrex.errors import ConfigError
+    from pathlib import Path
 
-    raise ConfigError("TICK_QUEUE_BACKEND", f"the {settings.backend!r} store is not available "
-                      "in this version", "use TICK_QUEUE_BACKEND=sqlite")
+    from arbitrex.stores.redis import RedisStore
+
+    def connect() -> RedisStore:
+        return RedisStore(settings.redis_url, maxlen=settings.redis_maxlen)
+
+    if role == "writer":
+        from arbitrex.stores.spool import SpoolingStore
+
+        spool = Path(settings.sqlite_path).parent / f"spool-{venue}.db"
+        return SpoolingStore(connect, spool)
+    return connect()

@@ -1,0 +1,301 @@
+"""Redis Streams store: one stream per (venue, symbol), entry ID ``<seq>-0``.
+
+Layout (readable by other programs):
+    arbitrex:ticks:{VENUE:SYMBOL}   the stream; fields = the record's fields (+ broker_msc)
+    arbitrex:seq:{VENUE:SYMBOL}     the seq counter
+    arbitrex:start:{VENUE:SYMBOL}   where a source began a symbol before its first tick
+    arbitrex:spool:{VENUE:SYMBOL}   per spool file, the last spooled tick applied (exactly once)
+The hash tag keeps a stream's keys in one Redis Cluster slot, so one Lua script assigns seq
+and appends atomically: two collectors or a restart can never reuse or skip a seq. Because
+the entry ID is the seq, ``since`` is a plain XRANGE, and readers follow with blocking XREAD.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+
+from arbitrex.errors import StoreError
+from arbitrex.sources.base import Position
+from arbitrex.tick import Tick
+
+log = logging.getLogger(__name__)
+
+PREFIX = "arbitrex:ticks:"
+FIELDS = ("symbol", "venue", "seq", "time_msc", "bid", "ask", "last", "volume", "volume_real",
+          "flags", "recv_ns", "broker_msc")
+_VALUE_FIELDS = FIELDS[3:]  # what the script receives per entry, after seq
+
+# KEYS: stream, counter, spool watermark. ARGV: maxlen, spool id ("" = none), then per entry
+# (``stride`` values): seq (0 = assign the next), spool seq (0 = none), symbol, venue, then
+# name, value pairs of the other fields.
+# Returns the seq of each entry, 0 where it was skipped (already held).
+_APPEND = """
+local maxlen = ARGV[1]
+local spool = ARGV[2]
+local stride = %d
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local applied = 0
+if spool ~= '' then applied = tonumber(redis.call('HGET', KEYS[3], spool) or '0') end
+local out = {}
+local i = 3
+while i <= #ARGV do
+  local want = tonumber(ARGV[i])
+  local sid = tonumber(ARGV[i + 1])
+  local seq = 0
+  if sid > 0 and sid <= applied then
+    seq = 0
+  elseif want == 0 then
+    seq = last + 1
+  elseif want > last then
+    seq = want
+  end
+  if seq > 0 then
+    last = seq
+    if sid > applied then applied = sid end
+    local s = string.format('%%d', seq)
+    local args = {'XADD', KEYS[1], 'MAXLEN', '~', maxlen, s .. '-0',
+                  'symbol', ARGV[i + 2], 'venue', ARGV[i + 3], 'seq', s}
+    for j = i + 4, i + stride - 1 do args[#args + 1] = ARGV[j] end
+    redis.call(unpack(args))
+  end
+  out[#out + 1] = seq
+  i = i + stride
+end
+redis.call('SET', KEYS[2], string.format('%%d', last))
+if spool ~= '' and applied > 0 then
+  redis.call('HSET', KEYS[3], spool, string.format('%%d', applied))
+end
+return out
+"""
+
+
+def _tag(venue: str, symbol: str) -> str:
+    return "{" + f"{venue}:{symbol}" + "}"
+
+
+def stream_key(venue: str, symbol: str) -> str:
+    return PREFIX + _tag(venue, symbol)
+
+
+def _parse_key(key: str) -> tuple[str, str]:
+    venue, _, symbol = key[len(PREFIX) + 1:-1].partition(":")
+    return venue, symbol
+
+
+def _entry_args(tick: Tick, seq: int, spool_seq: int) -> list[Any]:
+    # symbol, venue, then the value fields after seq (names interleaved for XADD)
+    args: list[Any] = [seq, spool_seq, tick.symbol, tick.venue]
+    for name in _VALUE_FIELDS:
+        value = getattr(tick, name)
+        args += [name, repr(value) if isinstance(value, float) else value]
+    return args
+
+
+def _tick(fields: Mapping[bytes, bytes]) -> Tick:
+    f = {k.decode(): v.decode() for k, v in fields.items()}
+    return Tick(f["venue"], f["symbol"], int(f["seq"]), int(f["time_msc"]), float(f["bid"]),
+                float(f["ask"]), float(f["last"]), int(f["volume"]), float(f["volume_real"]),
+                int(f["flags"]), int(f["recv_ns"]), int(f.get("broker_msc", f["time_msc"])))
+
+
+class RedisStore:
+    """Implements ``TickStore`` on Redis (5.0+) or Redis Cluster."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        maxlen: int = 1_000_000,
+        # Timeouts
+        connect_timeout: float = 2.0,
+        socket_timeout: float = 10.0,
+        # Following
+        discover_interval: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.maxlen = maxlen
+        self.discover_interval = discover_interval
+        kwargs = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout}
+        probe = redis.Redis.from_url(url, **kwargs)
+        try:
+            cluster = int(probe.info("cluster").get("cluster_enabled", 0)) == 1
+        except RedisError as exc:
+            raise StoreError(f"cannot reach Redis at {self!r}: {exc}") from exc
+        if cluster:
+            probe.close()
+            self.r: Any = redis.cluster.RedisCluster.from_url(url, **kwargs)
+        else:
+            self.r = probe
+        self.cluster = cluster
+        self._script = self.r.register_script(_APPEND % (4 + 2 * len(_VALUE_FIELDS)))
+        self._known: list[str] = []
+        self._discovered = 0.0
+
+    def __repr__(self) -> str:
+        host = self.url.split("@")[-1]  # never the password of a redis://user:pass@ URL
+        return f"RedisStore('{host}')"
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RedisError as exc:
+            raise StoreError(f"Redis {what} failed: {exc}") from exc
+
+    # Writing
+
+    def _run(self, ticks: Sequence[Tick], *, keep_seq: bool, spool: str = "",
+             spool_ids: Sequence[int] = ()) -> list[Tick]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, tick in enumerate(ticks):
+            groups.setdefault(tick.key, []).append(i)
+        pipe = self.r.pipeline(transaction=False)
+        for (venue, symbol), idx in groups.items():
+            tag = _tag(venue, symbol)
+            args: list[Any] = [self.maxlen, spool]
+            for i in idx:
+                args += _entry_args(ticks[i], ticks[i].seq if keep_seq else 0,
+                                    spool_ids[i] if spool_ids else 0)
+            self._script(keys=[PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag],
+                         args=args, client=pipe)
+        results = self._call("append", pipe.execute)
+        out: list[Tick | None] = [None] * len(ticks)
+        for (_, idx), seqs in zip(groups.items(), results, strict=True):
+            for i, seq in zip(idx, seqs, strict=True):
+                if seq:
+                    out[i] = ticks[i]._replace(seq=int(seq))
+        return [t for t in out if t is not None]
+
+    def append(self, ticks: Sequence[Tick]) -> list[Tick]:
+        return self._run(ticks, keep_seq=False) if ticks else []
+
+    def append_spooled(self, ticks: Sequence[Tick], *, spool: str, ids: Sequence[int]
+                       ) -> list[Tick]:
+        """Append ticks from a spool exactly once: ids at or below the spool's watermark in
+        Redis were applied before (a drain interrupted between append and delete)."""
+        return self._run(ticks, keep_seq=False, spool=spool, spool_ids=ids) if ticks else []
+
+    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
+        return self._run(ticks, keep_seq=True) if ticks else []
+
+    def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
+        for symbol, ms in starts.items():
+            self._call("mark_start", self.r.set, "arbitrex:start:" + _tag(venue, symbol), ms,
+                       nx=True)
+
+    # Reading
+
+    def _scan(self, pattern: str) -> list[str]:
+        keys = self._call("scan", lambda: [k.decode() if isinstance(k, bytes) else k
+                                           for k in self.r.scan_iter(match=pattern, count=1000)])
+        return sorted(set(keys))
+
+    def streams(self) -> list[tuple[str, str]]:
+        return [_parse_key(k) for k in self._scan(PREFIX + "*")]
+
+    def positions(self, venue: str) -> dict[str, Position]:
+        out: dict[str, Position] = {}
+        for key in self._scan("arbitrex:start:{" + venue + ":*"):
+            symbol = key[len("arbitrex:start:") + 1:-1].partition(":")[2]
+            out[symbol] = Position(0, int(self._call("get", self.r.get, key)), 0)
+        for v, symbol in self.streams():
+            if v != venue:
+                continue
+            entries = self._call("xrevrange", self.r.xrevrange, stream_key(v, symbol),
+                                 count=10_000)
+            if not entries:
+                continue
+            ticks = [_tick(fields) for _, fields in entries]
+            same = 0
+            for t in ticks:
+                if t.broker_msc != ticks[0].broker_msc:
+                    break
+                same += 1
+            out[symbol] = Position(ticks[0].seq, ticks[0].broker_msc, same)
+        return out
+
+    def last(self, venue: str, symbol: str) -> Tick | None:
+        entries = self._call("xrevrange", self.r.xrevrange, stream_key(venue, symbol), count=1)
+        return _tick(entries[0][1]) if entries else None
+
+    def first_seq(self, venue: str, symbol: str) -> int | None:
+        entries = self._call("xrange", self.r.xrange, stream_key(venue, symbol), count=1)
+        return int(entries[0][0].split(b"-")[0]) if entries else None
+
+    def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
+        entries = self._call("xrange", self.r.xrange, stream_key(venue, symbol),
+                             min=f"{after_seq + 1}-0", count=limit)
+        return [_tick(fields) for _, fields in entries]
+
+    def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
+                    from_msc: int = 0, to_msc: int = 2**62) -> int:
+        return sum(1 for _ in self.iter_range(symbols=symbols, venues=venues,
+                                              from_msc=from_msc, to_msc=to_msc))
+
+    def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
+                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
+                   ) -> Iterator[Tick]:
+        for venue, symbol in self.streams():
+            if (symbols and symbol not in symbols) or (venues and venue not in venues):
+                continue
+            after = 0
+            while True:
+                ticks = self.read_after(venue, symbol, after, chunk)
+                if not ticks:
+                    break
+                after = ticks[-1].seq
+                yield from (t for t in ticks if from_msc <= t.time_msc < to_msc)
+
+    # Following
+
+    def head(self) -> dict[str, str]:
+        return {stream_key(v, s): f"{t.seq}-0" for v, s in self.streams()
+                if (t := self.last(v, s)) is not None}
+
+    def follow(self, cursor: dict[str, str], *, timeout: float, limit: int
+               ) -> tuple[list[Tick], dict[str, str]]:
+        now = time.monotonic()
+        if now - self._discovered > self.discover_interval:
+            self._known = self._scan(PREFIX + "*")
+            self._discovered = now
+        cursor = dict(cursor)
+        for key in self._known:
+            cursor.setdefault(key, "0-0")  # a stream that appeared after we started
+        if not cursor:
+            time.sleep(timeout)
+            return [], cursor
+        block = max(1, int(timeout * 1000))
+        if self.cluster:  # XREAD of several keys must stay in one slot: one key at a time
+            replies: list[Any] = []
+            for key, last_id in cursor.items():
+                replies += self._call("xread", self.r.xread, {key: last_id}, count=limit) or []
+            if not replies:
+                time.sleep(min(timeout, 0.005))
+        else:
+            replies = self._call("xread", self.r.xread, cursor, count=limit, block=block) or []
+        ticks: list[Tick] = []
+        for key, entries in replies:
+            key = key.decode() if isinstance(key, bytes) else key
+            for entry_id, fields in entries:
+                ticks.append(_tick(fields))
+                cursor[key] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        return ticks, cursor
+
+    def ping(self) -> None:
+        self._call("ping", self.r.ping)
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._call("info", self.r.info))
+
+    def close(self) -> None:
+        try:
+            self.r.close()
+        except RedisError:
+            pass

@@ -1,0 +1,221 @@
+"""A writer's safety net for Redis: while Redis is unreachable every tick goes to a local
+SQLite spool (bounded by disk), and when Redis is back the spool is drained in order,
+exactly once, before live ticks continue.
+
+Exactly once: each spooled tick has an id, and the Lua append records in Redis, atomically
+with the ticks, the highest id applied for this spool file (a uuid). A drain interrupted
+between Redis accepting a chunk and the spool deleting it re-sends the chunk, and Redis
+skips what it already holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from arbitrex.errors import StoreError
+from arbitrex.sources.base import Position
+from arbitrex.stores.redis import RedisStore
+from arbitrex.tick import Tick
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
+            "recv_ns, broker_msc")
+
+
+class SpoolingStore:
+    """Implements ``TickStore`` for a writer: Redis, with a local spool during outages."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        connect: Callable[[], RedisStore],
+        spool_path: str | Path,
+        *,
+        # Retries
+        retry_initial: float = 0.5,
+        retry_max: float = 5.0,
+        # Limits
+        drain_chunk: int = 2000,
+        drain_budget: float = 0.05,
+    ) -> None:
+        self._connect = connect
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.drain_chunk = drain_chunk
+        self.drain_budget = drain_budget
+        self.path = Path(spool_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(f"""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                {', '.join(c + ' NOT NULL' for c in _COLUMNS.split(', '))});
+        """)
+        row = self._db.execute("SELECT value FROM meta WHERE key='id'").fetchone()
+        if row is None:
+            self.spool_id = uuid.uuid4().hex
+            self._db.execute("INSERT INTO meta VALUES ('id', ?)", (self.spool_id,))
+        else:
+            self.spool_id = row[0]
+        self.primary: RedisStore | None = None
+        self._attempt = 0
+        self._next_try = 0.0
+        self.spooled_total = 0
+        self._reconnect()
+        if self.pending():
+            log.warning("%d ticks wait in the spool %s from an earlier run; they go first",
+                        self.pending(), self.path)
+
+    def __repr__(self) -> str:
+        return f"{self.primary!r} (spool {self.path})" if self.primary else \
+            f"RedisStore (unreachable; spool {self.path})"
+
+    # The connection
+
+    def _reconnect(self) -> bool:
+        try:
+            if self.primary is None:
+                self.primary = self._connect()
+            self.primary.ping()
+        except StoreError as exc:
+            self._down(exc)
+            return False
+        if self._attempt:
+            log.info("Redis is reachable again after %d attempts", self._attempt)
+        self._attempt = 0
+        return True
+
+    def _down(self, exc: Exception) -> None:
+        self._attempt += 1
+        delay = min(self.retry_max, self.retry_initial * 2 ** min(self._attempt - 1, 10))
+        self._next_try = time.monotonic() + delay
+        if self._attempt == 1:
+            log.warning("Redis unreachable (%s): spooling ticks to %s", exc, self.path)
+        else:
+            log.info("Redis still unreachable (attempt %d, next in %.1f s); %d ticks spooled",
+                     self._attempt, delay, self.pending())
+
+    def pending(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+
+    def status(self) -> str:
+        pending = self.pending()
+        if not pending:
+            return "redis ok"
+        return f"redis unreachable: {pending:,} ticks spooled" if self._attempt \
+            else f"draining {pending:,} spooled ticks"
+
+    # Writing
+
+    def _spool(self, ticks: Sequence[Tick]) -> None:
+        with self._db:
+            self._db.executemany(f"INSERT INTO spool ({_COLUMNS}) VALUES "
+                                 "(?,?,?,?,?,?,?,?,?,?,?,?)", ticks)
+        self.spooled_total += len(ticks)
+
+    def _drain(self, budget: float) -> list[Tick]:
+        """Send spooled ticks to Redis, oldest first, for about ``budget`` seconds."""
+        if self._attempt and time.monotonic() < self._next_try:
+            return []
+        if self._attempt and not self._reconnect():
+            return []
+        assert self.primary is not None
+        stored: list[Tick] = []
+        deadline = time.monotonic() + budget
+        while True:
+            rows = self._db.execute(f"SELECT id, {_COLUMNS} FROM spool ORDER BY id LIMIT ?",
+                                    (self.drain_chunk,)).fetchall()
+            if not rows:
+                return stored
+            try:
+                stored += self.primary.append_spooled([Tick._make(r[1:]) for r in rows],
+                                                      spool=self.spool_id,
+                                                      ids=[r[0] for r in rows])
+            except StoreError as exc:
+                self._down(exc)
+                return stored
+            with self._db:
+                self._db.execute("DELETE FROM spool WHERE id <= ?", (rows[-1][0],))
+            if not self.pending():
+                log.info("spool drained: Redis holds every tick; live again")
+                return stored
+            if time.monotonic() > deadline:
+                return stored
+
+    def append(self, ticks: Sequence[Tick]) -> list[Tick]:
+        """Store in Redis (returned with seq), or spool (returned later, when drained)."""
+        if not ticks:
+            return self._drain(self.drain_budget) if self.pending() else []
+        if not self._attempt and not self.pending():
+            assert self.primary is not None
+            try:
+                return self.primary.append(ticks)
+            except StoreError as exc:
+                self._down(exc)
+        self._spool(ticks)
+        return self._drain(self.drain_budget)
+
+    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
+        return self._require().append_exact(ticks)
+
+    def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
+        try:
+            self._require().mark_start(venue, starts)
+        except StoreError as exc:
+            log.warning("could not record start positions in Redis: %s", exc)
+
+    # Reading: Redis, plus what only the spool holds yet
+
+    def _require(self) -> RedisStore:
+        if self.primary is None and not self._reconnect():
+            raise StoreError("Redis is unreachable")
+        assert self.primary is not None
+        return self.primary
+
+    def positions(self, venue: str) -> dict[str, Position]:
+        try:
+            out = self._require().positions(venue)
+        except StoreError as exc:
+            log.warning("Redis unreachable at start (%s): symbols start from now", exc)
+            out = {}
+        for symbol, last_ms in self._db.execute(
+                "SELECT symbol, MAX(broker_msc) FROM spool WHERE venue=? GROUP BY symbol",
+                (venue,)).fetchall():
+            same = self._db.execute("SELECT COUNT(*) FROM spool WHERE venue=? AND symbol=? "
+                                    "AND broker_msc=?", (venue, symbol, last_ms)).fetchone()[0]
+            before = out.get(symbol)
+            if before is not None and before.broker_msc == last_ms:
+                same += before.same_ms
+            out[symbol] = Position(before.seq if before else 0, last_ms, same)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        # last, streams, first_seq, read_after, head, follow, count_range, iter_range
+        if name in ("last", "streams", "first_seq", "read_after", "head", "follow",
+                    "count_range", "iter_range"):
+            return getattr(self._require(), name)
+        raise AttributeError(name)
+
+    def iter_range(self, **kwargs: Any) -> Iterator[Tick]:
+        return self._require().iter_range(**kwargs)
+
+    def close(self) -> None:
+        if self.pending():
+            self._next_try = 0.0
+            self._drain(budget=5.0)
+            if self.pending():
+                log.warning("%d ticks stay in the spool %s; the next collect sends them first",
+                            self.pending(), self.path)
+        if self.primary is not None:
+            self.primary.close()
+        self._db.close()
