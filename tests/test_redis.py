@@ -168,3 +168,40 @@ def test_doctor_checks_redis(arbitrex, redis_server, tmp_path):
     assert result.returncode == 1
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["redis"]["status"] == "fail" and "REDIS_URL" in checks["redis"]["fix"]
+
+
+@pytest.fixture
+def redis_cluster(tmp_path):
+    from tests.redis_server import RedisCluster
+
+    cluster = RedisCluster(tmp_path / "cluster").start()
+    yield cluster
+    cluster.kill()
+
+
+def test_the_same_code_runs_on_a_redis_cluster(redis_cluster, arbitrex):
+    store = RedisStore(redis_cluster.url)
+    assert store.cluster
+    symbols = [f"SYM{i}" for i in range(12)]
+    out = store.append([tick(s, ms) for ms in range(1, 4) for s in symbols])
+    assert {t.seq for t in out} == {1, 2, 3}
+    slots = {redis_cluster.nodes[0].client().cluster("keyslot", stream_key("sim", s))
+             for s in symbols}
+    assert len(slots) > 1  # the streams really are spread over the slots
+    assert sorted(store.streams()) == sorted(("sim", s) for s in symbols)
+    assert [t.seq for t in store.read_after("sim", "SYM5", 1, 10)] == [2, 3]
+    cursor = store.head()
+    store.append([tick("SYM7", 9)])
+    got, _ = store.follow(cursor, timeout=1, limit=10)
+    assert [(t.symbol, t.seq) for t in got] == [("SYM7", 4)]
+    # and the commands, end to end
+    arbitrex.env.update(TICK_QUEUE_BACKEND="redis", REDIS_URL=redis_cluster.url)
+    collect = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD,GBPUSD,USDJPY",
+                             "--rate", "200")
+    wait_for(lambda: (store.last("sim", "USDJPY") or tick()).seq > 10, what="ticks")
+    port = arbitrex.serve()
+    with connect(f"ws://127.0.0.1:{port}/ws?symbols=EURUSD,USDJPY") as ws:
+        got_ws = [recv_json(ws) for _ in range(60)]
+    assert_contiguous([m for m in got_ws if m["type"] == "tick"])
+    collect.send_signal(2)
+    assert collect.wait(timeout=20) == 0

@@ -156,16 +156,23 @@ class RedisStore:
         groups: dict[tuple[str, str], list[int]] = {}
         for i, tick in enumerate(ticks):
             groups.setdefault(tick.key, []).append(i)
-        pipe = self.r.pipeline(transaction=False)
+        # One script call per stream; pipelined on one Redis (a cluster refuses pipelined
+        # scripts, so there each stream is one round trip to the node holding its slot).
+        pipe = None if self.cluster else self.r.pipeline(transaction=False)
+        results = []
         for (venue, symbol), idx in groups.items():
             tag = _tag(venue, symbol)
             args: list[Any] = [self.maxlen, spool]
             for i in idx:
                 args += _entry_args(ticks[i], ticks[i].seq if keep_seq else 0,
                                     spool_ids[i] if spool_ids else 0)
-            self._script(keys=[PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag],
-                         args=args, client=pipe)
-        results = self._call("append", pipe.execute)
+            keys = [PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag]
+            if pipe is None:
+                results.append(self._call("append", self._script, keys=keys, args=args))
+            else:
+                self._script(keys=keys, args=args, client=pipe)
+        if pipe is not None:
+            results = self._call("append", pipe.execute)
         out: list[Tick | None] = [None] * len(ticks)
         for (_, idx), seqs in zip(groups.items(), results, strict=True):
             for i, seq in zip(idx, seqs, strict=True):
