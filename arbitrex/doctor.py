@@ -246,8 +246,21 @@ def _kafka(settings: Settings) -> Check:
         return Check("kafka", "warn", "KAFKA_BOOTSTRAP_SERVERS is set but DISABLE_KAFKA=1, "
                      "so nothing is sent", "set DISABLE_KAFKA=0 to enable the sink")
     if settings.kafka_enabled:
-        return Check("kafka", "warn", "the Kafka sink is not part of this version",
-                     "set DISABLE_KAFKA=1")
+        try:
+            from confluent_kafka import KafkaException, Producer
+        except ImportError:
+            return Check("kafka", "fail", "enabled but confluent-kafka is not installed",
+                         "pip install 'arbitrex[kafka]', or DISABLE_KAFKA=1")
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                             "socket.timeout.ms": 3000})
+        try:
+            metadata = producer.list_topics(timeout=5)
+        except KafkaException as exc:
+            return Check("kafka", "fail", f"enabled but unreachable at "
+                         f"{settings.kafka_bootstrap_servers}: {exc}",
+                         "start Kafka or fix KAFKA_BOOTSTRAP_SERVERS (or DISABLE_KAFKA=1)")
+        return Check("kafka", "pass", f"reachable: {len(metadata.brokers)} brokers; topic "
+                     f"{settings.kafka_topic}")
     return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
 
 

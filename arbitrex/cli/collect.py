@@ -89,7 +89,14 @@ def collect(
     tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
                               poll_interval=poll_interval)
     tick_store = open_store(settings, role="writer", venue=tick_source.venue)
-    collector = Collector(tick_source, tick_store)
+    sinks = []
+    if settings.kafka_enabled:  # otherwise no Kafka client is ever created
+        from arbitrex.sinks.kafka import KafkaSink
+
+        assert settings.kafka_bootstrap_servers is not None
+        sinks.append(KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic))
+        log.info("Kafka sink on: topic %s", settings.kafka_topic)
+    collector = Collector(tick_source, tick_store, sinks=sinks)
     log.info("collecting %s from %s into %r", ",".join(chosen.symbols if chosen else
                                                        settings.symbols), source, tick_store)
     reporter = threading.Thread(target=_report, args=(collector, stop), daemon=True)
@@ -99,6 +106,8 @@ def collect(
     finally:
         stop.set()
         reporter.join(timeout=2)
+        for sink in sinks:
+            sink.close()
         tick_store.close()
     stats = collector.stats
     log.info("stopped: %d ticks received, %d stored in %d batches%s", stats.received,
@@ -138,9 +147,10 @@ def _report(collector: Collector, stop: threading.Event) -> None:
             rates = _rates(stats, before, now - stamp)
             before, stamp = snapshot, now
             status = collector.source.status()
-            store_status = getattr(collector.store, "status", None)
-            if store_status is not None:
-                status += f"; {store_status()}"
+            for part in (collector.store, *collector.sinks):
+                part_status = getattr(part, "status", None)
+                if part_status is not None:
+                    status += f"; {part_status()}"
             if live is not None:
                 live.update(_table(stats, rates, status))
             else:

@@ -1,0 +1,1 @@
+"""Sinks: where stored ticks go next. A sink is a callable taking the ticks just stored."""
