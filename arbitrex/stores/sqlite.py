@@ -86,27 +86,40 @@ class SqliteStore:
     # Writing
 
     def append(self, ticks: Sequence[Tick]) -> list[Tick]:
+        return self._write(ticks, keep_seq=False)
+
+    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
+        """Store ticks keeping their own seq (replay into a store). A tick whose seq the
+        stream already holds is skipped, so replaying the same file twice adds nothing."""
+        return self._write(ticks, keep_seq=True)
+
+    def _write(self, ticks: Sequence[Tick], *, keep_seq: bool) -> list[Tick]:
         if not ticks:
             return []
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                counters: dict[tuple[str, str], int] = {}
+                last: dict[tuple[str, str], int] = {}
                 for key in {t.key for t in ticks}:
                     row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND symbol=?",
                                      key).fetchone()
-                    counters[key] = row[0] if row else 0
+                    last[key] = row[0] if row else 0
                 stored = []
                 for t in ticks:
-                    seq = counters[t.key] + 1
-                    counters[t.key] = seq
-                    stored.append(t._replace(seq=seq))
+                    if keep_seq:
+                        if t.seq <= last[t.key]:
+                            continue  # already held
+                        last[t.key] = t.seq
+                        stored.append(t)
+                    else:
+                        last[t.key] += 1
+                        stored.append(t._replace(seq=last[t.key]))
                 db.executemany(_INSERT, stored)
                 db.executemany(
                     "INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?) "
                     "ON CONFLICT (venue, symbol) DO UPDATE SET last_seq = excluded.last_seq",
-                    [(v, s, n) for (v, s), n in counters.items()],
+                    [(v, s, n) for (v, s), n in last.items()],
                 )
                 db.execute("COMMIT")
             except BaseException:
@@ -211,38 +224,6 @@ class SqliteStore:
                 return
             cursor = rows[-1][0]
             yield from (Tick._make(r[1:]) for r in rows)
-
-    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
-        """Store ticks keeping their own seq (replay into a store). A tick whose seq the
-        stream already holds is skipped, so replaying the same file twice adds nothing."""
-        if not ticks:
-            return []
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                last: dict[tuple[str, str], int] = {}
-                for key in {t.key for t in ticks}:
-                    row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND symbol=?",
-                                     key).fetchone()
-                    last[key] = row[0] if row else 0
-                fresh = []
-                for t in ticks:
-                    if t.seq > last[t.key]:
-                        fresh.append(t)
-                        last[t.key] = t.seq
-                db.executemany(_INSERT, fresh)
-                db.executemany(
-                    "INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?) "
-                    "ON CONFLICT (venue, symbol) DO UPDATE SET last_seq = excluded.last_seq",
-                    [(v, s, n) for (v, s), n in last.items()])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
-        return fresh
 
     # Following
 

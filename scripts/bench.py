@@ -1,0 +1,438 @@
+"""arbitrex benchmarks: each figure against a raw baseline measured in the same run.
+
+    python scripts/bench.py            # the full run (several minutes)
+    python scripts/bench.py --quick    # under 2 minutes, shorter windows
+    python scripts/bench.py --out docs/BENCHMARKS.md
+
+Figures: ingest into SQLite and Redis (vs raw executemany / pipelined XADD), fan-out to 100
+and 1,000 clients (vs a bare websockets.broadcast server, same clients, same frames),
+latency p50/p99 collect -> store -> serve -> client, CPU of collect + serve, RSS of serve
+with 1,000 clients of which 100 never read, and replay --speed max. Clients always run in
+separate processes. Every server is started here on loopback and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from arbitrex.collect import Collector  # noqa: E402
+from arbitrex.sources.sim import SimModel  # noqa: E402
+from arbitrex.stores.redis import RedisStore, stream_key  # noqa: E402
+from arbitrex.stores.spool import SpoolingStore  # noqa: E402
+from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
+from arbitrex.tick import Tick, encode  # noqa: E402
+
+PY = sys.executable
+CLIENTS = str(ROOT / "scripts" / "bench_clients.py")
+SYMBOLS = "EURUSD,GBPUSD,USDJPY"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def make_ticks(n: int, symbols: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY")) -> list[Tick]:
+    model = SimModel(symbols, seed=1)
+    t0 = 1_800_000_000_000
+    out = []
+    for i in range(n):
+        symbol, bid, ask, flags, _ = next(model)
+        ms = t0 + i // 5
+        out.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 0, 0.0, flags, ms * 10**6, ms))
+    return out
+
+
+class ListSource:
+    """Pre-made ticks handed to the real Collector 1,000 at a time."""
+
+    venue = "sim"
+    fresh_starts: dict[str, int] = {}
+
+    def __init__(self, ticks: list[Tick], stop: threading.Event) -> None:
+        self.ticks, self.stop, self.i = ticks, stop, 0
+
+    def open(self, positions: object) -> None: ...
+
+    def poll(self, timeout: float) -> list[Tick]:
+        batch = self.ticks[self.i:self.i + 1000]
+        self.i += len(batch)
+        if not batch:
+            self.stop.set()
+        return batch
+
+    def status(self) -> str:
+        return ""
+
+    def close(self) -> None: ...
+
+
+def through_collector(ticks: list[Tick], store: object) -> float:
+    stop = threading.Event()
+    collector = Collector(ListSource(ticks, stop), store)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    collector.run(stop=stop)
+    elapsed = time.perf_counter() - started
+    assert collector.stats.total == len(ticks), (collector.stats.total, len(ticks))
+    return len(ticks) / elapsed
+
+
+def bench_ingest_sqlite(n: int, tmp: Path) -> dict:
+    ticks = make_ticks(n)
+    rows = [t._replace(seq=i + 1) for i, t in enumerate(ticks)]
+    db = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+    started = time.perf_counter()
+    for i in range(0, n, 1000):
+        db.execute("BEGIN")
+        db.executemany(_INSERT, rows[i:i + 1000])
+        db.execute("COMMIT")
+    raw = n / (time.perf_counter() - started)
+    db.close()
+    ours = through_collector(ticks, SqliteStore(tmp / "ours.db"))
+    return {"raw": raw, "ours": ours}
+
+
+class Redis:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind",
+             "127.0.0.1", "--dir", str(tmp), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL)
+        wait_port(self.port)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def bench_ingest_redis(n: int, tmp: Path, server: Redis) -> dict:
+    ticks = make_ticks(n)
+    r = redis.Redis(port=server.port)
+    started = time.perf_counter()
+    for i in range(0, n, 1000):
+        pipe = r.pipeline(transaction=False)
+        for j, t in enumerate(ticks[i:i + 1000], i + 1):
+            pipe.xadd(stream_key("raw", t.symbol), {
+                "symbol": t.symbol, "venue": t.venue, "seq": j, "time_msc": t.time_msc,
+                "bid": repr(t.bid), "ask": repr(t.ask), "last": repr(t.last),
+                "volume": t.volume, "volume_real": repr(t.volume_real), "flags": t.flags,
+                "recv_ns": t.recv_ns, "broker_msc": t.broker_msc},
+                maxlen=1_000_000, approximate=True)
+        pipe.execute()
+    raw = n / (time.perf_counter() - started)
+    store = SpoolingStore(lambda: RedisStore(server.url), tmp / "spool.db")
+    ours = through_collector(ticks, store)
+    store.close()
+    return {"raw": raw, "ours": ours}
+
+
+# Process helpers
+
+
+def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as f:
+        return subprocess.Popen(args, env=env, stdout=f, stderr=subprocess.STDOUT)
+
+
+def arbitrex(*args: str, env: dict, log: Path) -> subprocess.Popen:
+    return start([PY, "-m", "arbitrex", *args], env, log)
+
+
+def clients(url: str, n: int, seconds: float, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([PY, CLIENTS, url, str(n), str(seconds), *flags],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def results(procs: list[subprocess.Popen]) -> list[dict]:
+    return [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def stop_all(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+BARE = textwrap.dedent('''
+    import asyncio, sys, time
+    from websockets.asyncio.server import serve, broadcast
+    FRAME = sys.argv[2]
+    RATE = float(sys.argv[3])
+    clients = set()
+    async def handler(ws):
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+    async def main():
+        async with serve(handler, "127.0.0.1", int(sys.argv[1]), compression=None,
+                         max_size=65536, ping_interval=None):
+            sent, start = 0, time.monotonic()
+            while True:
+                due = int((time.monotonic() - start) * RATE) - sent
+                for _ in range(max(0, min(due, 1000))):
+                    broadcast(clients, FRAME)
+                sent += max(0, due)
+                await asyncio.sleep(0.001)
+    asyncio.run(main())
+''')
+
+
+def fanout(n: int, rate: float, seconds: float, tmp: Path, env: dict) -> dict:
+    procs_per = max(1, n // 250)
+    frame = encode(make_ticks(1)[0]._replace(seq=1)).decode()
+    out = {}
+    # bare websockets.broadcast, same clients, same frame size
+    port = free_port()
+    bare = start([PY, "-c", BARE, str(port), frame, str(rate)], env, tmp / "bare.log")
+    wait_port(port)
+    crowd = [clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n // procs_per, seconds)
+             for _ in range(procs_per)]
+    got = results(crowd)
+    stop_all(bare)
+    out["bare"] = sum(g["ticks"] for g in got) / seconds
+    # arbitrex: collect (sim) -> SQLite -> serve -> the same clients
+    db = tmp / f"fan{n}.db"
+    e = dict(env, SQLITE_PATH=str(db))
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", str(rate),
+                       env=e, log=tmp / "fan-collect.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "fan-serve.log")
+    wait_port(port)
+    crowd = [clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n // procs_per, seconds)
+             for _ in range(procs_per)]
+    got = results(crowd)
+    stop_all(collect, serve)
+    out["ours"] = sum(g["ticks"] for g in got) / seconds
+    out["offered"] = rate * n
+    return out
+
+
+def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str) -> dict:
+    e = dict(env, SQLITE_PATH=str(tmp / f"lat-{store}.db"), TICK_QUEUE_BACKEND=store,
+             REDIS_URL=redis_url)
+    if store == "redis":
+        redis.Redis.from_url(redis_url).flushall()
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "2000",
+                       env=e, log=tmp / f"lat-collect-{store}.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / f"lat-serve-{store}.log")
+    wait_port(port)
+    time.sleep(1)
+    got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 100, seconds,
+                           "--latency")])[0]
+    stop_all(collect, serve)
+    lat = sorted(got["lat_us"])
+    return {"p50_ms": lat[len(lat) // 2] / 1000, "p99_ms": lat[int(len(lat) * 0.99)] / 1000,
+            "samples": len(lat)}
+
+
+def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict) -> dict:
+    e = dict(env, SQLITE_PATH=str(tmp / "foot.db"))
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "1000",
+                       env=e, log=tmp / "foot-collect.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "foot-serve.log")
+    wait_port(port)
+    crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3)
+    time.sleep(2)
+    c0, s0 = cpu_seconds(collect.pid), cpu_seconds(serve.pid)
+    time.sleep(seconds)
+    cpu = {"collect_pct": 100 * (cpu_seconds(collect.pid) - c0) / seconds,
+           "serve_pct": 100 * (cpu_seconds(serve.pid) - s0) / seconds}
+    results([crowd])
+    stop_all(collect, serve)
+    # RSS of serve with 1,000 clients, 100 of which never read
+    e = dict(env, SQLITE_PATH=str(tmp / "rss.db"))
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "100",
+                       env=e, log=tmp / "rss-collect.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "rss-serve.log")
+    wait_port(port)
+    url = f"ws://127.0.0.1:{port}/ws?symbols=EURUSD"
+    total = rss_at[1] + 10
+    crowd = [clients(url, 450, total), clients(url, 450, total, "--stalled", "100")]
+    started = time.monotonic()
+    samples = []
+    for at in rss_at:
+        time.sleep(max(0.0, started + at - time.monotonic()))
+        samples.append(rss_mb(serve.pid))
+    got = results(crowd)
+    stop_all(collect, serve)
+    return {**cpu, "rss_mb": samples, "rss_at": list(rss_at),
+            "clients_open": sum(g["open"] for g in got) + 100}
+
+
+def replay_max(n: int, tmp: Path, env: dict) -> dict:
+    store = SqliteStore(tmp / "replay-src.db")
+    store.append(make_ticks(n))
+    from arbitrex import formats
+
+    formats.write(store.iter_range(), tmp / "day.ndjson", "ndjson")
+    store.close()
+    port = free_port()
+    proc = arbitrex("replay", str(tmp / "day.ndjson"), "--speed", "max", "--port", str(port),
+                    env=env, log=tmp / "replay.log")
+    wait_port(port)
+    started = time.monotonic()
+    while "still serving" not in (tmp / "replay.log").read_text():
+        time.sleep(0.01)
+    fed = time.monotonic() - started
+    got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 1, 120, "--since")])[0]
+    stop_all(proc)
+    return {"ticks": got["ticks"], "into_server_per_s": n / fed,
+            "to_client_per_s": got["ticks"] / got["elapsed"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter windows: under 2 minutes")
+    ap.add_argument("--out", type=Path, help="write the Markdown report here")
+    a = ap.parse_args()
+    q = a.quick
+    tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
+                                                                      "TICK_", "KAFKA"))}
+    env["LOG_LEVEL"] = "INFO"
+    server = Redis(tmp)
+    r: dict = {"quick": q, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    try:
+        n = 100_000 if q else 300_000
+        r["ingest_sqlite"] = bench_ingest_sqlite(n, tmp)
+        print("ingest sqlite", r["ingest_sqlite"], flush=True)
+        r["ingest_redis"] = bench_ingest_redis(n, tmp, server)
+        print("ingest redis", r["ingest_redis"], flush=True)
+        w = 5 if q else 15
+        r["fanout_100"] = fanout(100, 1000, w, tmp, env)
+        print("fan-out 100", r["fanout_100"], flush=True)
+        r["fanout_1000"] = fanout(1000, 100, w, tmp, env)
+        print("fan-out 1000", r["fanout_1000"], flush=True)
+        for store in ("sqlite", "redis"):
+            r[f"latency_{store}"] = latency(store, 5 if q else 20, tmp, env, server.url)
+            print("latency", store, r[f"latency_{store}"], flush=True)
+        r["footprint"] = footprint(5 if q else 20, (10, 20) if q else (30, 60), tmp, env)
+        print("footprint", r["footprint"], flush=True)
+        r["replay"] = replay_max(100_000 if q else 300_000, tmp, env)
+        print("replay", r["replay"], flush=True)
+    finally:
+        server.stop()
+    (tmp / "results.json").write_text(json.dumps(r, indent=2))
+    if a.out:
+        a.out.write_text(report(r, " ".join(["python scripts/bench.py", *sys.argv[1:]])))
+        print("wrote", a.out)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(r: dict, command: str) -> str:
+    def ok(cond: bool) -> str:
+        return "met" if cond else "**not met**"
+
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True,
+                                   text=True).stdout.split()[2]
+    i_s, i_r = r["ingest_sqlite"], r["ingest_redis"]
+    f1, f2 = r["fanout_100"], r["fanout_1000"]
+    ls, lr, fp, rp = r["latency_sqlite"], r["latency_redis"], r["footprint"], r["replay"]
+    cpu = fp["collect_pct"] + fp["serve_pct"]
+    rss = fp["rss_mb"]
+    rows = [
+        ("ingest, SQLite (collect path vs raw executemany x1000)",
+         f"{i_s['ours']:,.0f}/s", f"{i_s['raw']:,.0f}/s", f"{i_s['ours'] / i_s['raw']:.0%}",
+         ">= 50%", ok(i_s["ours"] >= 0.5 * i_s["raw"])),
+        ("ingest, Redis (collect path vs raw pipelined XADD x1000)",
+         f"{i_r['ours']:,.0f}/s", f"{i_r['raw']:,.0f}/s", f"{i_r['ours'] / i_r['raw']:.0%}",
+         ">= 50%", ok(i_r["ours"] >= 0.5 * i_r["raw"])),
+        (f"fan-out, 100 clients (offered {f1['offered']:,.0f}/s)", f"{f1['ours']:,.0f}/s",
+         f"{f1['bare']:,.0f}/s", f"{f1['ours'] / f1['bare']:.0%}", ">= 70%",
+         ok(f1["ours"] >= 0.7 * f1["bare"])),
+        (f"fan-out, 1,000 clients (offered {f2['offered']:,.0f}/s)", f"{f2['ours']:,.0f}/s",
+         f"{f2['bare']:,.0f}/s", f"{f2['ours'] / f2['bare']:.0%}", ">= 70%",
+         ok(f2["ours"] >= 0.7 * f2["bare"])),
+        ("latency p50 / p99, SQLite, 2,000 ticks/s, 100 clients",
+         f"{ls['p50_ms']:.1f} / {ls['p99_ms']:.1f} ms", "", "", "p99 <= 10 ms",
+         ok(ls["p99_ms"] <= 10)),
+        ("latency p50 / p99, Redis, 2,000 ticks/s, 100 clients",
+         f"{lr['p50_ms']:.1f} / {lr['p99_ms']:.1f} ms", "", "", "p99 <= 10 ms",
+         ok(lr["p99_ms"] <= 10)),
+        ("CPU of collect + serve, 1,000 ticks/s, 10 clients",
+         f"{fp['collect_pct']:.1f}% + {fp['serve_pct']:.1f}% = {cpu:.1f}% of a core", "", "",
+         "<= 15%", ok(cpu <= 15)),
+        (f"RSS of serve, {fp['clients_open']} clients (100 never read), at "
+         f"{fp['rss_at'][0]:.0f} s / {fp['rss_at'][1]:.0f} s",
+         f"{rss[0]:.0f} / {rss[1]:.0f} MB", "", "", "flat, < 300 MB",
+         ok(rss[1] < 300 and rss[1] <= rss[0] * 1.1 + 5)),
+        ("replay --speed max into one batching client",
+         f"{rp['to_client_per_s']:,.0f}/s", "", "", ">= 200k/s",
+         ok(rp["to_client_per_s"] >= 200_000)),
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Command: `{command}` — run on {r['started']}.",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"Redis {redis_version} (no persistence), Linux {platform.release()}.",
+        "",
+        "| figure | arbitrex | raw baseline | ratio | target | |",
+        "|---|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
