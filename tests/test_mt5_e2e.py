@@ -28,7 +28,7 @@ def mt5(arbitrex, tmp_path):
     return arbitrex
 
 
-def scenario(path: Path, symbols: list[str], *, lead: float = 3.0, seconds: float = 4.0,
+def scenario(path: Path, symbols: list[str], *, lead: float = 4.0, seconds: float = 4.0,
              seed: int = 1, **kwargs) -> Scenario:
     s = Scenario.generate(symbols, start_ms=int((time.time() + lead) * 1000), seconds=seconds,
                           rate=25, seed=seed, utc_offset_ms=OFFSET_MS, **kwargs)

@@ -55,6 +55,8 @@ def collect(
     Example: arbitrex collect --source sim --symbols EURUSD,USDJPY --duration 60
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
+    # Symbols with nothing stored are collected from this instant (a worker gets its parent's)
+    started_ns = int(os.environ.get("ARBITREX_STARTED_NS") or time.time_ns())
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -82,12 +84,12 @@ def collect(
                     argv += [flag, str(value)]
             commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
                         for v in venues}
-            env = dict(os.environ, ARBITREX_WORKER="1")
+            env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
             log.info("starting one worker per venue: %s", ", ".join(commands))
             raise typer.Exit(supervise(commands, stop=stop, env=env))
         chosen = venues[0]
     tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
-                              poll_interval=poll_interval)
+                              poll_interval=poll_interval, started_ns=started_ns)
     tick_store = open_store(settings, role="writer", venue=tick_source.venue)
     sinks = []
     if settings.kafka_enabled:  # otherwise no Kafka client is ever created

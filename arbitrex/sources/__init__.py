@@ -34,7 +34,8 @@ def require_mt5(bridge: str | None) -> None:
 
 
 def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0,
-                venue: Venue | None = None, poll_interval: float = 0.05) -> TickSource:
+                venue: Venue | None = None, poll_interval: float = 0.05,
+                started_ns: int | None = None) -> TickSource:
     """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
     if kind == "sim":
         from arbitrex.sources.sim import SimSource
@@ -52,7 +53,8 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                             password=v.mt5_password.reveal() if v.mt5_password else None,
                             server=v.mt5_server, timeout_ms=v.mt5_timeout_ms)
         return Mt5Source(terminal, venue=v.name, symbols=v.symbols, aliases=v.aliases,
-                         clock=BrokerClock(v.broker_timezone), poll_interval=poll_interval)
+                         clock=BrokerClock(v.broker_timezone), poll_interval=poll_interval,
+                         started_ns=started_ns)
     if kind == "file":
         raise SourceUnavailable("--source file is not part of this version yet; use --source sim")
     raise SourceUnavailable(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")

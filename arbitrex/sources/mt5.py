@@ -48,6 +48,7 @@ class Mt5Source:
         # Reconnect
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        started_ns: int | None = None,  # when `collect` started (the supervisor's, for workers)
         # Injected for tests
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -79,6 +80,7 @@ class Mt5Source:
         self._last_copy: dict[str, float] = {}
         self._last_sig: dict[str, tuple[Any, ...]] = {}
         self.fresh_starts: dict[str, int] = {}
+        self.started_ns = started_ns
 
     def broker_name(self, symbol: str) -> str:
         return self.aliases.get(symbol, symbol)
@@ -86,7 +88,8 @@ class Mt5Source:
     # Connection
 
     def open(self, positions: Mapping[str, Position]) -> None:
-        start_msc = self.clock.to_broker_msc(self._time_ns() // 1_000_000)
+        started_ns = self.started_ns if self.started_ns is not None else self._time_ns()
+        start_msc = self.clock.to_broker_msc(started_ns // 1_000_000)
         self.fresh_starts = {}
         for symbol in self.symbols:
             pos = positions.get(symbol)
