@@ -350,22 +350,22 @@ def main() -> None:
     server = Redis(tmp)
     r: dict = {"quick": q, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
-        n = 100_000 if q else 300_000
+        n = 50_000 if q else 300_000
         r["ingest_sqlite"] = bench_ingest_sqlite(n, tmp)
         print("ingest sqlite", r["ingest_sqlite"], flush=True)
         r["ingest_redis"] = bench_ingest_redis(n, tmp, server)
         print("ingest redis", r["ingest_redis"], flush=True)
-        w = 5 if q else 15
+        w = 3 if q else 15
         r["fanout_100"] = fanout(100, 1000, w, tmp, env)
         print("fan-out 100", r["fanout_100"], flush=True)
         r["fanout_1000"] = fanout(1000, 100, w, tmp, env)
         print("fan-out 1000", r["fanout_1000"], flush=True)
         for store in ("sqlite", "redis"):
-            r[f"latency_{store}"] = latency(store, 5 if q else 20, tmp, env, server.url)
+            r[f"latency_{store}"] = latency(store, 3 if q else 20, tmp, env, server.url)
             print("latency", store, r[f"latency_{store}"], flush=True)
-        r["footprint"] = footprint(5 if q else 20, (10, 20) if q else (30, 60), tmp, env)
+        r["footprint"] = footprint(3 if q else 20, (6, 12) if q else (30, 60), tmp, env)
         print("footprint", r["footprint"], flush=True)
-        r["replay"] = replay_max(100_000 if q else 300_000, tmp, env)
+        r["replay"] = replay_max(50_000 if q else 300_000, tmp, env)
         print("replay", r["replay"], flush=True)
     finally:
         server.stop()

@@ -28,24 +28,24 @@ async def client(url: str, stats: dict, latency: bool, deadline: float, since: b
             await ws.send(json.dumps({"op": "subscribe", "symbols": symbols, "batch": True,
                                       "since": dict.fromkeys(symbols, 0)}))
         stats["open"] += 1
-        while time.monotonic() < deadline:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
-                break
-            stats["frames"] += 1
-            if latency:
-                now = time.time_ns()
-                if raw.startswith('{"type":"tick"') and '"snapshot"' not in raw:
-                    recv_ns = int(raw.rsplit('"recv_ns":', 1)[1].split("}")[0].split(",")[0])
-                    stats["lat"].append((now - recv_ns) // 1000)
-                stats["ticks"] += 1
-            elif raw.startswith('{"type":"ticks"'):
-                stats["ticks"] += raw.count('"type":"tick"')
-                stats["last_at"] = time.monotonic()
-            else:
-                stats["ticks"] += raw.startswith('{"type":"tick"')
-                stats["last_at"] = time.monotonic()
+        try:
+            async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
+                async for raw in ws:
+                    stats["frames"] += 1
+                    if latency:
+                        if raw.startswith('{"type":"tick"') and '"snapshot"' not in raw:
+                            recv_ns = int(raw[raw.rindex('"recv_ns":') + 10:].split("}")[0]
+                                          .split(",")[0])
+                            stats["lat"].append((time.time_ns() - recv_ns) // 1000)
+                        stats["ticks"] += 1
+                    elif raw.startswith('{"type":"ticks"'):
+                        stats["ticks"] += raw.count('"type":"tick"')
+                        stats["last_at"] = time.monotonic()
+                    else:
+                        stats["ticks"] += raw.startswith('{"type":"tick"')
+                        stats["last_at"] = time.monotonic()
+        except TimeoutError:
+            pass
 
 
 def stalled(url: str) -> socket.socket:

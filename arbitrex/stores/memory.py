@@ -15,6 +15,7 @@ from arbitrex.tick import Tick
 
 class MemoryStore:
     name = "memory"
+    poll_interval = 0.001  # the hub polls it on the event loop (follow never blocks then)
 
     def __init__(self) -> None:
         self._log: list[Tick] = []  # in arrival order; the follow cursor is an index
@@ -79,7 +80,7 @@ class MemoryStore:
 
     def follow(self, cursor: int, *, timeout: float, limit: int) -> tuple[list[Tick], int]:
         with self._cond:
-            if len(self._log) <= cursor:
+            if len(self._log) <= cursor and timeout > 0:
                 self._cond.wait(timeout)
             ticks = self._log[cursor:cursor + limit]
         return ticks, cursor + len(ticks)

@@ -54,18 +54,42 @@ class Client:
         """Whether the send buffer holds more than its bound (in bytes or in frames)."""
         return self.buffered() > max_bytes or self.frames >= max_frames
 
-    def write(self, frame: bytes) -> bool:
-        """Queue one text frame without awaiting. False when the connection is not open."""
+    def queue(self, frame: bytes) -> bool:
+        """Frame one text message without writing it yet. False when not open."""
         conn = self.conn
         if self.closing or conn.protocol.state is not State.OPEN:
             return False
         try:
             conn.protocol.send_text(frame)
-            conn.send_data()
         except Exception as exc:  # the peer went away between the check and the write
             log.debug("write failed: %s", exc)
             return False
         self.frames += 1
+        return True
+
+    def flush(self) -> None:
+        """Write every queued frame in one call: one syscall per client per dispatch (what
+        websockets' ``send_data`` does frame by frame, end of stream included)."""
+        transport = self.conn.transport
+        chunks = self.conn.protocol.data_to_send()
+        data = b"".join(chunks)
+        if data:
+            transport.write(data)
+        if not all(chunks):  # an empty chunk asks for the end of the stream
+            if transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+
+    def write(self, frame: bytes) -> bool:
+        """Queue one text frame and write it now, without awaiting."""
+        if not self.queue(frame):
+            return False
+        try:
+            self.flush()
+        except Exception as exc:
+            log.debug("write failed: %s", exc)
+            return False
         return True
 
     def flush_batch(self) -> None:
@@ -210,14 +234,15 @@ class Hub:
     # Delivery
 
     def _send_tick(self, client: Client, tick: Tick, frame: bytes | None = None,
-                   snapshot: bool = False) -> None:
+                   snapshot: bool = False, now: bool = True) -> None:
+        """Send (``now``) or queue (until the caller flushes) one tick."""
         if frame is None:
             frame = encode(tick, **self.extra, **({"snapshot": True} if snapshot else {}))
         if client.session.batch and not snapshot:
             client.batch.append(frame)  # sent as one "ticks" frame at the end of the dispatch
             client.session.mark_sent(tick)
             self.metrics.ticks_out[tick.symbol] += 1
-        elif client.write(frame):
+        elif client.write(frame) if now else client.queue(frame):
             client.session.mark_sent(tick)
             self.metrics.ticks_out[tick.symbol] += 1
 
@@ -232,7 +257,7 @@ class Hub:
         """Deliver freshly stored ticks (store order) to their subscribers."""
         metrics = self.metrics
         now_ns = time.time_ns()
-        batching: set[Client] = set()
+        touched: set[Client] = set()
         for tick in ticks:
             metrics.ticks_in[tick.symbol] += 1
             metrics.last_tick_recv_ns = tick.recv_ns
@@ -251,15 +276,18 @@ class Hub:
                         continue
                     if frame is None:
                         frame = encode(tick, **self.extra)
-                    self._send_tick(client, tick, frame)
-                    if client.batch:
-                        batching.add(client)
+                    self._send_tick(client, tick, frame, now=False)
+                    touched.add(client)
                 elif decision is Decision.DEFER:
                     client.session.defer(tick)
                 elif decision is Decision.CATCH_UP:
                     self._start_catch_up(client, tick.key)
-        for client in batching:
+        for client in touched:
             client.flush_batch()
+            try:
+                client.flush()
+            except Exception as exc:  # the peer went away: its handler cleans up
+                log.debug("flush failed: %s", exc)
 
     def flush_pending(self) -> None:
         """Clients that were slow and have drained get their gap frames and latest ticks."""
@@ -331,12 +359,22 @@ class Hub:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the store and flush slow clients until ``stop`` is set."""
         flusher = asyncio.ensure_future(self._flush_loop(stop))
+        # A store whose follow only polls (SQLite, memory) is polled right here, on the loop:
+        # cheaper than a thread hop per poll. One that blocks (Redis XREAD) gets a thread.
+        in_loop = getattr(self.follower, "poll_interval", None)
         try:
             cursor = await asyncio.to_thread(self.follower.head)
             while not stop.is_set():
                 try:
-                    ticks, cursor = await asyncio.to_thread(
-                        self.follower.follow, cursor, timeout=0.2, limit=self.follow_batch)
+                    if in_loop is not None:
+                        ticks, cursor = self.follower.follow(cursor, timeout=0,
+                                                             limit=self.follow_batch)
+                        if not ticks:
+                            await asyncio.sleep(in_loop)
+                            continue
+                    else:
+                        ticks, cursor = await asyncio.to_thread(
+                            self.follower.follow, cursor, timeout=0.2, limit=self.follow_batch)
                 except StoreError as exc:
                     log.error("following the store failed, retrying in 1 s: %s", exc)
                     await asyncio.sleep(1.0)
