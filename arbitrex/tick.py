@@ -79,10 +79,17 @@ RECORD_FIELDS = (
 )
 
 
+_VALID_SYMBOLS: set[str] = set()  # names already checked (bounded below)
+
+
 def check_symbol(symbol: object) -> str:
     """Return ``symbol`` if it is a valid symbol name, else raise TickError."""
+    if symbol in _VALID_SYMBOLS:
+        return symbol
     if not isinstance(symbol, str) or not SYMBOL_RE.fullmatch(symbol):
         raise TickError(f"invalid symbol {symbol!r}: expected 1-32 of A-Z a-z 0-9 . _ # -")
+    if len(_VALID_SYMBOLS) < 100_000:
+        _VALID_SYMBOLS.add(symbol)
     return symbol
 
 
