@@ -52,7 +52,11 @@ class RedisServer:
              str(self.folder), "--appendonly", "yes", "--appendfsync", "always", "--save", "",
              *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.ready, timeout=15, what="redis-server to answer")
+        try:
+            wait_for(self.ready, timeout=15, what="redis-server to answer")
+        except BaseException:
+            self.kill()  # never leave a server behind
+            raise
         return self
 
     def ready(self) -> bool:
@@ -84,12 +88,17 @@ class RedisCluster:
         return self.nodes[0].url
 
     def start(self) -> RedisCluster:
-        for node in self.nodes:
-            node.start()
-        subprocess.run(["redis-cli", "--cluster", "create",
-                        *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-replicas", "0",
-                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
-        wait_for(self.ok, timeout=30, what="the cluster to be ok")
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run(["redis-cli", "--cluster", "create",
+                            *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                            "--cluster-replicas", "0", "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            wait_for(self.ok, timeout=30, what="the cluster to be ok")
+        except BaseException:
+            self.kill()  # never leave nodes behind
+            raise
         return self
 
     def ok(self) -> bool:
