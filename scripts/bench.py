@@ -261,7 +261,8 @@ def fanout(n: int, rate: float, seconds: float, tmp: Path, env: dict) -> dict:
     return out
 
 
-def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str) -> dict:
+def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
+            n_clients: int = 100) -> dict:
     e = dict(env, SQLITE_PATH=str(tmp / f"lat-{store}.db"), TICK_QUEUE_BACKEND=store,
              REDIS_URL=redis_url)
     if store == "redis":
@@ -272,7 +273,7 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str) ->
     serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / f"lat-serve-{store}.log")
     wait_port(port)
     time.sleep(1)
-    got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 100, seconds,
+    got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n_clients, seconds,
                            "--latency")])[0]
     stop_all(collect, serve)
     lat = sorted(got["lat_us"])
@@ -363,6 +364,8 @@ def main() -> None:
         for store in ("sqlite", "redis"):
             r[f"latency_{store}"] = latency(store, 3 if q else 20, tmp, env, server.url)
             print("latency", store, r[f"latency_{store}"], flush=True)
+            r[f"latency10_{store}"] = latency(store, 3 if q else 20, tmp, env, server.url, 10)
+            print("latency, 10 clients", store, r[f"latency10_{store}"], flush=True)
         r["footprint"] = footprint(3 if q else 20, (6, 12) if q else (30, 60), tmp, env)
         print("footprint", r["footprint"], flush=True)
         r["replay"] = replay_max(50_000 if q else 300_000, tmp, env)
@@ -406,6 +409,12 @@ def report(r: dict, command: str) -> str:
         ("latency p50 / p99, Redis, 2,000 ticks/s, 100 clients",
          f"{lr['p50_ms']:.1f} / {lr['p99_ms']:.1f} ms", "", "", "p99 <= 10 ms",
          ok(lr["p99_ms"] <= 10)),
+        ("latency p50 / p99, SQLite, 2,000 ticks/s, 10 clients",
+         f"{r['latency10_sqlite']['p50_ms']:.1f} / {r['latency10_sqlite']['p99_ms']:.1f} ms",
+         "", "", "(a load this machine carries)", ""),
+        ("latency p50 / p99, Redis, 2,000 ticks/s, 10 clients",
+         f"{r['latency10_redis']['p50_ms']:.1f} / {r['latency10_redis']['p99_ms']:.1f} ms",
+         "", "", "(a load this machine carries)", ""),
         ("CPU of collect + serve, 1,000 ticks/s, 10 clients",
          f"{fp['collect_pct']:.1f}% + {fp['serve_pct']:.1f}% = {cpu:.1f}% of a core", "", "",
          "<= 15%", ok(cpu <= 15)),
@@ -430,8 +439,42 @@ def report(r: dict, command: str) -> str:
         "|---|---|---|---|---|---|",
         *(f"| {' | '.join(row)} |" for row in rows),
         "",
+        LIMITS,
     ]
     return "\n".join(lines)
+
+
+LIMITS = """## What limits each figure
+
+Everything runs on one 2-core machine: the server under test, the process writing ticks,
+and the client processes that read them share the two cores, so every fan-out and latency
+figure is also a measure of the clients (Python asyncio processes that read and count).
+
+- **Ingest.** Both paths write the same rows with the same library. The collect path adds
+  validation of every tick, the 2 ms batching window of `Collector`, and the seq
+  transaction (one `SELECT` of each stream's counter and one upsert per batch). For Redis,
+  redis-py's encoding of commands dominates both paths (no hiredis); the collect path sends
+  one Lua script per stream per batch instead of one `XADD` per tick, which is why it can
+  match or beat the raw pipeline while also assigning seq atomically.
+- **Fan-out.** The bare server broadcasts frames it makes itself; arbitrex follows a store
+  written by another process, checks each client's bound and seq, and writes each client's
+  frames of one dispatch in one socket write. At 1,000 clients the client processes, not
+  the server, set the ceiling for both.
+- **Latency at 100 clients.** 2,000 ticks/s to 100 clients subscribed to every symbol is
+  200,000 deliveries per second, more than this machine delivers even with bare
+  `websockets.broadcast` (the fan-out rows): the clients' queues grow and the figure
+  measures that backlog, not the pipeline. The 10-client rows, at the same tick rate, show
+  the pipeline itself (collect batches within 2 ms; serve polls SQLite every 1 ms or
+  blocks on Redis `XREAD`).
+- **CPU.** Python: the simulator and the 2 ms batching loop wake the collector hundreds of
+  times a second; serve pays a fixed cost per dispatch plus a few microseconds per
+  delivery (framing, the socket write).
+- **RSS.** Each client that never reads is bounded at 256 KiB / 4,096 frames of send buffer
+  (then it gets gap frames), so memory stays flat.
+- **Replay.** The feed into the replay server is the first figure; what one client
+  receives is bounded by the resume path (chunks of 1,000 ticks, waiting for the client to
+  drain) and by one Python client parsing frames.
+"""
 
 
 if __name__ == "__main__":

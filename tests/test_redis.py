@@ -205,3 +205,31 @@ def test_the_same_code_runs_on_a_redis_cluster(redis_cluster, arbitrex):
     assert_contiguous([m for m in got_ws if m["type"] == "tick"])
     collect.send_signal(2)
     assert collect.wait(timeout=20) == 0
+
+
+def test_the_spool_shows_in_collect_metrics(arbitrex, redis_server):
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    arbitrex.env.update(TICK_QUEUE_BACKEND="redis", REDIS_URL=redis_server.url)
+    arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD", "--rate", "200",
+                   "--metrics-port", str(port))
+
+    def metric(name: str) -> float:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        except OSError:
+            return -1.0
+        for line in text.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return -1.0
+
+    wait_for(lambda: metric("arbitrex_collect_ticks_received_total") > 10, what="metrics")
+    redis_server.kill()
+    wait_for(lambda: metric("arbitrex_collect_spool_pending") > 50, what="the spool to grow")
+    redis_server.start()
+    wait_for(lambda: metric("arbitrex_collect_spool_pending") == 0, timeout=30,
+             what="the spool to drain")

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.collect import Collector, CollectStats
-from arbitrex.errors import ConfigError
+from arbitrex.errors import ArbitrexError, ConfigError
 from arbitrex.sources import make_source, require_mt5
 from arbitrex.stores import open_store
 from arbitrex.supervisor import supervise
@@ -45,6 +45,9 @@ def collect(
         help="MT5: run only this venue of --config.", show_default=False)] = None,
     poll_interval: Annotated[float, typer.Option(
         help="MT5: seconds between polls of the terminal.", min=0.001)] = 0.05,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve collect's Prometheus metrics on 127.0.0.1:PORT/metrics.",
+        show_default=False)] = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Collect ticks from a source into the store until Ctrl-C, SIGTERM or --duration.
@@ -99,6 +102,14 @@ def collect(
         sinks.append(KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic))
         log.info("Kafka sink on: topic %s", settings.kafka_topic)
     collector = Collector(tick_source, tick_store, sinks=sinks)
+    if metrics_port is not None:
+        from arbitrex.collect_metrics import serve_metrics
+
+        try:
+            serve_metrics(collector, metrics_port)
+        except OSError as exc:
+            raise ArbitrexError(f"cannot serve metrics on 127.0.0.1:{metrics_port}: "
+                                f"{exc.strerror}") from exc
     log.info("collecting %s from %s into %r", ",".join(chosen.symbols if chosen else
                                                        settings.symbols), source, tick_store)
     reporter = threading.Thread(target=_report, args=(collector, stop), daemon=True)
