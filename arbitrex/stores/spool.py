@@ -200,9 +200,9 @@ class SpoolingStore:
         return out
 
     def __getattr__(self, name: str) -> Any:
-        # last, streams, first_seq, read_after, head, follow, count_range, iter_range
+        # The other reads go straight to Redis (iter_range is spelled out below).
         if name in ("last", "streams", "first_seq", "read_after", "head", "follow",
-                    "count_range", "iter_range"):
+                    "count_range"):
             return getattr(self._require(), name)
         raise AttributeError(name)
 

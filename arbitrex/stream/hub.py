@@ -141,14 +141,18 @@ class Hub:
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
-        for symbol in client.session.symbols:
+        self._unindex(client, client.session.symbols)
+        self.metrics.clients = len(self.clients)
+        self._count_subscriptions()
+
+    def _unindex(self, client: Client, symbols: Iterable[str]) -> None:
+        """Take ``client`` out of the symbol -> subscribers index for ``symbols``."""
+        for symbol in symbols:
             subscribers = self.by_symbol.get(symbol)
             if subscribers is not None:
                 subscribers.discard(client)
                 if not subscribers:
                     del self.by_symbol[symbol]
-        self.metrics.clients = len(self.clients)
-        self._count_subscriptions()
 
     def _count_subscriptions(self) -> None:
         self.metrics.subscriptions = sum(len(c) for c in self.by_symbol.values())
@@ -222,12 +226,7 @@ class Hub:
 
     def unsubscribe(self, client: Client, op: proto.Unsubscribe) -> None:
         client.session.unsubscribe(op.symbols)
-        for symbol in op.symbols:
-            subscribers = self.by_symbol.get(symbol)
-            if subscribers is not None:
-                subscribers.discard(client)
-                if not subscribers:
-                    del self.by_symbol[symbol]
+        self._unindex(client, op.symbols)
         self._count_subscriptions()
         client.write(proto.unsubscribed_frame(op.symbols))
 
