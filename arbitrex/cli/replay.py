@@ -22,11 +22,11 @@ from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.clock import BrokerClock
 from arbitrex.config import Settings
-from arbitrex.errors import ArbitrexError, ConfigError
+from arbitrex.errors import ConfigError
 from arbitrex.stores import open_store
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stream.hub import Hub
-from arbitrex.stream.server import ServerOptions, StreamServer
+from arbitrex.stream.server import ServerOptions, StreamServer, serve_until_signalled
 from arbitrex.tick import Tick
 
 log = logging.getLogger("arbitrex.replay")
@@ -148,14 +148,8 @@ async def _serve(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
                  advance: Callable[[int], None], total: int) -> None:
     memory = MemoryStore()
     hub = Hub(memory, memory, replay=True)
-    options = ServerOptions(host=settings.ws_host, port=settings.ws_port,
-                            token=settings.ws_token.reveal() if settings.ws_token else None,
-                            allowed_origins=settings.ws_allowed_origins or ())
+    options = ServerOptions.from_settings(settings)
     server = StreamServer(hub, options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     blocked_since: list[float] = []
 
     def backlog(limit: float = 2.0) -> bool:
@@ -181,8 +175,4 @@ async def _serve(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
         task = asyncio.ensure_future(feed())
         task.add_done_callback(_report_failure)
 
-    try:
-        await server.run(stop, on_ready=ready)
-    except OSError as exc:
-        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
-                            "(pick another with --port)") from exc
+    await serve_until_signalled(server, ready)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,10 +12,9 @@ import typer
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.config import Settings
-from arbitrex.errors import ArbitrexError
 from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
-from arbitrex.stream.server import ServerOptions, StreamServer
+from arbitrex.stream.server import ServerOptions, StreamServer, serve_until_signalled
 
 log = logging.getLogger("arbitrex.serve")
 
@@ -53,13 +51,7 @@ def serve(
     if not _is_loopback(settings.ws_host) and settings.ws_token is None:
         log.warning("listening on %s without WS_TOKEN: anyone who can reach this address can "
                     "read the stream; set WS_TOKEN", settings.ws_host)
-    options = ServerOptions(
-        host=settings.ws_host,
-        port=settings.ws_port,
-        token=settings.ws_token.reveal() if settings.ws_token else None,
-        allowed_origins=settings.ws_allowed_origins or (),
-    )
-    asyncio.run(_serve(settings, options, slow_client))
+    asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client))
 
 
 async def _serve(settings: Settings, options: ServerOptions, slow_client: str) -> None:
@@ -67,20 +59,13 @@ async def _serve(settings: Settings, options: ServerOptions, slow_client: str) -
     follower = open_store(settings)
     hub = Hub(reader, follower, slow_client=slow_client)
     server = StreamServer(hub, options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
 
     def ready(port: int) -> None:
         log.info("serving on http://%s:%d/ (WebSocket ws://%s:%d/ws)", options.host, port,
                  options.host, port)
 
     try:
-        await server.run(stop, on_ready=ready)
-    except OSError as exc:
-        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
-                            "(is another server using it? pick another with --port)") from exc
+        await serve_until_signalled(server, ready)
     finally:
         reader.close()
         follower.close()

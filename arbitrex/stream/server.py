@@ -12,6 +12,7 @@ import hmac
 import http
 import importlib.resources
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from arbitrex.errors import ProtocolError
+from arbitrex.config import Settings
+from arbitrex.errors import ArbitrexError, ProtocolError
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.hub import Client, Hub
 from arbitrex.stream.session import Session
@@ -43,6 +45,12 @@ class ServerOptions:
     # Timeouts
     ping_interval: float = 20.0
     close_timeout: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServerOptions:
+        return cls(host=settings.ws_host, port=settings.ws_port,
+                   token=settings.ws_token.reveal() if settings.ws_token else None,
+                   allowed_origins=settings.ws_allowed_origins or ())
 
 
 def _page() -> bytes:
@@ -198,3 +206,19 @@ class StreamServer:
                 server.close(close_connections=True)  # clients get 1001 (going away)
                 await server.wait_closed()
                 await asyncio.gather(hub_task, return_exceptions=True)
+
+
+async def serve_until_signalled(server: StreamServer,
+                                on_ready: Callable[[int], Awaitable[None] | None]) -> None:
+    """Run ``server`` until SIGTERM or SIGINT (clients get 1001); a port that cannot be
+    bound becomes an ArbitrexError saying so."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    options = server.options
+    try:
+        await server.run(stop, on_ready=on_ready)
+    except OSError as exc:
+        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
+                            "(is another server using it? pick another with --port)") from exc
