@@ -2,8 +2,9 @@
 
 ``Collector.run`` polls the source, coalesces what arrives within ``max_delay`` (or up to
 ``max_batch`` ticks) into one atomic store append, hands the stored ticks to the sinks,
-and counts. It stops when ``stop`` is set or ``duration`` has passed; every tick received
-before that is stored before it returns. It never prints: the CLI reads ``stats``.
+and counts. It stops when ``stop`` is set, ``duration`` has passed, or the source is
+exhausted; every tick received before that is stored before it returns. It never
+prints: the CLI reads ``stats``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Collector:
                 batch = self._valid(source.poll(timeout))
                 if not batch:
                     self._store([])  # lets a spooling store drain while the source is quiet
+                    if source.exhausted:
+                        break
                     continue
                 flush_at = time.monotonic() + self.max_delay
                 try:

@@ -77,6 +77,7 @@ class ListSource:
     """Pre-made ticks handed to the real Collector 1,000 at a time."""
 
     venue = "sim"
+    exhausted = False
     fresh_starts: dict[str, int] = {}
 
     def __init__(self, ticks: list[Tick], stop: threading.Event) -> None:

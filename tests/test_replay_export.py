@@ -231,3 +231,25 @@ def test_replay_at_speed_keeps_the_spacing(arbitrex, tmp_path):
         recv_json(ws)
         seqs = [recv_json(ws)["seq"] for _ in range(5)]
     assert seqs == [1, 2, 3, 4, 5]
+
+
+def test_collect_from_a_file_once_under_its_own_venue(arbitrex, tmp_path):
+    store = fill(tmp_path / "src.db", 2500)
+    formats.write(store.iter_range(), tmp_path / "day-1.ndjson", "ndjson")
+    for _ in range(2):  # the second run finds everything stored and adds nothing
+        result = arbitrex.run("collect", "--source", "file", "--file", "day-1.ndjson")
+        assert result.returncode == 0, result.stderr
+    target = SqliteStore(tmp_path / "ticks.db")
+    for symbol in ("EURUSD", "USDJPY", "XAUUSD"):
+        got = target.read_after("day-1", symbol, 0, 10**6)
+        want = [t for t in store.iter_range() if t.symbol == symbol]
+        assert [t.seq for t in got] == list(range(1, len(want) + 1))
+        assert [(t.time_msc, t.bid, t.ask) for t in got] == [(t.time_msc, t.bid, t.ask)
+                                                             for t in want]
+    write_mt5_export(tmp_path / "EURUSD.tsv")
+    result = arbitrex.run("collect", "--source", "file", "--file", "EURUSD.tsv", "--symbols",
+                          "EURUSD")
+    assert result.returncode == 0, result.stderr
+    assert len(target.read_after("EURUSD", "EURUSD", 0, 100)) == 4
+    result = arbitrex.run("collect", "--source", "file")
+    assert result.returncode == 2 and "--file PATH" in result.stderr

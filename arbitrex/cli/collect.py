@@ -31,6 +31,10 @@ log = logging.getLogger("arbitrex.collect")
 @friendly
 def collect(
     source: Annotated[str, typer.Option(help="sim, mt5 or file.")] = "mt5",
+    file: Annotated[Path | None, typer.Option(
+        help="File: the ticks to collect (NDJSON, CSV, Parquet, or an MT5 tick export, whose "
+             "one symbol --symbols names); venue = the file's name; collect ends at its end.",
+        show_default=False)] = None,
     symbols: Annotated[str | None, typer.Option(
         help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
     store: StoreOpt = None,
@@ -92,7 +96,8 @@ def collect(
             raise typer.Exit(supervise(commands, stop=stop, env=env))
         chosen = venues[0]
     tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
-                              poll_interval=poll_interval, started_ns=started_ns)
+                              poll_interval=poll_interval, started_ns=started_ns, file=file,
+                              symbols=settings.symbols if symbols is not None else ())
     tick_store = open_store(settings, role="writer", venue=tick_source.venue)
     sinks = []
     if settings.kafka_enabled:  # otherwise no Kafka client is ever created

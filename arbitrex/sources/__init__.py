@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arbitrex.config import Settings
@@ -35,7 +36,8 @@ def require_mt5(bridge: str | None) -> None:
 
 def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0,
                 venue: Venue | None = None, poll_interval: float = 0.05,
-                started_ns: int | None = None) -> TickSource:
+                started_ns: int | None = None, file: Path | None = None,
+                symbols: tuple[str, ...] = ()) -> TickSource:
     """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
     if kind == "sim":
         from arbitrex.sources.sim import SimSource
@@ -56,5 +58,13 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                          clock=BrokerClock(v.broker_timezone), poll_interval=poll_interval,
                          started_ns=started_ns)
     if kind == "file":
-        raise SourceUnavailable("--source file is not part of this version yet; use --source sim")
+        from arbitrex.clock import BrokerClock
+        from arbitrex.sources.file import FileSource
+
+        if file is None:
+            from arbitrex.errors import ConfigError
+
+            raise ConfigError("--file", "--source file needs the file to read",
+                              "add --file PATH (NDJSON, CSV, Parquet or an MT5 tick export)")
+        return FileSource(file, symbols=symbols, clock=BrokerClock(settings.broker_timezone))
     raise SourceUnavailable(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")

@@ -30,6 +30,11 @@ class TickSource(Protocol):
         at; the collector stores these so that a restart resumes from the same point."""
         ...
 
+    @property
+    def exhausted(self) -> bool:
+        """True when the source has nothing more to give (a file at its end): collect stops."""
+        ...
+
     def open(self, positions: Mapping[str, Position]) -> None:
         """Connect; ``positions`` maps symbol -> where the store stands (absent: nothing stored)."""
 

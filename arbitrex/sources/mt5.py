@@ -32,6 +32,8 @@ COPY_TICKS_ALL = -1
 class Mt5Source:
     """Implements ``TickSource`` for one terminal (one venue)."""
 
+    exhausted = False  # a live source never ends
+
     def __init__(
         self,
         terminal: Terminal,

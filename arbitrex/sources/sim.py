@@ -104,6 +104,7 @@ class SimSource:
     """Paces ``SimModel`` at ``rate`` ticks/s. Implements ``TickSource``."""
 
     venue = VENUE
+    exhausted = False  # a live source never ends
 
     def __init__(
         self,
