@@ -1,9 +1,15 @@
 """Benchmark clients, in their own process: N WebSocket connections that read and count.
 
-    python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since]
+    python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
 now - recv_ns in microseconds. Stalled connections complete the handshake and never read.
+
+The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
+hand, answers pings, and parses JSON with orjson only when measuring latency): they share
+the machine's cores with the server under test, so the less they cost, the more the
+figures measure the server. The same clients read the bare ``websockets.broadcast``
+baseline.
 """
 
 from __future__ import annotations
@@ -14,48 +20,135 @@ import base64
 import json
 import os
 import socket
+import struct
 import sys
 import time
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import connect
+import orjson
 
 
-async def client(url: str, stats: dict, latency: bool, deadline: float, since: bool) -> None:
-    async with connect(url, max_size=2**24, open_timeout=120, ping_interval=None) as ws:
-        if since:
-            symbols = url.split("symbols=")[1].split("&")[0].split(",")
-            await ws.send(json.dumps({"op": "subscribe", "symbols": symbols, "batch": True,
-                                      "since": dict.fromkeys(symbols, 0)}))
-        stats["open"] += 1
-        try:
-            async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
-                async for raw in ws:
-                    stats["frames"] += 1
-                    if latency:
-                        if raw.startswith('{"type":"tick"') and '"snapshot"' not in raw:
-                            recv_ns = int(raw[raw.rindex('"recv_ns":') + 10:].split("}")[0]
-                                          .split(",")[0])
-                            stats["lat"].append((time.time_ns() - recv_ns) // 1000)
-                        stats["ticks"] += 1
-                    elif raw.startswith('{"type":"ticks"'):
-                        stats["ticks"] += raw.count('"type":"tick"')
-                        stats["last_at"] = time.monotonic()
-                    else:
-                        stats["ticks"] += raw.startswith('{"type":"tick"')
-                        stats["last_at"] = time.monotonic()
-        except TimeoutError:
-            pass
+def handshake(url: str) -> bytes:
+    parts = urlsplit(url)
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A masked client frame (RFC 6455 5.3); the all-zero mask keeps the payload as is."""
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return header + b"\0\0\0\0" + payload
+
+
+class Reader(asyncio.Protocol):
+    def __init__(self, stats: dict, a: argparse.Namespace, symbols: list[str]) -> None:
+        self.stats, self.a, self.symbols = stats, a, symbols
+        self.buf = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                raise SystemExit(f"handshake refused: {bytes(buf[:end]).decode()!r}")
+            del buf[:end + 4]
+            self.upgraded = True
+            self.stats["open"] += 1
+            if self.a.since or self.a.batch:
+                op: dict = {"op": "subscribe", "symbols": self.symbols, "batch": True}
+                if self.a.since:
+                    op["since"] = dict.fromkeys(self.symbols, 0)
+                self.transport.write(client_frame(1, orjson.dumps(op)))  # type: ignore[union-attr]
+        pos = 0
+        size = len(buf)
+        while size - pos >= 2:
+            opcode = buf[pos] & 0x0F
+            n = buf[pos + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                head = 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                head = 10
+            if size - pos < head + n:
+                break
+            payload = bytes(buf[pos + head:pos + head + n])
+            pos += head + n
+            self.frame(opcode, payload)
+        del buf[:pos]
+
+    def frame(self, opcode: int, payload: bytes) -> None:
+        stats = self.stats
+        if opcode == 9:  # ping
+            self.transport.write(client_frame(10, payload))  # type: ignore[union-attr]
+            return
+        if opcode == 8:  # close: answer it and go
+            self.transport.write(client_frame(8, payload[:2]))  # type: ignore[union-attr]
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        if opcode != 1:
+            return
+        stats["frames"] += 1
+        stats["last_at"] = time.monotonic()
+        if self.a.latency:
+            now = time.time_ns()
+            msg = orjson.loads(payload)
+            kind = msg["type"]
+            ticks = msg["data"] if kind == "ticks" else (
+                [msg] if kind == "tick" and "snapshot" not in msg else [])
+            stats["lat"].extend((now - t["recv_ns"]) // 1000 for t in ticks)
+            stats["ticks"] += len(ticks)
+        elif payload.startswith(b'{"type":"ticks"'):
+            stats["ticks"] += payload.count(b'"type":"tick"')
+        else:
+            stats["ticks"] += payload.startswith(b'{"type":"tick"')
+
+
+async def client(url: str, stats: dict, deadline: float, a: argparse.Namespace) -> None:
+    parts = urlsplit(url)
+    symbols = url.split("symbols=")[1].split("&")[0].split(",")
+    loop = asyncio.get_running_loop()
+    transport, reader = await loop.create_connection(
+        lambda: Reader(stats, a, symbols), parts.hostname, parts.port)
+    transport.write(handshake(url))
+    try:
+        await asyncio.wait_for(reader.done, max(0.01, deadline - time.monotonic()))
+    except TimeoutError:
+        pass
+    transport.close()
 
 
 def stalled(url: str) -> socket.socket:
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(handshake(url))
     return sock
 
 
@@ -66,14 +159,14 @@ async def main() -> None:
     ap.add_argument("seconds", type=float)
     ap.add_argument("--latency", action="store_true")
     ap.add_argument("--stalled", type=int, default=0)
-    ap.add_argument("--since", action="store_true")
+    ap.add_argument("--since", action="store_true", help="resume from seq 0, batched")
+    ap.add_argument("--batch", action="store_true", help='subscribe with "batch": true')
     a = ap.parse_args()
     socks = [stalled(a.url) for _ in range(a.stalled)]
     stats = {"frames": 0, "ticks": 0, "open": 0, "lat": [], "last_at": 0.0}
     start = time.monotonic()
     deadline = start + a.seconds
-    tasks = [asyncio.create_task(client(a.url, stats, a.latency, deadline, a.since))
-             for _ in range(a.n)]
+    tasks = [asyncio.create_task(client(a.url, stats, deadline, a)) for _ in range(a.n)]
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in socks:
         s.close()

@@ -89,3 +89,23 @@ def test_subscription_cap():
     assert info.value.code == "too_many_symbols"
     s.unsubscribe(("A",))
     s.subscribe(("C",))
+
+
+def test_a_dispatch_is_planned_at_once():
+    s = Session()
+    s.subscribe(("EURUSD",))
+    s.mark_sent(t(4))
+    ticks = [t(5), t(1, "GBPUSD"), t(6), t(9), t(10)]
+    send, behind, held = s.plan(ticks)
+    assert send == [0, 2] and s.sent[("sim", "EURUSD")] == 6
+    assert behind == [("sim", "EURUSD")] and held == 0  # 7-8 missing: 9 and 10 come from the store
+    assert s.plan([t(11)]) == ([], [], 0)  # still catching up
+
+
+def test_a_client_over_its_bound_has_its_ticks_held():
+    s = Session()
+    s.subscribe(("EURUSD",))
+    s.mark_sent(t(4))
+    assert s.plan([t(5), t(6)], hold=True) == ([], [], 2)
+    [(skipped, latest)] = s.take_pending()
+    assert skipped == (5, 5) and latest.seq == 6

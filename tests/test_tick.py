@@ -7,6 +7,7 @@ import pytest
 from arbitrex.errors import TickError
 from arbitrex.tick import (
     MT5_TICK_DTYPE,
+    RECORD_FIELDS,
     Tick,
     decode,
     digits_of,
@@ -88,3 +89,9 @@ def test_decode_reports_bad_json_and_missing_fields():
                                            (1.1, 1)])
 def test_digits_of(price, digits):
     assert digits_of(price) == digits
+
+
+def test_the_wire_record_has_the_spec_fields_in_order():
+    tick = Tick("sim", "EURUSD", 3, 1, 1.1, 1.2, 0.0, 0, 0.0, 6, 9, 1)
+    assert list(to_record(tick)) == ["type", *RECORD_FIELDS]
+    assert list(to_record(tick, snapshot=True))[-1] == "snapshot"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
@@ -25,7 +25,7 @@ from arbitrex.errors import StoreError
 from arbitrex.stores.base import TickStore
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.metrics import ServerMetrics
-from arbitrex.stream.session import Decision, Key, Session
+from arbitrex.stream.session import Key, Session
 from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
@@ -252,41 +252,61 @@ class Hub:
             log.info("closing a slow client (buffer %d bytes)", client.buffered())
             self._spawn(client.conn.close(1008, "slow consumer: reconnect with since"))
 
-    def dispatch(self, ticks: Iterable[Tick]) -> None:
-        """Deliver freshly stored ticks (store order) to their subscribers."""
+    def dispatch(self, ticks: Sequence[Tick]) -> None:
+        """Deliver freshly stored ticks (store order) to their subscribers: each client's
+        share of one dispatch is decided at once and written in one socket write. A tick is
+        encoded once, and a batching client's ``ticks`` frame is built once for every client
+        that gets the same ticks."""
         metrics = self.metrics
         now_ns = time.time_ns()
-        touched: set[Client] = set()
+        symbols = set()
         for tick in ticks:
             metrics.ticks_in[tick.symbol] += 1
-            metrics.last_tick_recv_ns = tick.recv_ns
-            metrics.last_tick_time_msc = tick.time_msc
             metrics.observe(tick.time_msc, tick.recv_ns, now_ns)
-            subscribers = self.by_symbol.get(tick.symbol)
-            if not subscribers:
+            symbols.add(tick.symbol)
+        if ticks:
+            metrics.last_tick_recv_ns = ticks[-1].recv_ns
+            metrics.last_tick_time_msc = ticks[-1].time_msc
+        interested: set[Client] = set()
+        for symbol in symbols:
+            interested.update(self.by_symbol.get(symbol, ()))
+        frames: list[bytes | None] = [None] * len(ticks)
+        delivered = [0] * len(ticks)
+        batches: dict[tuple[int, ...], bytes] = {}
+        for client in interested:
+            if client.closing:
                 continue
-            frame = None
-            for client in tuple(subscribers):
-                decision = client.session.decide(tick)
-                if decision is Decision.SEND:
-                    if client.over(self.max_buffer, self.max_frames):
-                        client.session.defer(tick)
-                        self._slow(client)
-                        continue
-                    if frame is None:
-                        frame = encode(tick, **self.extra)
-                    self._send_tick(client, tick, frame, now=False)
-                    touched.add(client)
-                elif decision is Decision.DEFER:
-                    client.session.defer(tick)
-                elif decision is Decision.CATCH_UP:
-                    self._start_catch_up(client, tick.key)
-        for client in touched:
-            client.flush_batch()
+            over = client.over(self.max_buffer, self.max_frames)
+            send, behind, held = client.session.plan(ticks, hold=over)
+            for key in behind:
+                self._spawn(self._catch_up(client, key))
+            if held and over:
+                self._slow(client)
+            if not send:
+                continue
+            mine: list[bytes] = []
+            for i in send:
+                frame = frames[i]
+                if frame is None:
+                    frame = frames[i] = encode(ticks[i], **self.extra)
+                mine.append(frame)
+                delivered[i] += 1
+            if client.session.batch:
+                share = tuple(send)
+                batch = batches.get(share)
+                if batch is None:
+                    batch = batches[share] = b'{"type":"ticks","data":[' + b",".join(mine) + b"]}"
+                client.queue(batch)
+            else:
+                for frame in mine:
+                    client.queue(frame)
             try:
                 client.flush()
             except Exception as exc:  # the peer went away: its handler cleans up
                 log.debug("flush failed: %s", exc)
+        for tick, n in zip(ticks, delivered, strict=True):
+            if n:
+                metrics.ticks_out[tick.symbol] += n
 
     def flush_pending(self) -> None:
         """Clients that were slow and have drained get their gap frames and latest ticks."""
@@ -315,6 +335,8 @@ class Hub:
         self._spawn(self._catch_up(client, key))
 
     async def _catch_up(self, client: Client, key: Key) -> None:
+        """Send ``key`` from the store after what the session holds as sent, chunk by chunk,
+        until live delivery can take over. The key is in ``catching_up`` meanwhile."""
         session = client.session
         venue, symbol = key
         try:

@@ -9,6 +9,7 @@ the stream is behind and must first be caught up from the store.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from arbitrex.errors import ProtocolError
 from arbitrex.tick import Tick
@@ -58,7 +59,7 @@ class Session:
     def decide(self, tick: Tick) -> Decision:
         if tick.symbol not in self.symbols:
             return Decision.SKIP
-        key = tick.key
+        key = (tick.venue, tick.symbol)
         if key in self.catching_up:
             return Decision.SKIP  # the catch-up reads it from the store
         if key in self.pending:
@@ -69,6 +70,30 @@ class Session:
         if tick.seq <= last:
             return Decision.SKIP
         return Decision.CATCH_UP
+
+    def plan(self, ticks: Sequence[Tick], *,
+             hold: bool = False) -> tuple[list[int], list[Key], int]:
+        """Decide one dispatch at once: (indices of ``ticks`` to send now, marked sent;
+        streams to catch up from the store; how many were held back). With ``hold`` (the
+        client is over its bound) what would be sent is deferred instead."""
+        send: list[int] = []
+        behind: list[Key] = []
+        held = 0
+        sent = self.sent
+        for i, tick in enumerate(ticks):
+            decision = self.decide(tick)
+            if decision is Decision.SKIP:
+                continue
+            if decision is Decision.SEND and not hold:
+                sent[(tick.venue, tick.symbol)] = tick.seq
+                send.append(i)
+            elif decision is Decision.CATCH_UP:
+                behind.append(tick.key)
+                self.catching_up.add(tick.key)  # later ticks of the stream come from the store
+            else:
+                self.defer(tick)
+                held += 1
+        return send, behind, held
 
     def mark_sent(self, tick: Tick) -> None:
         self.sent[tick.key] = tick.seq
