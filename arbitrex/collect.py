@@ -1,8 +1,9 @@
 """source -> store: the collection loop, with batching and counters.
 
-``Collector.run`` polls the source, coalesces what arrives within ``max_delay`` (or up to
-``max_batch`` ticks) into one atomic store append, hands the stored ticks to the sinks,
-and counts. It stops when ``stop`` is set, ``duration`` has passed, or the source is
+``Collector.run`` polls the source and, once ticks arrive, takes what else the source holds,
+waits out the rest of ``max_delay`` and polls once more (up to ``max_batch`` ticks), so that
+what arrives within the window is one atomic store append; it hands the stored ticks to
+the sinks and counts. It stops when ``stop`` is set, ``duration`` has passed, or the source is
 exhausted; every tick received before that is stored before it returns. It never
 prints: the CLI reads ``stats``.
 """
@@ -102,11 +103,21 @@ class Collector:
                     continue
                 flush_at = time.monotonic() + self.max_delay
                 try:
+                    # Take what the source holds; once it holds nothing, let the window
+                    # fill and take what arrived with one more poll: one wake-up per batch,
+                    # not one per tick (what it does not hand over comes next round).
                     while len(batch) < self.max_batch and not stop.is_set():
                         remaining = flush_at - time.monotonic()
                         if remaining <= 0:
                             break
-                        batch.extend(self._valid(source.poll(remaining)))
+                        more = source.poll(0)
+                        if not more:
+                            if source.exhausted:
+                                break
+                            time.sleep(remaining)  # cheaper here than an Event's wait
+                            batch.extend(self._valid(source.poll(0)))
+                            break
+                        batch.extend(self._valid(more))
                 finally:
                     self._store(batch)  # what was received is stored, even if the source fails
         finally:

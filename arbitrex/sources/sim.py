@@ -141,6 +141,8 @@ class SimSource:
         now_ns = self._clock_ns()
         due = self._due(now_ns)
         if due <= 0:
+            if timeout <= 0:
+                return []
             wait = (self._emitted + 1) / self.rate - (now_ns - self._start_ns) / 1e9
             self._sleep(max(0.0, min(timeout, wait)))
             now_ns = self._clock_ns()

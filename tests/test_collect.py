@@ -1,0 +1,84 @@
+"""The collection loop on scripted sources: batching, order, nothing lost at the end."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from arbitrex.collect import Collector
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.tick import Tick
+
+
+def tick(i: int, symbol: str = "EURUSD") -> Tick:
+    return Tick("test", symbol, 0, 1_800_000_000_000 + i, 1.0 + i * 1e-5, 1.1 + i * 1e-5,
+                0.0, 0, 0.0, 6, time.time_ns(), 1_800_000_000_000 + i)
+
+
+class Scripted:
+    """Hands out ``script[k]`` on the k-th poll, then nothing (exhausted)."""
+
+    venue = "test"
+    fresh_starts: dict[str, int] = {}
+
+    def __init__(self, script: list[list[Tick]], fail_after: int | None = None) -> None:
+        self.script, self.polls, self.fail_after = script, 0, fail_after
+        self.timeouts: list[float] = []
+
+    @property
+    def exhausted(self) -> bool:
+        return self.polls >= len(self.script)
+
+    def open(self, positions: object) -> None: ...
+
+    def poll(self, timeout: float) -> list[Tick]:
+        self.timeouts.append(timeout)
+        if self.fail_after is not None and self.polls >= self.fail_after:
+            raise ConnectionError("the terminal went away")
+        self.polls += 1
+        return self.script[self.polls - 1] if self.polls <= len(self.script) else []
+
+    def status(self) -> str:
+        return ""
+
+    def close(self) -> None: ...
+
+
+def stored(store: SqliteStore) -> list[Tick]:
+    return list(store.iter_range())
+
+
+def test_a_backlog_is_taken_in_batches_of_at_most_max_batch(tmp_path):
+    ticks = [tick(i) for i in range(7_000)]
+    store = SqliteStore(tmp_path / "t.db")
+    collector = Collector(Scripted([ticks[i:i + 1000] for i in range(0, 7000, 1000)]), store,
+                          max_batch=5_000, max_delay=10.0)
+    started = time.monotonic()
+    stats = collector.run(stop=threading.Event())
+    assert time.monotonic() - started < 5  # a source that holds more is not waited on
+    assert stats.total == 7_000 and stats.batches == 2  # 5,000 then the 2,000 left
+    assert [t.seq for t in stored(store)] == list(range(1, 7_001))
+    assert [t.bid for t in stored(store)] == [t.bid for t in ticks]
+
+
+def test_ticks_arriving_within_the_window_are_one_append(tmp_path):
+    # poll 1: a tick; poll 2 (at once): nothing, so the window is waited out; poll 3: two
+    # more that arrived meanwhile -> one batch of three.
+    source = Scripted([[tick(0)], [], [tick(1, "GBPUSD"), tick(2)], [tick(3)]])
+    store = SqliteStore(tmp_path / "t.db")
+    stats = Collector(source, store, max_delay=0.05).run(stop=threading.Event())
+    assert stats.batches == 2 and stats.total == 4
+    assert source.timeouts[1:3] == [0, 0]  # within the window the source is never waited on
+    assert [(t.symbol, t.seq) for t in stored(store)] == [
+        ("EURUSD", 1), ("GBPUSD", 1), ("EURUSD", 2), ("EURUSD", 3)]
+
+
+def test_what_was_received_is_stored_when_the_source_fails_mid_batch(tmp_path):
+    source = Scripted([[tick(0), tick(1)], [tick(2)]], fail_after=2)
+    store = SqliteStore(tmp_path / "t.db")
+    collector = Collector(source, store, max_delay=0.05)
+    with pytest.raises(ConnectionError):
+        collector.run(stop=threading.Event())
+    assert [t.seq for t in stored(store)] == [1, 2, 3]
