@@ -20,6 +20,7 @@ from pathlib import Path
 
 from arbitrex.errors import StoreError
 from arbitrex.sources.base import Position
+from arbitrex.stores import doorbell
 from arbitrex.tick import Tick
 
 _COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
@@ -68,6 +69,7 @@ class SqliteStore:
     ) -> None:
         self.path = Path(path)
         self.poll_interval = poll_interval
+        self._bell = doorbell.Doorbell(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -101,20 +103,21 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 last: dict[tuple[str, str], int] = {}
-                for key in {t.key for t in ticks}:
+                for key in {t[:2] for t in ticks}:  # (venue, symbol)
                     row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND symbol=?",
                                      key).fetchone()
                     last[key] = row[0] if row else 0
                 stored = []
                 for t in ticks:
+                    key = t[:2]
                     if keep_seq:
-                        if t.seq <= last[t.key]:
+                        if t.seq <= last[key]:
                             continue  # already held
-                        last[t.key] = t.seq
+                        last[key] = t.seq
                         stored.append(t)
                     else:
-                        last[t.key] += 1
-                        stored.append(t._replace(seq=last[t.key]))
+                        seq = last[key] = last[key] + 1
+                        stored.append(t.with_seq(seq))
                 db.executemany(_INSERT, stored)
                 db.executemany(
                     "INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?) "
@@ -127,6 +130,7 @@ class SqliteStore:
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        self._bell.ring()  # committed: followers waiting on the doorbell find it
         return stored
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
@@ -227,6 +231,10 @@ class SqliteStore:
 
     # Following
 
+    def listen(self) -> doorbell.Listener | None:
+        """A doorbell that wakes a follower when a writer commits (None: poll instead)."""
+        return doorbell.listen(self.path)
+
     def head(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM ticks")[0][0])
 
@@ -243,6 +251,7 @@ class SqliteStore:
             time.sleep(min(self.poll_interval, remaining))
 
     def close(self) -> None:
+        self._bell.close()
         try:
             self._db.close()
         except sqlite3.Error:

@@ -22,6 +22,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from arbitrex.errors import StoreError
+from arbitrex.stores import doorbell
 from arbitrex.stores.base import TickStore
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.metrics import ServerMetrics
@@ -345,9 +346,7 @@ class Hub:
                     return  # the client left: nothing more to send
                 after = session.sent.get(key, 0)
                 ticks = self.store.read_after(venue, symbol, after, self.resume_chunk)
-                for tick in ticks:
-                    self._send_tick(client, tick)
-                client.flush_batch()
+                self._send_chunk(client, ticks)
                 if len(ticks) < self.resume_chunk:
                     return  # up to date: live dispatch continues from here
                 if session.sent.get(key, 0) == after:
@@ -361,13 +360,38 @@ class Hub:
         finally:
             session.catching_up.discard(key)
 
+    def _send_chunk(self, client: Client, ticks: list[Tick]) -> None:
+        """Send one stream's ticks read from the store (a catch-up): to a batching client
+        as one ``ticks`` frame."""
+        if not ticks:
+            return
+        if not client.session.batch:
+            for tick in ticks:
+                self._send_tick(client, tick)
+            return
+        client.flush_batch()
+        frame = b",".join([encode(t, **self.extra) for t in ticks])
+        if client.write(b'{"type":"ticks","data":[' + frame + b"]}"):
+            client.session.mark_sent(ticks[-1])
+            self.metrics.ticks_out[ticks[-1].symbol] += len(ticks)
+
     async def _drained(self, client: Client) -> bool:
+        """Wait until the client's send buffer is back under a quarter of its bound: on
+        the transport's flow control (resume_writing) when it is paused, else briefly."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.drain_timeout
+        conn = client.conn
         while client.buffered() > self.max_buffer // 4 or client.frames >= self.max_frames // 4:
-            if loop.time() > deadline or client.conn.protocol.state is not State.OPEN:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or conn.protocol.state is not State.OPEN:
                 return False
-            await asyncio.sleep(0.005)
+            if conn.paused:  # over the transport's high-water mark: woken when it drains
+                try:
+                    await asyncio.wait_for(conn.drain(), remaining)
+                except (TimeoutError, ConnectionError):
+                    return False
+            else:
+                await asyncio.sleep(0.001)
         return True
 
     def _spawn(self, coro: object) -> None:
@@ -380,9 +404,14 @@ class Hub:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the store and flush slow clients until ``stop`` is set."""
         flusher = asyncio.ensure_future(self._flush_loop(stop))
-        # A store whose follow only polls (SQLite, memory) is polled right here, on the loop:
-        # cheaper than a thread hop per poll. One that blocks (Redis XREAD) gets a thread.
+        # A store whose follow only polls (SQLite, memory) is read right here, on the loop:
+        # cheaper than a thread hop per read. Where it has a doorbell (SQLite) the loop
+        # sleeps until the writer rings; otherwise it polls. One that blocks (Redis XREAD)
+        # gets a thread.
         in_loop = getattr(self.follower, "poll_interval", None)
+        listen = getattr(self.follower, "listen", None)
+        bell = listen() if in_loop is not None and listen is not None else None
+        wake = _Wake(bell, in_loop or 0.0)
         try:
             cursor = await asyncio.to_thread(self.follower.head)
             while not stop.is_set():
@@ -390,8 +419,9 @@ class Hub:
                     if in_loop is not None:
                         ticks, cursor = self.follower.follow(cursor, timeout=0,
                                                              limit=self.follow_batch)
+                        wake.after_read(bool(ticks))
                         if not ticks:
-                            await asyncio.sleep(in_loop)
+                            await wake.wait()
                             continue
                     else:
                         ticks, cursor = await asyncio.to_thread(
@@ -403,6 +433,7 @@ class Hub:
                 if ticks:
                     self.dispatch(ticks)
         finally:
+            wake.close()
             flusher.cancel()
             for task in list(self._tasks):
                 task.cancel()
@@ -411,3 +442,53 @@ class Hub:
         while not stop.is_set():
             await asyncio.sleep(self.flush_interval)
             self.flush_pending()
+
+
+class _Wake:
+    """When the hub reads an in-loop store again: at once when its doorbell rings (or, if
+    the writer does not ring, every ``poll_interval``), else every ``poll_interval``."""
+
+    def __init__(self, bell: doorbell.Listener | None, poll_interval: float) -> None:
+        self.bell = bell
+        self.poll_interval = poll_interval
+        self.trust = doorbell.Trust(poll_interval=poll_interval)
+        self.loop = asyncio.get_running_loop()
+        self.timed_out = False  # the last wait ended without a ring
+        self.waiter: asyncio.Future[None] | None = None
+        if bell is not None:
+            self.loop.add_reader(bell.fileno(), self._on_ring)
+
+    def _on_ring(self) -> None:
+        if self.bell is not None and self.bell.drain():
+            self.trust.rang(self.loop.time())
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(None)
+
+    def after_read(self, found: bool) -> None:
+        if self.timed_out:
+            self.trust.timed_out(found, self.loop.time())
+            self.timed_out = False
+
+    async def wait(self) -> None:
+        if self.bell is None:
+            await asyncio.sleep(self.poll_interval)
+            return
+        # A ring that came while the last read or dispatch ran leaves the socket readable:
+        # the loop calls _on_ring at once and this wait ends without sleeping.
+        self.waiter = self.loop.create_future()
+        timer = self.loop.call_later(self.trust.timeout, self._expire, self.waiter)
+        try:
+            await self.waiter
+        finally:
+            timer.cancel()
+            self.waiter = None
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            self.timed_out = True
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        if self.bell is not None:
+            self.loop.remove_reader(self.bell.fileno())
+            self.bell.close()
