@@ -76,9 +76,8 @@ class Collector:
         stored = self.store.append(batch)
         stats = self.stats
         stats.batches += bool(batch)
-        for tick in stored:
-            stats.ticks[tick.key] += 1
-            stats.last_seq[tick.key] = tick.seq
+        stats.ticks.update(t[:2] for t in stored)  # per (venue, symbol)
+        stats.last_seq.update({t[:2]: t.seq for t in stored})
         if stored:
             for sink in self.sinks:
                 sink(stored)

@@ -62,6 +62,10 @@ class Tick(NamedTuple):
     def key(self) -> tuple[str, str]:
         return (self.venue, self.symbol)
 
+    def with_seq(self, seq: int) -> Tick:
+        """This tick with ``seq`` (what ``_replace(seq=...)`` does, three times faster)."""
+        return tuple.__new__(Tick, (*self[:2], seq, *self[3:]))
+
 
 #: Field order of the wire record (SPEC.md), after ``"type": "tick"``.
 RECORD_FIELDS = (
@@ -95,6 +99,11 @@ def check_symbol(symbol: object) -> str:
 
 def validate(tick: Tick) -> Tick:
     """Return ``tick`` if it is storable, else raise TickError saying why."""
+    venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags = tick[:10]
+    if (symbol in _VALID_SYMBOLS and venue in _VALID_SYMBOLS and 0 <= bid < math.inf
+            and 0 <= ask < math.inf and 0 <= last < math.inf and 0 <= volume_real < math.inf
+            and time_msc > 0 and 0 <= volume <= _INT64_MAX and seq >= 0 and flags >= 0):
+        return tick  # the common case, in one expression (NaN fails every comparison)
     check_symbol(tick.symbol)
     check_symbol(tick.venue)
     for name in ("bid", "ask", "last", "volume_real"):
