@@ -126,8 +126,8 @@ class Reader(asyncio.Protocol):
             stats["ticks"] += len(ticks)
         elif payload.startswith(b'{"type":"ticks"'):
             stats["ticks"] += payload.count(b'"type":"tick"')
-        else:
-            stats["ticks"] += payload.startswith(b'{"type":"tick"')
+        elif payload.startswith(b'{"type":"tick"'):
+            stats["ticks"] += b'"snapshot"' not in payload
 
 
 async def client(url: str, stats: dict, deadline: float, a: argparse.Namespace) -> None:

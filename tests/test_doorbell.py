@@ -46,8 +46,8 @@ def test_a_commit_rings_every_listener_and_a_dead_one_is_forgotten(tmp_path):
 
 
 def test_trust_is_lost_when_ticks_come_unrung_and_regained_by_a_ring():
-    trust = doorbell.Trust(poll_interval=0.001, fallback=0.05, quiet=2.0)
-    assert trust.timeout == 0.05
+    trust = doorbell.Trust(poll_interval=0.001, fallback=0.25, quiet=2.0)
+    assert trust.timeout == 0.25
     trust.rang(now=10.0)
     trust.timed_out(found=True, now=11.0)  # a ring was heard lately: the writer rings
     assert trust.trusted

@@ -109,3 +109,29 @@ def test_a_client_over_its_bound_has_its_ticks_held():
     assert s.plan([t(5), t(6)], hold=True) == ([], [], 2)
     [(skipped, latest)] = s.take_pending()
     assert skipped == (5, 5) and latest.seq == 6
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_tick_framed_once_is_what_websockets_would_send(size):
+    from websockets.frames import Frame, Opcode
+
+    from arbitrex.stream.hub import text_frame
+
+    payload = b"x" * size
+    assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def test_the_latency_histogram_counts_each_tick_in_its_bucket():
+    from arbitrex.stream.metrics import ServerMetrics
+
+    m = ServerMetrics()
+    now = 1_800_000_000_000_000_000
+    m.observe(now // 10**6 - 3, now - 3_000_000, now)  # 3 ms
+    m.observe(now // 10**6, now - 1_000_000, now)  # exactly 1 ms: in le="0.001"
+    text = m.render().decode()
+    assert 'arbitrex_tick_latency_seconds_bucket{le="0.0005",since="receive"} 0.0' in text
+    assert 'arbitrex_tick_latency_seconds_bucket{le="0.001",since="receive"} 1.0' in text
+    assert 'arbitrex_tick_latency_seconds_bucket{le="0.005",since="receive"} 2.0' in text
+    assert 'arbitrex_tick_latency_seconds_bucket{le="1.0",since="receive"} 2.0' in text
+    assert 'arbitrex_tick_latency_seconds_count{since="receive"} 2.0' in text
+    assert 'arbitrex_tick_latency_seconds_sum{since="receive"} 0.004' in text

@@ -113,15 +113,21 @@ class Listener:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def take(self) -> bool:
+        """Read one pending ring (a readable socket with more calls again); whether there
+        was one."""
+        try:
+            self.sock.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return False
+        return True
+
     def drain(self) -> int:
         """Read every pending ring; how many there were."""
         n = 0
-        while True:
-            try:
-                self.sock.recv(64)
-            except (BlockingIOError, InterruptedError):
-                return n
+        while self.take():
             n += 1
+        return n
 
     def close(self) -> None:
         try:
@@ -138,7 +144,7 @@ class Trust:
     has rung for ``quiet`` seconds: the writer does not ring (an older collector, another
     machine). Then it polls every ``poll_interval`` until it hears the bell again."""
 
-    def __init__(self, *, poll_interval: float, fallback: float = 0.05, quiet: float = 2.0
+    def __init__(self, *, poll_interval: float, fallback: float = 0.25, quiet: float = 2.0
                  ) -> None:
         self.poll_interval, self.fallback, self.quiet = poll_interval, fallback, quiet
         self.trusted = True

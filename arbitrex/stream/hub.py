@@ -32,10 +32,21 @@ from arbitrex.tick import Tick, encode
 log = logging.getLogger(__name__)
 
 
+def text_frame(payload: bytes) -> bytes:
+    """A server's WebSocket text frame on the wire: unmasked, unfragmented, no extension
+    (RFC 6455 5.2). The same bytes serve every client, so a tick is framed once."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
 class Client:
     """A connection and its session."""
 
-    __slots__ = ("conn", "session", "closing", "frames", "batch")
+    __slots__ = ("conn", "session", "closing", "frames", "batch", "out")
 
     def __init__(self, conn: ServerConnection, session: Session) -> None:
         self.conn = conn
@@ -43,6 +54,7 @@ class Client:
         self.closing = False
         self.frames = 0  # frames written since the send buffer was last seen empty
         self.batch: list[bytes] = []  # tick records waiting for this dispatch's "ticks" frame
+        self.out: list[bytes] = []  # framed messages waiting for flush()
 
     def buffered(self) -> int:
         transport = self.conn.transport
@@ -55,16 +67,21 @@ class Client:
         """Whether the send buffer holds more than its bound (in bytes or in frames)."""
         return self.buffered() > max_bytes or self.frames >= max_frames
 
-    def queue(self, frame: bytes) -> bool:
-        """Frame one text message without writing it yet. False when not open."""
+    def queue(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """Queue one text message without writing it yet; ``wire`` is it already framed
+        (``text_frame``), used unless the connection negotiated an extension. False when
+        the connection is not open."""
         conn = self.conn
         if self.closing or conn.protocol.state is not State.OPEN:
             return False
-        try:
-            conn.protocol.send_text(frame)
-        except Exception as exc:  # the peer went away between the check and the write
-            log.debug("write failed: %s", exc)
-            return False
+        if wire is not None and not conn.protocol.extensions:
+            self.out.append(wire)
+        else:
+            try:
+                conn.protocol.send_text(frame)
+            except Exception as exc:  # the peer went away between the check and the write
+                log.debug("write failed: %s", exc)
+                return False
         self.frames += 1
         return True
 
@@ -74,6 +91,9 @@ class Client:
         transport = self.conn.transport
         chunks = self.conn.protocol.data_to_send()
         data = b"".join(chunks)
+        if self.out:
+            data += b"".join(self.out)
+            self.out.clear()
         if data:
             transport.write(data)
         if not all(chunks):  # an empty chunk asks for the end of the stream
@@ -132,6 +152,8 @@ class Hub:
         self.extra = {"replay": True} if replay else {}
         self.clients: set[Client] = set()
         self.by_symbol: dict[str, set[Client]] = {}
+        self._held = asyncio.Event()  # set when a client's ticks are held back
+        self.metrics.buffered = self.buffered
         self._tasks: set[asyncio.Task[None]] = set()
 
     # Clients
@@ -272,8 +294,9 @@ class Hub:
         for symbol in symbols:
             interested.update(self.by_symbol.get(symbol, ()))
         frames: list[bytes | None] = [None] * len(ticks)
+        wires: list[bytes | None] = [None] * len(ticks)
         delivered = [0] * len(ticks)
-        batches: dict[tuple[int, ...], bytes] = {}
+        batches: dict[tuple[int, ...], tuple[bytes, bytes]] = {}
         for client in interested:
             if client.closing:
                 continue
@@ -281,26 +304,30 @@ class Hub:
             send, behind, held = client.session.plan(ticks, hold=over)
             for key in behind:
                 self._spawn(self._catch_up(client, key))
-            if held and over:
-                self._slow(client)
+            if held:
+                self._held.set()  # the flush loop watches for this client to drain
+                if over:
+                    self._slow(client)
             if not send:
                 continue
-            mine: list[bytes] = []
             for i in send:
-                frame = frames[i]
-                if frame is None:
-                    frame = frames[i] = encode(ticks[i], **self.extra)
-                mine.append(frame)
+                if frames[i] is None:
+                    frames[i] = encode(ticks[i], **self.extra)
                 delivered[i] += 1
             if client.session.batch:
                 share = tuple(send)
                 batch = batches.get(share)
                 if batch is None:
-                    batch = batches[share] = b'{"type":"ticks","data":[' + b",".join(mine) + b"]}"
-                client.queue(batch)
+                    body = b'{"type":"ticks","data":[' + b",".join(
+                        [frames[i] for i in send]) + b"]}"  # type: ignore[misc]
+                    batch = batches[share] = (body, text_frame(body))
+                client.queue(*batch)
             else:
-                for frame in mine:
-                    client.queue(frame)
+                for i in send:
+                    wire = wires[i]
+                    if wire is None:
+                        wire = wires[i] = text_frame(frames[i])  # type: ignore[arg-type]
+                    client.queue(frames[i], wire)  # type: ignore[arg-type]
             try:
                 client.flush()
             except Exception as exc:  # the peer went away: its handler cleans up
@@ -309,12 +336,14 @@ class Hub:
             if n:
                 metrics.ticks_out[tick.symbol] += n
 
+    def buffered(self) -> int:
+        """Bytes waiting in all clients' send buffers."""
+        return sum(client.buffered() for client in self.clients)
+
     def flush_pending(self) -> None:
         """Clients that were slow and have drained get their gap frames and latest ticks."""
-        total = 0
         for client in self.clients:
             buffered = client.buffered()
-            total += buffered
             session = client.session
             if not session.pending or client.closing or buffered > self.max_buffer // 4 \
                     or client.frames >= self.max_frames // 4:
@@ -327,7 +356,6 @@ class Hub:
                                                  skipped[1], "slow_consumer"))
                 self._send_tick(client, tick)
             client.flush_batch()
-        self.metrics.buffered_bytes = total
 
     def _start_catch_up(self, client: Client, key: Key) -> None:
         if key in client.session.catching_up:
@@ -420,9 +448,11 @@ class Hub:
                         ticks, cursor = self.follower.follow(cursor, timeout=0,
                                                              limit=self.follow_batch)
                         wake.after_read(bool(ticks))
-                        if not ticks:
-                            await wake.wait()
-                            continue
+                        if ticks:
+                            self.dispatch(ticks)
+                        if len(ticks) < self.follow_batch:
+                            await wake.wait()  # all read: nothing new before the next commit
+                        continue
                     else:
                         ticks, cursor = await asyncio.to_thread(
                             self.follower.follow, cursor, timeout=0.2, limit=self.follow_batch)
@@ -439,7 +469,12 @@ class Hub:
                 task.cancel()
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
+        """While some client has ticks held back, look every ``flush_interval`` whether it
+        has drained; otherwise sleep until one has (an idle server does not wake)."""
         while not stop.is_set():
+            if not any(c.session.pending for c in self.clients):
+                self._held.clear()
+                await self._held.wait()
             await asyncio.sleep(self.flush_interval)
             self.flush_pending()
 
@@ -459,7 +494,7 @@ class _Wake:
             self.loop.add_reader(bell.fileno(), self._on_ring)
 
     def _on_ring(self) -> None:
-        if self.bell is not None and self.bell.drain():
+        if self.bell is not None and self.bell.take():
             self.trust.rang(self.loop.time())
             if self.waiter is not None and not self.waiter.done():
                 self.waiter.set_result(None)

@@ -2,18 +2,26 @@
 
 The hot path (one increment per tick per client) only touches plain Python counters; a
 custom collector turns them into metric families when ``/metrics`` is scraped. Latency is
-a real histogram, observed once per tick as it leaves the store for the clients.
+a histogram observed once per tick as it leaves the store for the clients: a bisect into
+plain bucket counts (prometheus_client's ``Histogram`` takes a lock per observation).
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                    10, 30, 60)
@@ -28,22 +36,22 @@ class ServerMetrics:
         self.slow_closes = 0
         self.clients = 0
         self.subscriptions = 0
-        self.buffered_bytes = 0
+        self.buffered: Callable[[], int] = lambda: 0  # bytes in client buffers, when scraped
         self.last_tick_recv_ns = 0
         self.last_tick_time_msc = 0
+        # Latency: per series, counts per bucket (the last one is +Inf) and the sum
+        self.latency = {since: ([0] * (len(LATENCY_BUCKETS) + 1), [0.0])
+                        for since in ("event", "receive")}
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Exporter(self))
-        self.latency = Histogram(
-            "arbitrex_tick_latency_seconds",
-            "Seconds from a tick's event time (since=event) or from when the collector "
-            "received it (since=receive) until the server fans it out.",
-            ["since"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self._event = self.latency.labels(since="event")
-        self._receive = self.latency.labels(since="receive")
 
     def observe(self, time_msc: int, recv_ns: int, now_ns: int) -> None:
-        self._event.observe(max(0.0, now_ns / 1e9 - time_msc / 1e3))
-        self._receive.observe(max(0.0, (now_ns - recv_ns) / 1e9))
+        for since, seconds in (("event", now_ns / 1e9 - time_msc / 1e3),
+                               ("receive", (now_ns - recv_ns) / 1e9)):
+            seconds = max(0.0, seconds)
+            counts, total = self.latency[since]
+            counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            total[0] += seconds
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -70,7 +78,7 @@ class _Exporter(Collector):
         yield GaugeMetricFamily("arbitrex_subscriptions", "Symbol subscriptions, all clients.",
                                 value=m.subscriptions)
         yield GaugeMetricFamily("arbitrex_buffered_bytes", "Bytes waiting in client buffers.",
-                                value=m.buffered_bytes)
+                                value=m.buffered())
         gaps = CounterMetricFamily("arbitrex_gaps", "Gap frames sent.", labels=["reason"])
         for reason in ("slow_consumer", "history_trimmed"):
             gaps.add_metric([reason], m.gaps[reason])
@@ -83,6 +91,17 @@ class _Exporter(Collector):
         for code, n in sorted(m.errors.items()):
             errors.add_metric([code], n)
         yield errors
+        latency = HistogramMetricFamily(
+            "arbitrex_tick_latency_seconds",
+            "Seconds from a tick's event time (since=event) or from when the collector "
+            "received it (since=receive) until the server fans it out.", labels=["since"])
+        for since, (counts, total) in m.latency.items():
+            cumulative, buckets = 0, []
+            for le, n in zip((*map(floatToGoString, LATENCY_BUCKETS), "+Inf"), counts, strict=True):
+                cumulative += n
+                buckets.append((le, cumulative))
+            latency.add_metric([since], buckets, sum_value=total[0])
+        yield latency
         age = (time.time_ns() - m.last_tick_recv_ns) / 1e9 if m.last_tick_recv_ns else 0.0
         yield GaugeMetricFamily("arbitrex_last_tick_age_seconds",
                                 "Seconds since the collector received the newest tick served.",
