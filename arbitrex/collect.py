@@ -48,7 +48,7 @@ class Collector:
         *,
         sinks: Sequence[Callable[[list[Tick]], None]] = (),
         # Batching
-        max_delay: float = 0.002,
+        max_delay: float = 0.003,
         max_batch: int = 5_000,
         # Polling
         poll_timeout: float = 0.05,

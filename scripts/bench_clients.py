@@ -3,7 +3,7 @@
     python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
-now - recv_ns in microseconds. Stalled connections complete the handshake and never read.
+now - recv_ns in microseconds, taken after --warmup seconds. Stalled connections complete the handshake and never read.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
 hand, answers pings, and parses JSON with orjson only when measuring latency): they share
@@ -116,7 +116,7 @@ class Reader(asyncio.Protocol):
             return
         stats["frames"] += 1
         stats["last_at"] = time.monotonic()
-        if self.a.latency:
+        if self.a.latency and stats["last_at"] >= self.a.measure_from:
             now = time.time_ns()
             msg = orjson.loads(payload)
             kind = msg["type"]
@@ -161,7 +161,10 @@ async def main() -> None:
     ap.add_argument("--stalled", type=int, default=0)
     ap.add_argument("--since", action="store_true", help="resume from seq 0, batched")
     ap.add_argument("--batch", action="store_true", help='subscribe with "batch": true')
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds after start (connecting, snapshots) not sampled for latency")
     a = ap.parse_args()
+    a.measure_from = time.monotonic() + a.warmup
     socks = [stalled(a.url) for _ in range(a.stalled)]
     stats = {"frames": 0, "ticks": 0, "open": 0, "lat": [], "last_at": 0.0}
     start = time.monotonic()

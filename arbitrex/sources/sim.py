@@ -2,7 +2,8 @@
 
 ``SimModel`` is pure: for a seed and a list of symbols it yields the same sequence of
 (symbol, bid, ask, burst position) every run. ``SimSource`` paces it at ``rate`` ticks
-per second against a clock and stamps real times; ticks of one burst share a millisecond.
+per second against a clock and stamps each tick with the real time it was due (what a
+collector polling later would have received then); ticks of one burst share a millisecond.
 """
 
 from __future__ import annotations
@@ -150,15 +151,20 @@ class SimSource:
             if due <= 0:
                 return []
         due = min(due, self.max_batch)
-        now_msc = max(now_ns // 1_000_000, self._last_msc)
-        ticks = []
+        ticks: list[Tick] = []
         # Emit what is due, then finish any open burst so that its ticks share one millisecond.
+        # Each tick is stamped when it was due, as a feed would have delivered it, not when
+        # this poll ran: time a collector makes a tick wait counts in its latency.
+        at_ns, msc = now_ns, self._last_msc
         while due > 0 or self.model.in_burst:
-            symbol, bid, ask, flags, _ = next(self.model)
-            ticks.append(Tick(VENUE, symbol, 0, now_msc, bid, ask, 0.0, 0, 0.0, flags, now_ns,
-                              now_msc))
+            symbol, bid, ask, flags, burst_index = next(self.model)
+            if burst_index == 0:
+                at_ns = min(now_ns, self._start_ns
+                            + int((self._emitted + len(ticks) + 1) * 1e9 / self.rate))
+                msc = max(at_ns // 1_000_000, msc)
+            ticks.append(Tick(VENUE, symbol, 0, msc, bid, ask, 0.0, 0, 0.0, flags, at_ns, msc))
             due -= 1
-        self._last_msc = now_msc
+        self._last_msc = msc
         self._emitted += len(ticks)
         return ticks
 

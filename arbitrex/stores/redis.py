@@ -266,8 +266,7 @@ class RedisStore:
         return {stream_key(v, s): f"{t.seq}-0" for v, s in self.streams()
                 if (t := self.last(v, s)) is not None}
 
-    def follow(self, cursor: dict[str, str], *, timeout: float, limit: int
-               ) -> tuple[list[Tick], dict[str, str]]:
+    def _with_new_streams(self, cursor: dict[str, str]) -> dict[str, str]:
         now = time.monotonic()
         if now - self._discovered > self.discover_interval:
             self._known = self._scan(PREFIX + "*")
@@ -275,6 +274,21 @@ class RedisStore:
         cursor = dict(cursor)
         for key in self._known:
             cursor.setdefault(key, "0-0")  # a stream that appeared after we started
+        return cursor
+
+    @staticmethod
+    def _read(replies: list[Any], cursor: dict[str, str]) -> list[Tick]:
+        ticks: list[Tick] = []
+        for key, entries in replies:
+            key = key.decode() if isinstance(key, bytes) else key
+            for entry_id, fields in entries:
+                ticks.append(_tick(fields))
+                cursor[key] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        return ticks
+
+    def follow(self, cursor: dict[str, str], *, timeout: float, limit: int
+               ) -> tuple[list[Tick], dict[str, str]]:
+        cursor = self._with_new_streams(cursor)
         if not cursor:
             time.sleep(timeout)
             return [], cursor
@@ -287,12 +301,12 @@ class RedisStore:
                 time.sleep(min(timeout, 0.005))
         else:
             replies = self._call("xread", self.r.xread, cursor, count=limit, block=block) or []
-        ticks: list[Tick] = []
-        for key, entries in replies:
-            key = key.decode() if isinstance(key, bytes) else key
-            for entry_id, fields in entries:
-                ticks.append(_tick(fields))
-                cursor[key] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        ticks = self._read(replies, cursor)
+        if ticks and not self.cluster and len(ticks) < limit:
+            # XREAD wakes on the first stream written; a collector's batch spans several
+            # (one script each): take the rest now rather than in another dispatch.
+            more = self._call("xread", self.r.xread, cursor, count=limit - len(ticks)) or []
+            ticks += self._read(more, cursor)
         return ticks, cursor
 
     def ping(self) -> None:
