@@ -3,7 +3,8 @@
     python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
-now - recv_ns in microseconds, taken after --warmup seconds. Stalled connections complete the handshake and never read.
+now - recv_ns in microseconds, taken after --warmup seconds. Stalled connections complete
+the handshake and never read. With --expect N the process ends once N ticks have come.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
 hand, answers pings, and parses JSON with orjson only when measuring latency): they share
@@ -128,6 +129,8 @@ class Reader(asyncio.Protocol):
             stats["ticks"] += payload.count(b'"type":"tick"')
         elif payload.startswith(b'{"type":"tick"'):
             stats["ticks"] += b'"snapshot"' not in payload
+        if self.a.expect and stats["ticks"] >= self.a.expect and not self.done.done():
+            self.done.set_result(None)
 
 
 async def client(url: str, stats: dict, deadline: float, a: argparse.Namespace) -> None:
@@ -161,6 +164,7 @@ async def main() -> None:
     ap.add_argument("--stalled", type=int, default=0)
     ap.add_argument("--since", action="store_true", help="resume from seq 0, batched")
     ap.add_argument("--batch", action="store_true", help='subscribe with "batch": true')
+    ap.add_argument("--expect", type=int, default=0, help="end once this many ticks came")
     ap.add_argument("--warmup", type=float, default=0.0,
                     help="seconds after start (connecting, snapshots) not sampled for latency")
     a = ap.parse_args()
