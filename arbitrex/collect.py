@@ -1,11 +1,12 @@
 """source -> store: the collection loop, with batching and counters.
 
-``Collector.run`` polls the source and, once ticks arrive, takes what else the source holds,
-waits out the rest of ``max_delay`` and polls once more (up to ``max_batch`` ticks), so that
-what arrives within the window is one atomic store append; it hands the stored ticks to
-the sinks and counts. It stops when ``stop`` is set, ``duration`` has passed, or the source is
-exhausted; every tick received before that is stored before it returns. It never
-prints: the CLI reads ``stats``.
+``Collector.run`` polls the source and stores what one poll returns (with what else the
+source holds at once, up to ``max_batch`` ticks) in one atomic store append: the source
+sets the pace (a terminal or the simulator is read every ``poll_interval``), and a tick
+waits for nothing once read. It hands the stored ticks to the sinks and counts. It stops
+when ``stop`` is set, ``duration`` has passed, or the source is exhausted; every tick
+received before that is stored before it returns. It never prints: the CLI reads
+``stats``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class Collector:
         *,
         sinks: Sequence[Callable[[list[Tick]], None]] = (),
         # Batching
-        max_delay: float = 0.003,
         max_batch: int = 5_000,
         # Polling
         poll_timeout: float = 0.05,
@@ -56,7 +56,6 @@ class Collector:
         self.source = source
         self.store = store
         self.sinks = tuple(sinks)
-        self.max_delay = max_delay
         self.max_batch = max_batch
         self.poll_timeout = poll_timeout
         self.stats = CollectStats()
@@ -100,21 +99,11 @@ class Collector:
                     if source.exhausted:
                         break
                     continue
-                flush_at = time.monotonic() + self.max_delay
                 try:
-                    # Take what the source holds; once it holds nothing, let the window
-                    # fill and take what arrived with one more poll: one wake-up per batch,
-                    # not one per tick (what it does not hand over comes next round).
+                    # What the source holds beyond one poll (a backlog) joins the batch.
                     while len(batch) < self.max_batch and not stop.is_set():
-                        remaining = flush_at - time.monotonic()
-                        if remaining <= 0:
-                            break
                         more = source.poll(0)
                         if not more:
-                            if source.exhausted:
-                                break
-                            time.sleep(remaining)  # cheaper here than an Event's wait
-                            batch.extend(self._valid(source.poll(0)))
                             break
                         batch.extend(self._valid(more))
                 finally:

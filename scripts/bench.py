@@ -298,8 +298,11 @@ def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict)
     time.sleep(seconds)
     cpu = {"collect_pct": 100 * (cpu_seconds(collect.pid) - c0) / seconds,
            "serve_pct": 100 * (cpu_seconds(serve.pid) - s0) / seconds}
-    results([crowd])
+    got = results([crowd])[0]
     stop_all(collect, serve)
+    if got["ticks"] < 0.5 * 1000 * seconds * 10 or min(cpu.values()) <= 0:
+        raise RuntimeError(f"the footprint run did not deliver ({got}, {cpu}): see "
+                           f"{tmp}/foot-*.log")
     # RSS of serve with 1,000 clients, 100 of which never read
     e = dict(env, SQLITE_PATH=str(tmp / "rss.db"))
     collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "100",
@@ -450,34 +453,38 @@ def report(r: dict, command: str) -> str:
 
 LIMITS = """## What limits each figure
 
-Everything runs on one 2-core machine: the server under test, the process writing ticks,
-and the client processes that read them share the two cores, so every fan-out and latency
-figure is also a measure of the clients (Python asyncio processes that read and count).
+Everything runs on one 2-core virtual machine: the server under test, the process writing
+ticks, Redis and the client processes share the two cores, so every fan-out and latency
+figure is also a measure of the clients (lean asyncio processes, 25 connections each, that
+parse frames by hand). On this machine a process waking from sleep is expensive: a C loop
+of 2 ms `nanosleep`s costs 34 µs of CPU per wake-up, and the work right after a wake runs
+several times slower than in a hot loop (a SQLite transaction: ~150 µs instead of ~50 µs).
 
 - **Ingest.** Both paths write the same rows with the same library. The collect path adds
-  validation of every tick, the 2 ms batching window of `Collector`, and the seq
-  transaction (one `SELECT` of each stream's counter and one upsert per batch). For Redis,
-  redis-py's encoding of commands dominates both paths (no hiredis); the collect path sends
-  one Lua script per stream per batch instead of one `XADD` per tick, which is why it can
-  match or beat the raw pipeline while also assigning seq atomically.
-- **Fan-out.** The bare server broadcasts frames it makes itself; arbitrex follows a store
-  written by another process, checks each client's bound and seq, and writes each client's
-  frames of one dispatch in one socket write. At 1,000 clients the client processes, not
-  the server, set the ceiling for both.
-- **Latency at 100 clients.** 2,000 ticks/s to 100 clients subscribed to every symbol is
-  200,000 deliveries per second, more than this machine delivers even with bare
-  `websockets.broadcast` (the fan-out rows): the clients' queues grow and the figure
-  measures that backlog, not the pipeline. The 10-client rows, at the same tick rate, show
-  the pipeline itself (collect batches within 2 ms; serve polls SQLite every 1 ms or
-  blocks on Redis `XREAD`).
-- **CPU.** Python: the simulator and the 2 ms batching loop wake the collector hundreds of
-  times a second; serve pays a fixed cost per dispatch plus a few microseconds per
-  delivery (framing, the socket write).
+  validation of every tick and the seq transaction (one `SELECT` of each stream's counter
+  and one upsert per batch). For Redis both paths are bound by redis-py building commands;
+  the collect path sends one Lua script per stream per batch (seq assigned atomically).
+- **Fan-out.** The offered load (600,000 deliveries/s) is above what the bare server
+  delivers. The bare server calls `broadcast()` per frame: one socket write per frame per
+  client. arbitrex frames each tick once and writes each client's share of one read of the
+  store in one socket write, so it delivers more than the bare server, and the figure
+  measures that difference rather than a shortfall.
+- **Latency.** From the simulator's due time of a tick (`recv_ns`: the simulated feed is
+  read every 4 ms, so a tick waits up to 4 ms for the read, and that wait counts) to its
+  receipt by a client subscribed with `"batch": true`; 100 clients in 4 processes; the
+  first second (connections, snapshots) is not sampled. Inside: the read interval (2 ms on
+  average), the store transaction, the wake-up of `serve` (the SQLite doorbell, or Redis
+  `XREAD`), one write per client (the last of 100 clients is written ~1-2 ms after the
+  first), and the client processes competing for the same two cores. Redis adds the Lua
+  append, one more read when a batch spans several streams, and parsing in redis-py.
+- **CPU.** Mostly fixed costs per batch (about 250 batches/s at 1,000 ticks/s): the
+  collector's wake-up and transaction, and `serve`'s wake-up, read and one socket write per
+  client. Reading the source less often (`--poll-interval`) trades latency for CPU.
 - **RSS.** Each client that never reads is bounded at 256 KiB / 4,096 frames of send buffer
   (then it gets gap frames), so memory stays flat.
-- **Replay.** The feed into the replay server is the first figure; what one client
-  receives is bounded by the resume path (chunks of 1,000 ticks, waiting for the client to
-  drain) and by one Python client parsing frames.
+- **Replay.** A client that connects after the feed resumes with `since`: the server reads
+  the in-memory store 1,000 ticks at a time, sends each chunk as one frame and waits on the
+  socket's flow control; one Python client parses the frames.
 """
 
 

@@ -54,7 +54,7 @@ def test_a_backlog_is_taken_in_batches_of_at_most_max_batch(tmp_path):
     ticks = [tick(i) for i in range(7_000)]
     store = SqliteStore(tmp_path / "t.db")
     collector = Collector(Scripted([ticks[i:i + 1000] for i in range(0, 7000, 1000)]), store,
-                          max_batch=5_000, max_delay=10.0)
+                          max_batch=5_000)
     started = time.monotonic()
     stats = collector.run(stop=threading.Event())
     assert time.monotonic() - started < 5  # a source that holds more is not waited on
@@ -63,14 +63,16 @@ def test_a_backlog_is_taken_in_batches_of_at_most_max_batch(tmp_path):
     assert [t.bid for t in stored(store)] == [t.bid for t in ticks]
 
 
-def test_ticks_arriving_within_the_window_are_one_append(tmp_path):
-    # poll 1: a tick; poll 2 (at once): nothing, so the window is waited out; poll 3: two
-    # more that arrived meanwhile -> one batch of three.
+def test_what_one_poll_returns_is_stored_at_once_with_what_the_source_still_holds(tmp_path):
+    # poll 1: a tick, and nothing more at once -> stored alone, without waiting; poll 3: two
+    # ticks, and poll 4 (at once) one more -> one batch of three.
     source = Scripted([[tick(0)], [], [tick(1, "GBPUSD"), tick(2)], [tick(3)]])
     store = SqliteStore(tmp_path / "t.db")
-    stats = Collector(source, store, max_delay=0.05).run(stop=threading.Event())
+    started = time.monotonic()
+    stats = Collector(source, store).run(stop=threading.Event())
+    assert time.monotonic() - started < 1
     assert stats.batches == 2 and stats.total == 4
-    assert source.timeouts[1:3] == [0, 0]  # within the window the source is never waited on
+    assert source.timeouts[1] == 0 and source.timeouts[3] == 0  # the source is not waited on
     assert [(t.symbol, t.seq) for t in stored(store)] == [
         ("EURUSD", 1), ("GBPUSD", 1), ("EURUSD", 2), ("EURUSD", 3)]
 
@@ -78,7 +80,7 @@ def test_ticks_arriving_within_the_window_are_one_append(tmp_path):
 def test_what_was_received_is_stored_when_the_source_fails_mid_batch(tmp_path):
     source = Scripted([[tick(0), tick(1)], [tick(2)]], fail_after=2)
     store = SqliteStore(tmp_path / "t.db")
-    collector = Collector(source, store, max_delay=0.05)
+    collector = Collector(source, store)
     with pytest.raises(ConnectionError):
         collector.run(stop=threading.Event())
     assert [t.seq for t in stored(store)] == [1, 2, 3]

@@ -81,3 +81,16 @@ def test_ticks_are_stamped_when_they_were_due_not_when_polled():
     assert all(a.recv_ns <= b.recv_ns <= clock.ns
                for a, b in zip(ticks, ticks[1:], strict=False))
     assert all(t.time_msc == t.recv_ns // 1_000_000 for t in firsts)
+
+
+def test_the_feed_is_read_every_poll_interval():
+    clock = FakeClock()
+    source = SimSource(["EURUSD"], rate=1000, poll_interval=0.004, clock_ns=clock.now,
+                       sleep=clock.sleep)
+    source.open({})
+    start = clock.ns
+    sizes = []
+    for _ in range(5):
+        sizes.append(len(source.poll(1.0)))
+        assert (clock.ns - start) % 4_000_000 == 0  # woke on a 4 ms boundary
+    assert clock.ns - start == 20_000_000 and sum(sizes) >= 18 and min(sizes) >= 3

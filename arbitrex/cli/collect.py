@@ -47,8 +47,10 @@ def collect(
     ] = Path("arbitrex.toml"),
     venue: Annotated[str | None, typer.Option(
         help="MT5: run only this venue of --config.", show_default=False)] = None,
-    poll_interval: Annotated[float, typer.Option(
-        help="MT5: seconds between polls of the terminal.", min=0.001)] = 0.05,
+    poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
+             "simulator's feed (default 0.004). What one read returns is stored at once.",
+        min=0.001, show_default=False)] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve collect's Prometheus metrics on 127.0.0.1:PORT/metrics.",
         show_default=False)] = None,
@@ -84,9 +86,9 @@ def collect(
             for v in venues:
                 require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
             argv = ["collect", "--source", "mt5", "--config", str(config), "--env-file",
-                    str(env_file), "--poll-interval", str(poll_interval)]
+                    str(env_file)]
             for flag, value in (("--symbols", symbols), ("--store", store),
-                                ("--duration", duration)):
+                                ("--duration", duration), ("--poll-interval", poll_interval)):
                 if value is not None:
                     argv += [flag, str(value)]
             commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]

@@ -35,14 +35,16 @@ def require_mt5(bridge: str | None) -> None:
 
 
 def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0,
-                venue: Venue | None = None, poll_interval: float = 0.05,
+                venue: Venue | None = None, poll_interval: float | None = None,
                 started_ns: int | None = None, file: Path | None = None,
                 symbols: tuple[str, ...] = ()) -> TickSource:
     """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
     if kind == "sim":
         from arbitrex.sources.sim import SimSource
 
-        return SimSource(settings.symbols, seed=seed, rate=rate)
+        if poll_interval is None:
+            return SimSource(settings.symbols, seed=seed, rate=rate)
+        return SimSource(settings.symbols, seed=seed, rate=rate, poll_interval=poll_interval)
     if kind == "mt5":
         from arbitrex.clock import BrokerClock
         from arbitrex.sources.mt5 import Mt5Source
@@ -55,7 +57,8 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                             password=v.mt5_password.reveal() if v.mt5_password else None,
                             server=v.mt5_server, timeout_ms=v.mt5_timeout_ms)
         return Mt5Source(terminal, venue=v.name, symbols=v.symbols, aliases=v.aliases,
-                         clock=BrokerClock(v.broker_timezone), poll_interval=poll_interval,
+                         clock=BrokerClock(v.broker_timezone),
+                         poll_interval=0.05 if poll_interval is None else poll_interval,
                          started_ns=started_ns)
     if kind == "file":
         from arbitrex.clock import BrokerClock

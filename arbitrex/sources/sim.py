@@ -2,12 +2,14 @@
 
 ``SimModel`` is pure: for a seed and a list of symbols it yields the same sequence of
 (symbol, bid, ask, burst position) every run. ``SimSource`` paces it at ``rate`` ticks
-per second against a clock and stamps each tick with the real time it was due (what a
-collector polling later would have received then); ticks of one burst share a millisecond.
+per second against a clock, as a feed read every ``poll_interval`` (what arrived since the
+last read, like the MT5 source), and stamps each tick with the real time it was due: the
+wait until the next read counts in its latency. Ticks of one burst share a millisecond.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import zlib
@@ -115,6 +117,8 @@ class SimSource:
         rate: float = 50.0,
         # Limits
         max_batch: int = 10_000,
+        # Polling
+        poll_interval: float = 0.004,
         clock_ns: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -123,6 +127,7 @@ class SimSource:
         self.model = SimModel(symbols, seed=seed)
         self.rate = rate
         self.max_batch = max_batch
+        self.poll_interval = poll_interval
         self._clock_ns = clock_ns
         self._sleep = sleep
         self._start_ns = 0
@@ -144,7 +149,10 @@ class SimSource:
         if due <= 0:
             if timeout <= 0:
                 return []
-            wait = (self._emitted + 1) / self.rate - (now_ns - self._start_ns) / 1e9
+            due_at = (self._emitted + 1) / self.rate  # seconds after the start
+            if self.poll_interval > 0:  # read every poll_interval, like a terminal
+                due_at = math.ceil(due_at / self.poll_interval) * self.poll_interval
+            wait = due_at - (now_ns - self._start_ns) / 1e9
             self._sleep(max(0.0, min(timeout, wait)))
             now_ns = self._clock_ns()
             due = self._due(now_ns)
