@@ -89,3 +89,16 @@ def test_unwritable_path_is_a_clear_store_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the SQLite store"):
         SqliteStore(blocker / "sub" / "t.db")
+
+
+def test_two_writers_taking_turns_never_reuse_a_seq(tmp_path):
+    """Each writer keeps its counters between batches; a commit by the other must not be
+    missed (the kept counters are dropped when another connection has written)."""
+    a, b = SqliteStore(tmp_path / "t.db"), SqliteStore(tmp_path / "t.db")
+    seqs = []
+    for i in range(6):
+        writer = a if i % 3 else b
+        seqs += [t.seq for t in writer.append([tick("EURUSD", i), tick("EURUSD", i)])]
+    assert seqs == list(range(1, 13))
+    a.close()
+    b.close()

@@ -70,6 +70,8 @@ class SqliteStore:
         self.path = Path(path)
         self.poll_interval = poll_interval
         self._bell = doorbell.Doorbell(self.path)
+        self._last_seq: dict[tuple[str, str], int] = {}  # committed counters, see _write
+        self._version: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -102,11 +104,19 @@ class SqliteStore:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
+                # Each stream's counter, read once and then kept: valid while no other
+                # connection has committed (data_version changes only for their commits).
+                version = db.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._version:
+                    self._last_seq.clear()
+                    self._version = version
                 last: dict[tuple[str, str], int] = {}
                 for key in {t[:2] for t in ticks}:  # (venue, symbol)
-                    row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND symbol=?",
-                                     key).fetchone()
-                    last[key] = row[0] if row else 0
+                    if key not in self._last_seq:
+                        row = db.execute("SELECT last_seq FROM streams WHERE venue=? AND "
+                                         "symbol=?", key).fetchone()
+                        self._last_seq[key] = row[0] if row else 0
+                    last[key] = self._last_seq[key]
                 stored = []
                 for t in ticks:
                     key = t[:2]
@@ -128,6 +138,7 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._last_seq.update(last)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         self._bell.ring()  # committed: followers waiting on the doorbell find it
