@@ -58,6 +58,25 @@ def test_layout_seq_and_reads(redis_server):
     assert time.monotonic() - started >= 0.25
 
 
+def test_a_batch_over_several_streams_is_read_in_one_go(redis_server):
+    """One batch is one script on one Redis, and a follower blocked in XREAD returns every
+    stream of it (a blocked XREAD is answered with the first stream alone before 7.2)."""
+    import threading
+
+    store = RedisStore(redis_server.url)
+    store.append([tick(s) for s in ("EURUSD", "GBPUSD", "USDJPY")])
+    store.discover_interval = 0
+    follower = RedisStore(redis_server.url)
+    cursor = follower.head()
+    batch = [tick(s, ms) for ms in (2000, 2001) for s in ("EURUSD", "GBPUSD", "USDJPY")]
+    writer = threading.Timer(0.2, store.append, args=(batch,))
+    writer.start()
+    got, cursor = follower.follow(cursor, timeout=5, limit=100)
+    writer.join()
+    assert sorted((t.symbol, t.seq) for t in got) == sorted(
+        (s, n) for s in ("EURUSD", "GBPUSD", "USDJPY") for n in (2, 3))
+
+
 def test_maxlen_trims_approximately(redis_server):
     store = RedisStore(redis_server.url, maxlen=1000)
     for i in range(10):

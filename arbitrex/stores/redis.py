@@ -31,45 +31,51 @@ FIELDS = ("symbol", "venue", "seq", "time_msc", "bid", "ask", "last", "volume", 
           "flags", "recv_ns", "broker_msc")
 _VALUE_FIELDS = FIELDS[3:]  # what the script receives per entry, after seq
 
-# KEYS: stream, counter, spool watermark. ARGV: maxlen, spool id ("" = none), then per entry
-# (``stride`` values): seq (0 = assign the next), spool seq (0 = none), symbol, venue, then
-# name, value pairs of the other fields.
-# Returns the seq of each entry, 0 where it was skipped (already held).
+# KEYS: per stream, three: the stream, its counter, its spool watermark. ARGV: maxlen, spool
+# id ("" = none), then per stream the number of its entries and the entries (``stride``
+# values each): seq (0 = assign the next), spool seq (0 = none), symbol, venue, then name,
+# value pairs of the other fields. One call may cover several streams (on one Redis: a
+# batch becomes visible to readers at once); on a cluster it covers one (one slot).
+# Returns the seq of each entry in order, 0 where it was skipped (already held).
 _APPEND = """
 local maxlen = ARGV[1]
 local spool = ARGV[2]
 local stride = %d
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local applied = 0
-if spool ~= '' then applied = tonumber(redis.call('HGET', KEYS[3], spool) or '0') end
 local out = {}
 local i = 3
-while i <= #ARGV do
-  local want = tonumber(ARGV[i])
-  local sid = tonumber(ARGV[i + 1])
-  local seq = 0
-  if sid > 0 and sid <= applied then
-    seq = 0
-  elseif want == 0 then
-    seq = last + 1
-  elseif want > last then
-    seq = want
+for k = 1, #KEYS, 3 do
+  local stop = i + 1 + tonumber(ARGV[i]) * stride
+  i = i + 1
+  local last = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+  local applied = 0
+  if spool ~= '' then applied = tonumber(redis.call('HGET', KEYS[k + 2], spool) or '0') end
+  while i < stop do
+    local want = tonumber(ARGV[i])
+    local sid = tonumber(ARGV[i + 1])
+    local seq = 0
+    if sid > 0 and sid <= applied then
+      seq = 0
+    elseif want == 0 then
+      seq = last + 1
+    elseif want > last then
+      seq = want
+    end
+    if seq > 0 then
+      last = seq
+      if sid > applied then applied = sid end
+      local s = string.format('%%d', seq)
+      local args = {'XADD', KEYS[k], 'MAXLEN', '~', maxlen, s .. '-0',
+                    'symbol', ARGV[i + 2], 'venue', ARGV[i + 3], 'seq', s}
+      for j = i + 4, i + stride - 1 do args[#args + 1] = ARGV[j] end
+      redis.call(unpack(args))
+    end
+    out[#out + 1] = seq
+    i = i + stride
   end
-  if seq > 0 then
-    last = seq
-    if sid > applied then applied = sid end
-    local s = string.format('%%d', seq)
-    local args = {'XADD', KEYS[1], 'MAXLEN', '~', maxlen, s .. '-0',
-                  'symbol', ARGV[i + 2], 'venue', ARGV[i + 3], 'seq', s}
-    for j = i + 4, i + stride - 1 do args[#args + 1] = ARGV[j] end
-    redis.call(unpack(args))
+  redis.call('SET', KEYS[k + 1], string.format('%%d', last))
+  if spool ~= '' and applied > 0 then
+    redis.call('HSET', KEYS[k + 2], spool, string.format('%%d', applied))
   end
-  out[#out + 1] = seq
-  i = i + stride
-end
-redis.call('SET', KEYS[2], string.format('%%d', last))
-if spool ~= '' and applied > 0 then
-  redis.call('HSET', KEYS[3], spool, string.format('%%d', applied))
 end
 return out
 """
@@ -156,23 +162,27 @@ class RedisStore:
         groups: dict[tuple[str, str], list[int]] = {}
         for i, tick in enumerate(ticks):
             groups.setdefault(tick.key, []).append(i)
-        # One script call per stream; pipelined on one Redis (a cluster refuses pipelined
-        # scripts, so there each stream is one round trip to the node holding its slot).
-        pipe = None if self.cluster else self.r.pipeline(transaction=False)
-        results = []
+        # One script call for the whole batch on one Redis; on a cluster one per stream (a
+        # script's keys must share a slot), each a round trip to the node holding it.
+        calls: list[tuple[list[str], list[Any]]] = []
         for (venue, symbol), idx in groups.items():
             tag = _tag(venue, symbol)
-            args: list[Any] = [self.maxlen, spool]
+            args: list[Any] = [len(idx)]
             for i in idx:
                 args += _entry_args(ticks[i], ticks[i].seq if keep_seq else 0,
                                     spool_ids[i] if spool_ids else 0)
-            keys = [PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag]
-            if pipe is None:
-                results.append(self._call("append", self._script, keys=keys, args=args))
-            else:
-                self._script(keys=keys, args=args, client=pipe)
-        if pipe is not None:
-            results = self._call("append", pipe.execute)
+            calls.append(([PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag], args))
+        if not self.cluster:
+            calls = [([k for keys, _ in calls for k in keys],
+                      [a for _, args in calls for a in args])]
+        flat: list[Any] = []
+        for keys, args in calls:
+            flat += self._call("append", self._script, keys=keys,
+                               args=[self.maxlen, spool, *args])
+        results, start = [], 0
+        for idx in groups.values():
+            results.append(flat[start:start + len(idx)])
+            start += len(idx)
         out: list[Tick | None] = [None] * len(ticks)
         for (_, idx), seqs in zip(groups.items(), results, strict=True):
             for i, seq in zip(idx, seqs, strict=True):
@@ -303,8 +313,9 @@ class RedisStore:
             replies = self._call("xread", self.r.xread, cursor, count=limit, block=block) or []
         ticks = self._read(replies, cursor)
         if ticks and not self.cluster and len(ticks) < limit:
-            # XREAD wakes on the first stream written; a collector's batch spans several
-            # (one script each): take the rest now rather than in another dispatch.
+            # A blocked XREAD is answered with the stream that woke it (Redis < 7.2); the
+            # batch's other streams, written by the same script, are read now rather than
+            # in another dispatch.
             more = self._call("xread", self.r.xread, cursor, count=limit - len(ticks)) or []
             ticks += self._read(more, cursor)
         return ticks, cursor
