@@ -459,6 +459,10 @@ figure is also a measure of the clients (lean asyncio processes, 25 connections 
 parse frames by hand). On this machine a process waking from sleep is expensive: a C loop
 of 2 ms `nanosleep`s costs 34 µs of CPU per wake-up, and the work right after a wake runs
 several times slower than in a hot loop (a SQLite transaction: ~150 µs instead of ~50 µs).
+Figures near their targets move between runs here: over repeated runs of these steps on
+2026-11-24 (three full runs, several shorter ones) the CPU of collect + serve ranged
+13.8-17.8% of a core, latency p99 7.8-9.8 ms on SQLite and 9.8-11.7 ms on Redis. One run
+is one sample.
 
 - **Ingest.** Both paths write the same rows with the same library. The collect path adds
   validation of every tick and the seq transaction (one `SELECT` of each stream's counter
