@@ -2,10 +2,12 @@
 SQLite spool (bounded by disk), and when Redis is back the spool is drained in order,
 exactly once, before live ticks continue.
 
-Exactly once: each spooled tick has an id, and the Lua append records in Redis, atomically
-with the ticks, the highest id applied for this spool file (a uuid). A drain interrupted
-between Redis accepting a chunk and the spool deleting it re-sends the chunk, and Redis
-skips what it already holds.
+Exactly once: every tick gets an id from this writer (a uuid per run, ids rising), live or
+spooled, and the Lua append records in Redis, atomically with the ticks, the highest id
+applied for that writer. A batch whose append failed without an answer (Redis killed after
+running it) is spooled with its ids, and so is skipped if it had landed; a drain
+interrupted between Redis accepting a chunk and the spool deleting it is skipped the same
+way.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ class SpoolingStore:
             CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,
                 {', '.join(c + ' NOT NULL' for c in _COLUMNS.split(', '))});
         """)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(spool)")}
+        for column in ("writer TEXT NOT NULL DEFAULT ''", "wid INTEGER NOT NULL DEFAULT 0"):
+            if column.split()[0] not in columns:  # a spool from before writer ids
+                self._db.execute(f"ALTER TABLE spool ADD COLUMN {column}")
+        self.writer = uuid.uuid4().hex  # this run's writer id: ticks carry (writer, wid)
+        self._wid = 0
         row = self._db.execute("SELECT value FROM meta WHERE key='id'").fetchone()
         if row is None:
             self.spool_id = uuid.uuid4().hex
@@ -117,10 +125,16 @@ class SpoolingStore:
 
     # Writing
 
-    def _spool(self, ticks: Sequence[Tick]) -> None:
+    def _ids(self, n: int) -> range:
+        first = self._wid + 1
+        self._wid += n
+        return range(first, first + n)
+
+    def _spool(self, ticks: Sequence[Tick], ids: Sequence[int]) -> None:
         with self._db:
-            self._db.executemany(f"INSERT INTO spool ({_COLUMNS}) VALUES "
-                                 "(?,?,?,?,?,?,?,?,?,?,?,?)", ticks)
+            self._db.executemany(f"INSERT INTO spool ({_COLUMNS}, writer, wid) VALUES "
+                                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                 [(*t, self.writer, i) for t, i in zip(ticks, ids, strict=True)])
         self.spooled_total += len(ticks)
 
     def _drain(self, budget: float) -> list[Tick]:
@@ -133,14 +147,19 @@ class SpoolingStore:
         stored: list[Tick] = []
         deadline = time.monotonic() + budget
         while True:
-            rows = self._db.execute(f"SELECT id, {_COLUMNS} FROM spool ORDER BY id LIMIT ?",
-                                    (self.drain_chunk,)).fetchall()
+            rows = self._db.execute(f"SELECT id, writer, wid, {_COLUMNS} FROM spool "
+                                    "ORDER BY id LIMIT ?", (self.drain_chunk,)).fetchall()
             if not rows:
                 return stored
+            # One writer per call (rows from before writer ids: the spool's own id).
+            n = 1
+            while n < len(rows) and rows[n][1] == rows[0][1]:
+                n += 1
+            rows = rows[:n]
             try:
-                stored += self.primary.append_spooled([Tick._make(r[1:]) for r in rows],
-                                                      spool=self.spool_id,
-                                                      ids=[r[0] for r in rows])
+                stored += self.primary.append_spooled(
+                    [Tick._make(r[3:]) for r in rows], spool=rows[0][1] or self.spool_id,
+                    ids=[r[2] if r[1] else r[0] for r in rows])
             except StoreError as exc:
                 self._down(exc)
                 return stored
@@ -156,13 +175,14 @@ class SpoolingStore:
         """Store in Redis (returned with seq), or spool (returned later, when drained)."""
         if not ticks:
             return self._drain(self.drain_budget) if self.pending() else []
+        ids = self._ids(len(ticks))
         if not self._attempt and not self.pending():
             assert self.primary is not None
             try:
-                return self.primary.append(ticks)
-            except StoreError as exc:
+                return self.primary.append_spooled(ticks, spool=self.writer, ids=ids)
+            except StoreError as exc:  # it may have landed: spooled with the same ids
                 self._down(exc)
-        self._spool(ticks)
+        self._spool(ticks, ids)
         return self._drain(self.drain_budget)
 
     def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
