@@ -122,13 +122,6 @@ class Listener:
             return False
         return True
 
-    def drain(self) -> int:
-        """Read every pending ring; how many there were."""
-        n = 0
-        while self.take():
-            n += 1
-        return n
-
     def close(self) -> None:
         try:
             (self.dir / self.name).unlink()

@@ -115,7 +115,7 @@ class Client:
 
     def flush_batch(self) -> None:
         if self.batch:
-            self.write(b'{"type":"ticks","data":[' + b",".join(self.batch) + b"]}")
+            self.write(proto.ticks_frame(self.batch))
             self.batch.clear()
 
 
@@ -293,8 +293,8 @@ class Hub:
         interested: set[Client] = set()
         for symbol in symbols:
             interested.update(self.by_symbol.get(symbol, ()))
-        frames: list[bytes | None] = [None] * len(ticks)
-        wires: list[bytes | None] = [None] * len(ticks)
+        frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
+        wires: dict[int, bytes] = {}  # tick index -> its record framed, framed once
         delivered = [0] * len(ticks)
         batches: dict[tuple[int, ...], tuple[bytes, bytes]] = {}
         for client in interested:
@@ -311,23 +311,21 @@ class Hub:
             if not send:
                 continue
             for i in send:
-                if frames[i] is None:
+                if i not in frames:
                     frames[i] = encode(ticks[i], **self.extra)
                 delivered[i] += 1
             if client.session.batch:
                 share = tuple(send)
                 batch = batches.get(share)
                 if batch is None:
-                    body = b'{"type":"ticks","data":[' + b",".join(
-                        [frames[i] for i in send]) + b"]}"  # type: ignore[misc]
+                    body = proto.ticks_frame([frames[i] for i in send])
                     batch = batches[share] = (body, text_frame(body))
                 client.queue(*batch)
             else:
                 for i in send:
-                    wire = wires[i]
-                    if wire is None:
-                        wire = wires[i] = text_frame(frames[i])  # type: ignore[arg-type]
-                    client.queue(frames[i], wire)  # type: ignore[arg-type]
+                    if i not in wires:
+                        wires[i] = text_frame(frames[i])
+                    client.queue(frames[i], wires[i])
             try:
                 client.flush()
             except Exception as exc:  # the peer went away: its handler cleans up
@@ -398,8 +396,7 @@ class Hub:
                 self._send_tick(client, tick)
             return
         client.flush_batch()
-        frame = b",".join([encode(t, **self.extra) for t in ticks])
-        if client.write(b'{"type":"ticks","data":[' + frame + b"]}"):
+        if client.write(proto.ticks_frame([encode(t, **self.extra) for t in ticks])):
             client.session.mark_sent(ticks[-1])
             self.metrics.ticks_out[ticks[-1].symbol] += len(ticks)
 

@@ -129,6 +129,11 @@ def unsubscribed_frame(symbols: Iterable[str]) -> bytes:
     return _dump({"type": "unsubscribed", "symbols": list(symbols)})
 
 
+def ticks_frame(records: Iterable[bytes]) -> bytes:
+    """Several encoded tick records as one ``{"type": "ticks", "data": [...]}`` frame."""
+    return b'{"type":"ticks","data":[' + b",".join(records) + b"]}"
+
+
 def gap_frame(venue: str, symbol: str, from_seq: int, to_seq: int, reason: str) -> bytes:
     return _dump({"type": "gap", "symbol": symbol, "venue": venue, "from_seq": from_seq,
                   "to_seq": to_seq, "reason": reason})

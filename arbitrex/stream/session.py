@@ -79,13 +79,12 @@ class Session:
         send: list[int] = []
         behind: list[Key] = []
         held = 0
-        sent = self.sent
         for i, tick in enumerate(ticks):
             decision = self.decide(tick)
             if decision is Decision.SKIP:
                 continue
             if decision is Decision.SEND and not hold:
-                sent[(tick.venue, tick.symbol)] = tick.seq
+                self.mark_sent(tick)
                 send.append(i)
             elif decision is Decision.CATCH_UP:
                 behind.append(tick.key)
