@@ -175,6 +175,18 @@ def arbitrex(*args: str, env: dict, log: Path) -> subprocess.Popen:
     return start([PY, "-m", "arbitrex", *args], env, log)
 
 
+def pipeline(rate: int, name: str, env: dict, tmp: Path) -> tuple[subprocess.Popen,
+                                                                  subprocess.Popen, int]:
+    """collect (the simulator at ``rate`` ticks/s) -> store -> serve on a free port: the
+    two processes and the port, logs in ``tmp/NAME-collect.log`` and ``NAME-serve.log``."""
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", str(rate),
+                       env=env, log=tmp / f"{name}-collect.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=env, log=tmp / f"{name}-serve.log")
+    wait_port(port)
+    return collect, serve, port
+
+
 def clients(url: str, n: int, seconds: float, *flags: str) -> subprocess.Popen:
     return subprocess.Popen([PY, CLIENTS, url, str(n), str(seconds), *flags],
                             stdout=subprocess.PIPE, text=True)
@@ -249,11 +261,7 @@ def fanout(n: int, rate: float, seconds: float, tmp: Path, env: dict) -> dict:
     # arbitrex: collect (sim) -> SQLite -> serve -> the same clients
     db = tmp / f"fan{n}.db"
     e = dict(env, SQLITE_PATH=str(db))
-    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", str(rate),
-                       env=e, log=tmp / "fan-collect.log")
-    port = free_port()
-    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "fan-serve.log")
-    wait_port(port)
+    collect, serve, port = pipeline(int(rate), "fan", e, tmp)
     crowd = [clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n // procs_per, seconds)
              for _ in range(procs_per)]
     got = results(crowd)
@@ -269,11 +277,7 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
              REDIS_URL=redis_url)
     if store == "redis":
         redis.Redis.from_url(redis_url).flushall()
-    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "2000",
-                       env=e, log=tmp / f"lat-collect-{store}.log")
-    port = free_port()
-    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / f"lat-serve-{store}.log")
-    wait_port(port)
+    collect, serve, port = pipeline(2000, f"lat-{store}", e, tmp)
     time.sleep(1)
     procs = max(1, n_clients // 25)  # 25 connections per client process
     got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n_clients // procs,
@@ -287,11 +291,7 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
 
 def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict) -> dict:
     e = dict(env, SQLITE_PATH=str(tmp / "foot.db"))
-    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "1000",
-                       env=e, log=tmp / "foot-collect.log")
-    port = free_port()
-    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "foot-serve.log")
-    wait_port(port)
+    collect, serve, port = pipeline(1000, "foot", e, tmp)
     crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3)
     time.sleep(2)
     c0, s0 = cpu_seconds(collect.pid), cpu_seconds(serve.pid)
@@ -305,11 +305,7 @@ def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict)
                            f"{tmp}/foot-*.log")
     # RSS of serve with 1,000 clients, 100 of which never read
     e = dict(env, SQLITE_PATH=str(tmp / "rss.db"))
-    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", "100",
-                       env=e, log=tmp / "rss-collect.log")
-    port = free_port()
-    serve = arbitrex("serve", "--port", str(port), env=e, log=tmp / "rss-serve.log")
-    wait_port(port)
+    collect, serve, port = pipeline(100, "rss", e, tmp)
     url = f"ws://127.0.0.1:{port}/ws?symbols=EURUSD"
     total = rss_at[1] + 3
     crowd = [clients(url, 450, total), clients(url, 450, total, "--stalled", "100")]
