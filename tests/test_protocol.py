@@ -1,5 +1,7 @@
 import orjson
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from arbitrex.errors import ProtocolError
 from arbitrex.stream.protocol import (
@@ -109,6 +111,45 @@ def test_a_client_over_its_bound_has_its_ticks_held():
     assert s.plan([t(5), t(6)], hold=True) == ([], [], 2)
     [(skipped, latest)] = s.take_pending()
     assert skipped == (5, 5) and latest.seq == 6
+
+
+def _plan_tick_by_tick(s: Session, ticks, hold):
+    """The reference: every tick decided on its own, in store order."""
+    send, behind, held = [], [], 0
+    for i, tick in enumerate(ticks):
+        decision = s.decide(tick)
+        if decision is Decision.SEND and not hold:
+            s.mark_sent(tick)
+            send.append(i)
+        elif decision is Decision.CATCH_UP:
+            behind.append(tick.key)
+            s.catching_up.add(tick.key)
+        elif decision is not Decision.SKIP:
+            s.defer(tick)
+            held += 1
+    return send, behind, held
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(1, 5)),
+                         max_size=12), min_size=1, max_size=4),
+       st.lists(st.booleans(), min_size=4, max_size=4),
+       st.dictionaries(st.sampled_from(["A", "B"]), st.integers(0, 3)))
+@example([[("A", 1), ("B", 1), ("A", 2)]], [False] * 4, {})  # streams interleaved
+def test_planning_run_by_run_decides_as_tick_by_tick(dispatches, holds, sent):
+    """Runs of consecutive seqs are a shortcut: whatever the ticks (gaps, repeats,
+    streams interleaved, a client held), the plan and the session's state are those of
+    deciding every tick on its own."""
+    fast, slow = Session(), Session()
+    for s in (fast, slow):
+        s.subscribe(("A", "B"))
+        for symbol, seq in sent.items():
+            s.sent[("sim", symbol)] = seq
+    for dispatch, hold in zip(dispatches, holds[:len(dispatches)], strict=True):
+        ticks = [t(seq, symbol) for symbol, seq in dispatch]
+        assert fast.plan(ticks, hold=hold) == _plan_tick_by_tick(slow, ticks, hold)
+        assert (fast.sent, fast.pending, fast.catching_up) == \
+            (slow.sent, slow.pending, slow.catching_up)
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])

@@ -68,6 +68,7 @@ class SimModel:
         self.symbols = tuple(symbols)
         self._rng = random.Random(seed)
         self._inst = {s: instrument_for(s) for s in self.symbols}
+        self._point = {s: 10.0 ** -inst.digits for s, inst in self._inst.items()}
         self._mid = {s: self._inst[s].price * (1 + self._rng.uniform(-0.002, 0.002))
                      for s in self.symbols}
         self._burst: list[str] = []
@@ -80,27 +81,32 @@ class SimModel:
         return self
 
     def __next__(self) -> tuple[str, float, float, int, int]:
-        rng = self._rng
+        # Uniform draws scaled by hand: random.choice and randint cost several calls each,
+        # and the collector runs this for every simulated tick.
+        uniform = self._rng.random
         if self._burst:
             symbol = self._burst.pop()
             burst_index = 1
         else:
-            symbol = rng.choice(self.symbols)
+            symbol = self.symbols[int(uniform() * len(self.symbols))]
             burst_index = 0
-            if rng.random() < self.BURST_PROBABILITY:
-                self._burst = [symbol] * rng.randint(1, self.BURST_MAX - 1)
+            if uniform() < self.BURST_PROBABILITY:
+                self._burst = [symbol] * (1 + int(uniform() * (self.BURST_MAX - 1)))
         inst = self._inst[symbol]
-        point = 10.0 ** -inst.digits
-        mid = self._mid[symbol] + rng.gauss(0.0, inst.vol_points) * point
+        point = self._point[symbol]
+        mid = self._mid[symbol] + self._rng.gauss(0.0, inst.vol_points) * point
         # Keep the walk near its typical level: a weak pull back over a long run.
         mid += (inst.price - mid) * 1e-4
         self._mid[symbol] = mid
-        spread = rng.randint(*inst.spread_points) * point
+        low, high = inst.spread_points
+        spread = (low + int(uniform() * (high - low + 1))) * point
         bid = round(mid - spread / 2, inst.digits)
         ask = round(bid + max(spread, point), inst.digits)
-        flags = rng.choice((TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID | TICK_FLAG_ASK,
-                            TICK_FLAG_BID, TICK_FLAG_ASK))
-        return symbol, bid, ask, flags, burst_index
+        return symbol, bid, ask, _FLAGS[int(uniform() * 4)], burst_index
+
+
+_FLAGS = (TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID,
+          TICK_FLAG_ASK)  # what changed in a tick: both sides half the time
 
 
 class SimSource:

@@ -122,6 +122,13 @@ class Listener:
             return False
         return True
 
+    def take_all(self) -> bool:
+        """Read every pending ring; whether there was one."""
+        rang = False
+        while self.take():
+            rang = True
+        return rang
+
     def close(self) -> None:
         try:
             (self.dir / self.name).unlink()

@@ -22,11 +22,11 @@ from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
 from arbitrex.errors import StoreError
-from arbitrex.stores import doorbell
 from arbitrex.stores.base import TickStore
 from arbitrex.stream import protocol as proto
+from arbitrex.stream.follow import follow
 from arbitrex.stream.metrics import ServerMetrics
-from arbitrex.stream.session import Key, Session
+from arbitrex.stream.session import Key, Session, runs_of
 from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,11 @@ class Client:
         """Queue one text message without writing it yet; ``wire`` is it already framed
         (``text_frame``), used unless the connection negotiated an extension. False when
         the connection is not open."""
+        return self.queue_all((frame,), wire)
+
+    def queue_all(self, frames: Sequence[bytes], wire: bytes | None = None) -> bool:
+        """Queue text messages without writing them yet; ``wire`` is all of them framed
+        back to back."""
         conn = self.conn
         if self.closing or conn.protocol.state is not State.OPEN:
             return False
@@ -78,11 +83,12 @@ class Client:
             self.out.append(wire)
         else:
             try:
-                conn.protocol.send_text(frame)
+                for frame in frames:
+                    conn.protocol.send_text(frame)
             except Exception as exc:  # the peer went away between the check and the write
                 log.debug("write failed: %s", exc)
                 return False
-        self.frames += 1
+        self.frames += len(frames)
         return True
 
     def flush(self) -> None:
@@ -117,6 +123,18 @@ class Client:
         if self.batch:
             self.write(proto.ticks_frame(self.batch))
             self.batch.clear()
+
+
+class _Share:
+    """What one dispatch sends to every client that gets the same ticks: the messages
+    (one ``ticks`` frame for a batching client, else one per tick) and their wire bytes."""
+
+    __slots__ = ("messages", "wire", "clients")
+
+    def __init__(self, records: list[bytes], batch: bool) -> None:
+        self.messages = [proto.ticks_frame(records)] if batch else records
+        self.wire = b"".join(map(text_frame, self.messages))
+        self.clients = 0  # how many it was queued for
 
 
 class Hub:
@@ -277,9 +295,9 @@ class Hub:
 
     def dispatch(self, ticks: Sequence[Tick]) -> None:
         """Deliver freshly stored ticks (store order) to their subscribers: each client's
-        share of one dispatch is decided at once and written in one socket write. A tick is
-        encoded once, and a batching client's ``ticks`` frame is built once for every client
-        that gets the same ticks."""
+        share of one dispatch is decided at once (stream by stream, ``runs_of``) and
+        written in one socket write. A tick is encoded once, and what a share puts on the
+        wire is built once for every client that gets the same ticks."""
         metrics = self.metrics
         now_ns = time.time_ns()
         symbols = set()
@@ -293,15 +311,15 @@ class Hub:
         interested: set[Client] = set()
         for symbol in symbols:
             interested.update(self.by_symbol.get(symbol, ()))
+        runs = runs_of(ticks)
         frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
-        wires: dict[int, bytes] = {}  # tick index -> its record framed, framed once
-        delivered = [0] * len(ticks)
-        batches: dict[tuple[int, ...], tuple[bytes, bytes]] = {}
+        shares: dict[tuple[tuple[int, ...], bool], _Share] = {}  # (indices, batch) -> wire
         for client in interested:
             if client.closing:
                 continue
             over = client.over(self.max_buffer, self.max_frames)
-            send, behind, held = client.session.plan(ticks, hold=over)
+            session = client.session
+            send, behind, held = session.plan(ticks, runs=runs, hold=over)
             for key in behind:
                 self._spawn(self._catch_up(client, key))
             if held:
@@ -310,29 +328,22 @@ class Hub:
                     self._slow(client)
             if not send:
                 continue
-            for i in send:
-                if i not in frames:
-                    frames[i] = encode(ticks[i], **self.extra)
-                delivered[i] += 1
-            if client.session.batch:
-                share = tuple(send)
-                batch = batches.get(share)
-                if batch is None:
-                    body = proto.ticks_frame([frames[i] for i in send])
-                    batch = batches[share] = (body, text_frame(body))
-                client.queue(*batch)
-            else:
+            which = (tuple(send), session.batch)
+            share = shares.get(which)
+            if share is None:
                 for i in send:
-                    if i not in wires:
-                        wires[i] = text_frame(frames[i])
-                    client.queue(frames[i], wires[i])
+                    if i not in frames:
+                        frames[i] = encode(ticks[i], **self.extra)
+                share = shares[which] = _Share([frames[i] for i in send], session.batch)
+            if client.queue_all(share.messages, share.wire):
+                share.clients += 1
             try:
                 client.flush()
             except Exception as exc:  # the peer went away: its handler cleans up
                 log.debug("flush failed: %s", exc)
-        for tick, n in zip(ticks, delivered, strict=True):
-            if n:
-                metrics.ticks_out[tick.symbol] += n
+        for (indices, _), share in shares.items():
+            for i in indices:
+                metrics.ticks_out[ticks[i].symbol] += share.clients
 
     def buffered(self) -> int:
         """Bytes waiting in all clients' send buffers."""
@@ -427,40 +438,11 @@ class Hub:
     # The loops
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the store and flush slow clients until ``stop`` is set."""
+        """Follow the store (``follow``) and flush slow clients until ``stop`` is set."""
         flusher = asyncio.ensure_future(self._flush_loop(stop))
-        # A store whose follow only polls (SQLite, memory) is read right here, on the loop:
-        # cheaper than a thread hop per read. Where it has a doorbell (SQLite) the loop
-        # sleeps until the writer rings; otherwise it polls. One that blocks (Redis XREAD)
-        # gets a thread.
-        in_loop = getattr(self.follower, "poll_interval", None)
-        listen = getattr(self.follower, "listen", None)
-        bell = listen() if in_loop is not None and listen is not None else None
-        wake = _Wake(bell, in_loop or 0.0)
         try:
-            cursor = await asyncio.to_thread(self.follower.head)
-            while not stop.is_set():
-                try:
-                    if in_loop is not None:
-                        ticks, cursor = self.follower.follow(cursor, timeout=0,
-                                                             limit=self.follow_batch)
-                        wake.after_read(bool(ticks))
-                        if ticks:
-                            self.dispatch(ticks)
-                        if len(ticks) < self.follow_batch:
-                            await wake.wait()  # all read: nothing new before the next commit
-                        continue
-                    else:
-                        ticks, cursor = await asyncio.to_thread(
-                            self.follower.follow, cursor, timeout=0.2, limit=self.follow_batch)
-                except StoreError as exc:
-                    log.error("following the store failed, retrying in 1 s: %s", exc)
-                    await asyncio.sleep(1.0)
-                    continue
-                if ticks:
-                    self.dispatch(ticks)
+            await follow(self.follower, self.dispatch, stop, limit=self.follow_batch)
         finally:
-            wake.close()
             flusher.cancel()
             for task in list(self._tasks):
                 task.cancel()
@@ -474,53 +456,3 @@ class Hub:
                 await self._held.wait()
             await asyncio.sleep(self.flush_interval)
             self.flush_pending()
-
-
-class _Wake:
-    """When the hub reads an in-loop store again: at once when its doorbell rings (or, if
-    the writer does not ring, every ``poll_interval``), else every ``poll_interval``."""
-
-    def __init__(self, bell: doorbell.Listener | None, poll_interval: float) -> None:
-        self.bell = bell
-        self.poll_interval = poll_interval
-        self.trust = doorbell.Trust(poll_interval=poll_interval)
-        self.loop = asyncio.get_running_loop()
-        self.timed_out = False  # the last wait ended without a ring
-        self.waiter: asyncio.Future[None] | None = None
-        if bell is not None:
-            self.loop.add_reader(bell.fileno(), self._on_ring)
-
-    def _on_ring(self) -> None:
-        if self.bell is not None and self.bell.take():
-            self.trust.rang(self.loop.time())
-            if self.waiter is not None and not self.waiter.done():
-                self.waiter.set_result(None)
-
-    def after_read(self, found: bool) -> None:
-        if self.timed_out:
-            self.trust.timed_out(found, self.loop.time())
-            self.timed_out = False
-
-    async def wait(self) -> None:
-        if self.bell is None:
-            await asyncio.sleep(self.poll_interval)
-            return
-        # A ring that came while the last read or dispatch ran leaves the socket readable:
-        # the loop calls _on_ring at once and this wait ends without sleeping.
-        self.waiter = self.loop.create_future()
-        timer = self.loop.call_later(self.trust.timeout, self._expire, self.waiter)
-        try:
-            await self.waiter
-        finally:
-            timer.cancel()
-            self.waiter = None
-
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            self.timed_out = True
-            waiter.set_result(None)
-
-    def close(self) -> None:
-        if self.bell is not None:
-            self.loop.remove_reader(self.bell.fileno())
-            self.bell.close()

@@ -3,18 +3,49 @@
 For each (venue, symbol) stream the session remembers the last seq it delivered (or
 declared lost in a ``gap``). A tick is then either sent (the next seq), skipped (already
 delivered, or not subscribed), deferred (the client is slow: keep only the latest), or
-the stream is behind and must first be caught up from the store.
+the stream is behind and must first be caught up from the store. One dispatch is decided
+run by run (``runs_of``): a stream's ticks with consecutive seqs go together when the
+first of them is the next seq, so the work per client grows with the streams in a
+dispatch rather than with its ticks.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from arbitrex.errors import ProtocolError
 from arbitrex.tick import Tick
 
 Key = tuple[str, str]  # (venue, symbol)
+
+
+class Run(NamedTuple):
+    """Ticks of one stream with consecutive seqs, by their index in a dispatch."""
+
+    key: Key
+    first: int  # the seq of its first tick
+    indices: list[int]
+
+
+def runs_of(ticks: Sequence[Tick]) -> list[Run]:
+    """Group a dispatch (store order) into runs: a tick joins its stream's open run when
+    its seq is the next one, else it opens a new run."""
+    runs: list[Run] = []
+    open_runs: dict[Key, tuple[Run, int]] = {}  # key -> (its open run, the run's last seq)
+    for i, tick in enumerate(ticks):
+        key = tick[:2]
+        seq = tick[2]
+        current = open_runs.get(key)
+        if current is not None and seq == current[1] + 1:
+            current[0].indices.append(i)
+            open_runs[key] = (current[0], seq)
+        else:
+            run = Run(key, seq, [i])
+            runs.append(run)
+            open_runs[key] = (run, seq)
+    return runs
 
 
 class Decision(enum.Enum):
@@ -71,27 +102,40 @@ class Session:
             return Decision.SKIP
         return Decision.CATCH_UP
 
-    def plan(self, ticks: Sequence[Tick], *,
+    def plan(self, ticks: Sequence[Tick], *, runs: Sequence[Run] | None = None,
              hold: bool = False) -> tuple[list[int], list[Key], int]:
-        """Decide one dispatch at once: (indices of ``ticks`` to send now, marked sent;
-        streams to catch up from the store; how many were held back). With ``hold`` (the
-        client is over its bound) what would be sent is deferred instead."""
+        """Decide one dispatch at once: (indices of ``ticks`` to send now, in store order,
+        marked sent; streams to catch up from the store; how many were held back). With
+        ``hold`` (the client is over its bound) what would be sent is deferred instead.
+        ``runs`` is ``runs_of(ticks)``, passed when the caller plans for many clients."""
         send: list[int] = []
         behind: list[Key] = []
         held = 0
-        for i, tick in enumerate(ticks):
-            decision = self.decide(tick)
-            if decision is Decision.SKIP:
-                continue
-            if decision is Decision.SEND and not hold:
-                self.mark_sent(tick)
-                send.append(i)
-            elif decision is Decision.CATCH_UP:
-                behind.append(tick.key)
-                self.catching_up.add(tick.key)  # later ticks of the stream come from the store
-            else:
-                self.defer(tick)
-                held += 1
+        for run in runs_of(ticks) if runs is None else runs:
+            key = run.key
+            if key[1] not in self.symbols or key in self.catching_up:
+                continue  # not subscribed, or the catch-up reads it from the store
+            if not hold and key not in self.pending:
+                last = self.sent.get(key)
+                if last is None or run.first == last + 1:  # the whole run is next: send it
+                    self.sent[key] = run.first + len(run.indices) - 1
+                    send += run.indices
+                    continue
+            for i in run.indices:  # otherwise tick by tick
+                tick = ticks[i]
+                decision = self.decide(tick)
+                if decision is Decision.SKIP:
+                    continue
+                if decision is Decision.SEND and not hold:
+                    self.mark_sent(tick)
+                    send.append(i)
+                elif decision is Decision.CATCH_UP:
+                    behind.append(key)
+                    self.catching_up.add(key)  # later ticks of the stream come from the store
+                else:
+                    self.defer(tick)
+                    held += 1
+        send.sort()  # runs of several streams interleave in the store
         return send, behind, held
 
     def mark_sent(self, tick: Tick) -> None:

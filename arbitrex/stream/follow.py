@@ -1,0 +1,120 @@
+"""How the hub learns of new ticks: it follows the store and hands each read to ``dispatch``.
+
+A store whose ``follow`` never blocks (SQLite, memory: they have a ``poll_interval``) is
+read on the event loop itself, with no task and no thread hop: the loop calls ``read``
+when the store's doorbell rings (SQLite's writer rings after each commit), and a timer
+reads every ``Trust.timeout`` besides (every ``poll_interval`` where there is no doorbell,
+or its writer does not ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read in
+a thread. Either way a read that fails is logged and retried a second later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from arbitrex.errors import StoreError
+from arbitrex.stores import doorbell
+from arbitrex.stores.base import TickStore
+from arbitrex.tick import Tick
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[Sequence[Tick]], None]
+
+# Timeouts
+RETRY_AFTER = 1.0  # seconds after a failed read
+
+
+async def follow(store: TickStore, dispatch: Dispatch, stop: asyncio.Event, *,
+                 limit: int) -> None:
+    """Follow ``store`` from its head until ``stop`` is set."""
+    cursor = await asyncio.to_thread(store.head)
+    poll_interval = getattr(store, "poll_interval", None)
+    if poll_interval is None:
+        await _in_thread(store, dispatch, stop, cursor, limit)
+        return
+    listen = getattr(store, "listen", None)
+    reader = InLoop(store, dispatch, cursor, limit=limit, poll_interval=poll_interval,
+                    bell=listen() if listen is not None else None)
+    try:
+        await stop.wait()
+    finally:
+        reader.close()
+
+
+async def _in_thread(store: TickStore, dispatch: Dispatch, stop: asyncio.Event, cursor: int,
+                     limit: int) -> None:
+    while not stop.is_set():
+        try:
+            ticks, cursor = await asyncio.to_thread(store.follow, cursor, timeout=0.2,
+                                                    limit=limit)
+        except StoreError as exc:
+            log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
+            await asyncio.sleep(RETRY_AFTER)
+            continue
+        if ticks:
+            dispatch(ticks)
+
+
+class InLoop:
+    """Reads a non-blocking store on the running loop when rung or timed (see the module)."""
+
+    def __init__(self, store: TickStore, dispatch: Dispatch, cursor: int, *, limit: int,
+                 poll_interval: float, bell: doorbell.Listener | None) -> None:
+        self.store, self.dispatch, self.cursor, self.limit = store, dispatch, cursor, limit
+        self.bell = bell
+        # Without a doorbell nothing rings: never trusted, it polls every poll_interval.
+        self.trust = doorbell.Trust(poll_interval=poll_interval)
+        self.trust.trusted = bell is not None
+        self.loop = asyncio.get_running_loop()
+        self.failed_at: float | None = None
+        self.more: asyncio.Handle | None = None  # a read of what one read left over
+        if bell is not None:
+            self.loop.add_reader(bell.fileno(), self._on_ring)
+        self.timer = self.loop.call_later(self.trust.timeout, self._on_timer)
+
+    def _on_ring(self) -> None:
+        assert self.bell is not None
+        if self.bell.take_all():
+            self.trust.rang(self.loop.time())
+            self.read()
+
+    def _on_timer(self) -> None:
+        found = self.read()
+        self.trust.timed_out(found, self.loop.time())
+        self.timer = self.loop.call_later(self.trust.timeout, self._on_timer)
+
+    def read(self) -> bool:
+        """Read what is new and dispatch it; whether there was any. A full read leaves the
+        rest to a read scheduled right after (other work on the loop goes first)."""
+        if self.more is not None:
+            self.more.cancel()
+            self.more = None
+        now = self.loop.time()
+        if self.failed_at is not None and now - self.failed_at < RETRY_AFTER:
+            return False
+        try:
+            ticks, self.cursor = self.store.follow(self.cursor, timeout=0, limit=self.limit)
+        except StoreError as exc:
+            log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
+            self.failed_at = now
+            return False
+        self.failed_at = None
+        if ticks:
+            try:
+                self.dispatch(ticks)
+            except Exception:  # a bug, not the store: say so, and keep following
+                log.exception("dispatching %d ticks failed", len(ticks))
+        if len(ticks) >= self.limit:
+            self.more = self.loop.call_soon(self.read)
+        return bool(ticks)
+
+    def close(self) -> None:
+        self.timer.cancel()
+        if self.more is not None:
+            self.more.cancel()
+        if self.bell is not None:
+            self.loop.remove_reader(self.bell.fileno())
+            self.bell.close()

@@ -1,0 +1,106 @@
+"""The hub's reading of the store on the event loop: rung or timed, in order, and never
+stopped for good by a failed read or a failed dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from arbitrex.errors import StoreError
+from arbitrex.stores import doorbell
+from arbitrex.stores.memory import MemoryStore
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.stream import follow
+from arbitrex.tick import Tick
+
+
+def tick(i: int) -> Tick:
+    return Tick("sim", "EURUSD", i, 1_800_000_000_000 + i, 1.1, 1.2, 0.0, 0, 0.0, 6,
+                time.time_ns(), 1_800_000_000_000 + i)
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def test_a_store_without_a_doorbell_is_polled_and_read_in_full_in_order():
+    async def main():
+        store = MemoryStore()
+        got: list[list[int]] = []
+        reader = follow.InLoop(store, lambda ticks: got.append([t.seq for t in ticks]),
+                               store.head(), limit=2, poll_interval=0.001, bell=None)
+        store.add([tick(i) for i in range(1, 6)])
+        await until(lambda: sum(map(len, got)) == 5)
+        reader.close()
+        assert got == [[1, 2], [3, 4], [5]]  # a full read is followed by another at once
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(not doorbell.SUPPORTED, reason="abstract sockets: Linux only")
+def test_a_ring_reads_at_once_and_a_later_failed_read_is_retried(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(follow, "RETRY_AFTER", 0.05)
+
+    async def main():
+        store = SqliteStore(tmp_path / "ticks.db")
+        got: list[int] = []
+        reader = follow.InLoop(store, lambda ticks: got.extend(t.seq for t in ticks),
+                               store.head(), limit=100, poll_interval=0.001,
+                               bell=store.listen())
+        reader.timer.cancel()  # only the doorbell wakes it now
+        started = time.monotonic()
+        store.append([tick(1)])
+        await until(lambda: got == [1])
+        assert time.monotonic() - started < 0.2
+        real = store.follow
+        calls = []
+
+        def failing_once(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise StoreError("disk I/O error")
+            return real(*args, **kwargs)
+
+        store.follow = failing_once  # type: ignore[method-assign]
+        store.append([tick(2)])
+        await until(lambda: calls)
+        assert got == [1]
+        await asyncio.sleep(0.06)
+        store.append([tick(3)])  # the next ring, after RETRY_AFTER, reads both
+        await until(lambda: got == [1, 2, 3])
+        reader.close()
+        store.close()
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert "following the store failed, retrying in 0.05 s: disk I/O error" in caplog.text
+
+
+def test_a_dispatch_that_fails_is_logged_and_following_goes_on(caplog):
+    async def main():
+        store = MemoryStore()
+        got: list[int] = []
+
+        def dispatch(ticks):
+            if not got:
+                got.append(0)
+                raise RuntimeError("a bug")
+            got.extend(t.seq for t in ticks)
+
+        reader = follow.InLoop(store, dispatch, store.head(), limit=100, poll_interval=0.001,
+                               bell=None)
+        store.add([tick(1)])
+        await until(lambda: got == [0])
+        store.add([tick(2)])
+        await until(lambda: got == [0, 2])
+        reader.close()
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert "dispatching 1 ticks failed" in caplog.text and "RuntimeError: a bug" in caplog.text
