@@ -102,3 +102,29 @@ def test_two_writers_taking_turns_never_reuse_a_seq(tmp_path):
     assert seqs == list(range(1, 13))
     a.close()
     b.close()
+
+
+def _open_at(path, barrier, results):
+    barrier.wait()
+    try:
+        SqliteStore(path).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the test
+        results.put(repr(exc))
+
+
+def test_processes_opening_a_new_file_together_all_succeed(tmp_path):
+    """collect and serve started at once on a fresh file (the demo does): switching it to
+    WAL is refused at once to all but one ("database is locked"); the others retry."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(15):  # without the retry about one trial in five fails
+        path = tmp_path / f"t{trial}.db"
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_at, args=(path, barrier, results)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        assert [results.get(timeout=5) for _ in procs] == ["ok"] * 4

@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS streams (
 _INSERT = f"INSERT INTO ticks ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY,
+                                                          sqlite3.SQLITE_LOCKED)
+
+
 class SqliteStore:
     """Implements ``TickStore`` on one SQLite file."""
 
@@ -72,17 +77,36 @@ class SqliteStore:
         self._bell = doorbell.Doorbell(self.path)
         self._last_seq: dict[tuple[str, str], int] = {}  # committed counters, see _write
         self._version: int | None = None
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                self._db = self._open(busy_timeout_ms)
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL while another process does the same (collect
+                # and serve started together) answers "database is locked" at once, without
+                # waiting: the other opener finishes in milliseconds, so try again.
+                if _busy(exc) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+
+    def _open(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
