@@ -183,7 +183,11 @@ def pipeline(rate: int, name: str, env: dict, tmp: Path) -> tuple[subprocess.Pop
                        env=env, log=tmp / f"{name}-collect.log")
     port = free_port()
     serve = arbitrex("serve", "--port", str(port), env=env, log=tmp / f"{name}-serve.log")
-    wait_port(port)
+    try:
+        wait_port(port)
+    except RuntimeError:
+        stop_all(collect, serve)
+        raise RuntimeError(f"serve did not start: {(tmp / f'{name}-serve.log').read_text()}")
     return collect, serve, port
 
 
