@@ -289,8 +289,10 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
                    for _ in range(procs)])
     stop_all(collect, serve)
     lat = sorted(x for g in got for x in g["lat_us"])
+    event = sorted(x for g in got for x in g["event_us"])
     return {"p50_ms": lat[len(lat) // 2] / 1000, "p99_ms": lat[int(len(lat) * 0.99)] / 1000,
-            "samples": len(lat)}
+            "event_p50_ms": event[len(event) // 2] / 1000,
+            "event_p99_ms": event[int(len(event) * 0.99)] / 1000, "samples": len(lat)}
 
 
 def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict) -> dict:

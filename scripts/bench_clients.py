@@ -3,7 +3,8 @@
     python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
-now - recv_ns in microseconds, taken after --warmup seconds. Stalled connections complete
+now - recv_ns (``lat_us``) and of now - time_msc (``event_us``, the feed's event time, ms
+resolution) in microseconds, taken after --warmup seconds. Stalled connections complete
 the handshake and never read. With --expect N the process ends once N ticks have come.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
@@ -124,6 +125,7 @@ class Reader(asyncio.Protocol):
             ticks = msg["data"] if kind == "ticks" else (
                 [msg] if kind == "tick" and "snapshot" not in msg else [])
             stats["lat"].extend((now - t["recv_ns"]) // 1000 for t in ticks)
+            stats["event"].extend(now // 1000 - t["time_msc"] * 1000 for t in ticks)
             stats["ticks"] += len(ticks)
         elif payload.startswith(b'{"type":"ticks"'):
             stats["ticks"] += payload.count(b'"type":"tick"')
@@ -170,16 +172,17 @@ async def main() -> None:
     a = ap.parse_args()
     a.measure_from = time.monotonic() + a.warmup
     socks = [stalled(a.url) for _ in range(a.stalled)]
-    stats = {"frames": 0, "ticks": 0, "open": 0, "lat": [], "last_at": 0.0}
+    stats = {"frames": 0, "ticks": 0, "open": 0, "lat": [], "event": [], "last_at": 0.0}
     start = time.monotonic()
     deadline = start + a.seconds
     tasks = [asyncio.create_task(client(a.url, stats, deadline, a)) for _ in range(a.n)]
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in socks:
         s.close()
-    lat = stats.pop("lat")
+    lat, event = stats.pop("lat"), stats.pop("event")
     stats["elapsed"] = (stats["last_at"] or time.monotonic()) - start
-    stats["lat_us"] = lat[:: max(1, len(lat) // 20000)]
+    step = max(1, len(lat) // 20000)
+    stats["lat_us"], stats["event_us"] = lat[::step], event[::step]
     print(json.dumps(stats))
     sys.stdout.flush()
 

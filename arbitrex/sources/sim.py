@@ -3,8 +3,10 @@
 ``SimModel`` is pure: for a seed and a list of symbols it yields the same sequence of
 (symbol, bid, ask, burst position) every run. ``SimSource`` paces it at ``rate`` ticks
 per second against a clock, as a feed read every ``poll_interval`` (what arrived since the
-last read, like the MT5 source), and stamps each tick with the real time it was due: the
-wait until the next read counts in its latency. Ticks of one burst share a millisecond.
+last read), and stamps ticks like the MT5 source does: ``time_msc`` is the event time
+(when the tick was due), ``recv_ns`` when the collector read it (SPEC: when the collector
+received it). The wait for the read is in the event-time latency, not in the receive one.
+Ticks of one burst share a millisecond.
 """
 
 from __future__ import annotations
@@ -167,8 +169,7 @@ class SimSource:
         due = min(due, self.max_batch)
         ticks: list[Tick] = []
         # Emit what is due, then finish any open burst so that its ticks share one millisecond.
-        # Each tick is stamped when it was due, as a feed would have delivered it, not when
-        # this poll ran: time a collector makes a tick wait counts in its latency.
+        # The event time is when a tick was due, as a feed would have had it.
         at_ns, msc = now_ns, self._last_msc
         while due > 0 or self.model.in_burst:
             symbol, bid, ask, flags, burst_index = next(self.model)
@@ -176,7 +177,7 @@ class SimSource:
                 at_ns = min(now_ns, self._start_ns
                             + int((self._emitted + len(ticks) + 1) * 1e9 / self.rate))
                 msc = max(at_ns // 1_000_000, msc)
-            ticks.append(Tick(VENUE, symbol, 0, msc, bid, ask, 0.0, 0, 0.0, flags, at_ns, msc))
+            ticks.append(Tick(VENUE, symbol, 0, msc, bid, ask, 0.0, 0, 0.0, flags, now_ns, msc))
             due -= 1
         self._last_msc = msc
         self._emitted += len(ticks)
