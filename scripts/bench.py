@@ -185,9 +185,10 @@ def pipeline(rate: int, name: str, env: dict, tmp: Path) -> tuple[subprocess.Pop
     serve = arbitrex("serve", "--port", str(port), env=env, log=tmp / f"{name}-serve.log")
     try:
         wait_port(port)
-    except RuntimeError:
+    except RuntimeError as exc:
         stop_all(collect, serve)
-        raise RuntimeError(f"serve did not start: {(tmp / f'{name}-serve.log').read_text()}")
+        log = (tmp / f"{name}-serve.log").read_text()
+        raise RuntimeError(f"serve did not start: {log}") from exc
     return collect, serve, port
 
 
@@ -283,9 +284,10 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
         redis.Redis.from_url(redis_url).flushall()
     collect, serve, port = pipeline(2000, f"lat-{store}", e, tmp)
     time.sleep(1)
-    procs = max(1, n_clients // 25)  # 25 connections per client process
+    procs = max(1, n_clients // 50)  # 50 connections per client process: one per core
     got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n_clients // procs,
-                           seconds + 1, "--latency", "--batch", "--warmup", "1")
+                           seconds + 1, "--latency", "--batch", "--warmup", "1",
+                           "--sample", "4")
                    for _ in range(procs)])
     stop_all(collect, serve)
     lat = sorted(x for g in got for x in g["lat_us"])

@@ -32,6 +32,23 @@ def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim") -> Tick:
     return Tick(venue, symbol, 0, ms, 1.1, 1.1001, 0.0, 2**40, 0.5, 134, ms * 10**6, ms)
 
 
+
+def test_followers_read_entries_by_position_or_else_by_name(redis_server):
+    """Entries this store wrote are parsed by position; one another program wrote (fields
+    in another order, one more field, no broker_msc) by name, to the same tick."""
+    store = RedisStore(redis_server.url, maxlen=1000)
+    cursor = store.head()
+    [ours] = store.append([tick(ms=1001)])
+    raw = redis_server.client()
+    raw.xadd(stream_key("sim", "EURUSD"), {
+        "seq": 2, "venue": "sim", "symbol": "EURUSD", "bid": "1.1", "ask": "1.1001",
+        "time_msc": 1002, "last": "0.0", "volume": 2**40, "volume_real": "0.5", "flags": 134,
+        "recv_ns": 1002 * 10**6, "note": "hand-written"}, id="2-0")
+    store.discover_interval = 0
+    got, cursor = store.follow(cursor, timeout=1, limit=10)
+    assert got == [ours, tick(ms=1002)._replace(seq=2)]
+    store.close()
+
 def test_layout_seq_and_reads(redis_server):
     store = RedisStore(redis_server.url, maxlen=1000)
     out = store.append([tick(), tick("GBPUSD"), tick(), tick(ms=1001)])

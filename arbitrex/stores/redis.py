@@ -89,6 +89,10 @@ def stream_key(venue: str, symbol: str) -> str:
     return PREFIX + _tag(venue, symbol)
 
 
+def _raw(response: Any, **options: Any) -> Any:
+    return response
+
+
 def _parse_key(key: str) -> tuple[str, str]:
     venue, _, symbol = key[len(PREFIX) + 1:-1].partition(":")
     return venue, symbol
@@ -101,6 +105,24 @@ def _entry_args(tick: Tick, seq: int, spool_seq: int) -> list[Any]:
         value = getattr(tick, name)
         args += [name, repr(value) if isinstance(value, float) else value]
     return args
+
+
+_FIELD_NAMES = [name.encode() for name in FIELDS]
+
+
+def _entry_tick(flat: list[bytes] | Mapping[bytes, bytes]) -> Tick:
+    """A tick from one raw stream entry's field list (name, value, ...): by position when
+    the fields are the ones this module writes, in its order; else by name. (A cluster
+    client hands over entries already parsed into dicts.)"""
+    if isinstance(flat, Mapping):
+        return _tick(flat)
+    if flat[0::2] == _FIELD_NAMES:
+        (symbol, venue, seq, time_msc, bid, ask, last, volume, volume_real, flags, recv_ns,
+         broker_msc) = flat[1::2]
+        return Tick(venue.decode(), symbol.decode(), int(seq), int(time_msc), float(bid),
+                    float(ask), float(last), int(volume), float(volume_real), int(flags),
+                    int(recv_ns), int(broker_msc))
+    return _tick(dict(zip(flat[0::2], flat[1::2], strict=True)))
 
 
 def _tick(fields: Mapping[bytes, bytes]) -> Tick:
@@ -141,6 +163,8 @@ class RedisStore:
         else:
             self.r = probe
         self.cluster = cluster
+        # XREAD answers raw (lists, not dicts of fields): followers parse entries by position.
+        self.r.set_response_callback("XREAD", _raw)
         self._script = self.r.register_script(_APPEND % (4 + 2 * len(_VALUE_FIELDS)))
         self._known: list[str] = []
         self._discovered = 0.0
@@ -287,13 +311,14 @@ class RedisStore:
         return cursor
 
     @staticmethod
-    def _read(replies: list[Any], cursor: dict[str, str]) -> list[Tick]:
+    def _read(replies: Any, cursor: dict[str, str]) -> list[Tick]:
+        """Ticks from a raw XREAD reply ([[key, [[id, [field, value, ...]], ...]], ...], or
+        a map of key to entries on RESP3), moving ``cursor`` past them."""
         ticks: list[Tick] = []
-        for key, entries in replies:
-            key = key.decode() if isinstance(key, bytes) else key
-            for entry_id, fields in entries:
-                ticks.append(_tick(fields))
-                cursor[key] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        for key, entries in replies.items() if isinstance(replies, Mapping) else replies:
+            if entries:
+                ticks += [_entry_tick(fields) for _, fields in entries]
+                cursor[key.decode()] = entries[-1][0].decode()
         return ticks
 
     def follow(self, cursor: dict[str, str], *, timeout: float, limit: int

@@ -76,6 +76,7 @@ class SpoolingStore:
         else:
             self.spool_id = row[0]
         self.primary: RedisStore | None = None
+        self._empty = False  # the spool is known to hold nothing (see pending)
         self._attempt = 0
         self._next_try = 0.0
         self.spooled_total = 0
@@ -114,7 +115,13 @@ class SpoolingStore:
                      self._attempt, delay, self.pending())
 
     def pending(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+        """Ticks in the spool. Known empty, it is not asked again until this writer spools
+        (the spool is its own: one per venue), so a live append costs no spool query."""
+        if self._empty:
+            return 0
+        n = int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+        self._empty = n == 0
+        return n
 
     def status(self) -> str:
         pending = self.pending()
@@ -131,6 +138,7 @@ class SpoolingStore:
         return range(first, first + n)
 
     def _spool(self, ticks: Sequence[Tick], ids: Sequence[int]) -> None:
+        self._empty = False
         with self._db:
             self._db.executemany(f"INSERT INTO spool ({_COLUMNS}, writer, wid) VALUES "
                                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
