@@ -17,6 +17,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from arbitrex.sources.base import Position
 from arbitrex.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
@@ -96,7 +97,7 @@ class SimModel:
                 self._burst = [symbol] * (1 + int(uniform() * (self.BURST_MAX - 1)))
         inst = self._inst[symbol]
         point = self._point[symbol]
-        mid = self._mid[symbol] + self._rng.gauss(0.0, inst.vol_points) * point
+        mid = self._mid[symbol] + _NORMAL[int(uniform() * _NORMAL_SIZE)] * inst.vol_points * point
         # Keep the walk near its typical level: a weak pull back over a long run.
         mid += (inst.price - mid) * 1e-4
         self._mid[symbol] = mid
@@ -106,6 +107,11 @@ class SimModel:
         ask = round(bid + max(spread, point), inst.digits)
         return symbol, bid, ask, _FLAGS[int(uniform() * 4)], burst_index
 
+
+# A standard normal draw by table: the quantiles of NORMAL_SIZE equal slices (what
+# random.gauss gives, without its cost per tick; tails end near 3.8 sigma).
+_NORMAL_SIZE = 8192
+_NORMAL = [NormalDist().inv_cdf((i + 0.5) / _NORMAL_SIZE) for i in range(_NORMAL_SIZE)]
 
 _FLAGS = (TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID,
           TICK_FLAG_ASK)  # what changed in a tick: both sides half the time
