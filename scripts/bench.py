@@ -297,7 +297,8 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
             "event_p99_ms": event[int(len(event) * 0.99)] / 1000, "samples": len(lat)}
 
 
-def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict) -> dict:
+def cpu_footprint(seconds: float, tmp: Path, env: dict) -> dict:
+    """CPU of collect + serve at 1,000 ticks/s with 10 clients reading."""
     e = dict(env, SQLITE_PATH=str(tmp / "foot.db"))
     collect, serve, port = pipeline(1000, "foot", e, tmp)
     crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3)
@@ -311,7 +312,11 @@ def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict)
     if got["ticks"] < 0.5 * 1000 * seconds * 10 or min(cpu.values()) <= 0:
         raise RuntimeError(f"the footprint run did not deliver ({got}, {cpu}): see "
                            f"{tmp}/foot-*.log")
-    # RSS of serve with 1,000 clients, 100 of which never read
+    return {**cpu, "total_pct": cpu["collect_pct"] + cpu["serve_pct"]}
+
+
+def rss_footprint(rss_at: tuple[float, float], tmp: Path, env: dict) -> dict:
+    """RSS of serve with 1,000 clients, 100 of which never read."""
     e = dict(env, SQLITE_PATH=str(tmp / "rss.db"))
     collect, serve, port = pipeline(100, "rss", e, tmp)
     url = f"ws://127.0.0.1:{port}/ws?symbols=EURUSD"
@@ -324,8 +329,15 @@ def footprint(seconds: float, rss_at: tuple[float, float], tmp: Path, env: dict)
         samples.append(rss_mb(serve.pid))
     got = results(crowd)
     stop_all(collect, serve)
-    return {**cpu, "rss_mb": samples, "rss_at": list(rss_at),
+    return {"rss_mb": samples, "rss_at": list(rss_at),
             "clients_open": sum(g["open"] for g in got) + 100}
+
+
+def repeated(times: int, run: Callable[[], dict], key: str) -> dict:
+    """The figure near its target, run ``times`` times: the run with the median ``key``,
+    and every run's ``key`` (the report holds the worst against the target)."""
+    runs = sorted((run() for _ in range(times)), key=lambda r: r[key])
+    return {**runs[len(runs) // 2], "runs": [r[key] for r in runs]}
 
 
 def replay_max(n: int, tmp: Path, env: dict) -> dict:
@@ -375,13 +387,16 @@ def main() -> None:
         w = 3 if q else 15
         step("fanout_100", lambda: fanout(100, 6000, w, tmp, env))
         step("fanout_1000", lambda: fanout(1000, 600, w, tmp, env))
+        times = 1 if q else 3  # the figures near their targets: three runs each
         for store in ("sqlite", "redis"):
-            step(f"latency_{store}",
-                 lambda s=store: latency(s, 3 if q else 20, tmp, env, server.url))
+            step(f"latency_{store}", lambda s=store: repeated(
+                times, lambda: latency(s, 3 if q else 20, tmp, env, server.url), "p99_ms"))
             if not q:  # a load this machine carries easily: the pipeline alone
                 step(f"latency10_{store}",
                      lambda s=store: latency(s, 20, tmp, env, server.url, 10))
-        step("footprint", lambda: footprint(3 if q else 20, (6, 12) if q else (30, 60), tmp, env))
+        step("cpu", lambda: repeated(times, lambda: cpu_footprint(3 if q else 20, tmp, env),
+                                     "total_pct"))
+        step("rss", lambda: rss_footprint((6, 12) if q else (30, 60), tmp, env))
         step("replay", lambda: replay_max(50_000 if q else 300_000, tmp, env))
     finally:
         server.stop()
@@ -400,9 +415,14 @@ def report(r: dict, command: str) -> str:
                                    text=True).stdout.split()[2]
     i_s, i_r = r["ingest_sqlite"], r["ingest_redis"]
     f1, f2 = r["fanout_100"], r["fanout_1000"]
-    ls, lr, fp, rp = r["latency_sqlite"], r["latency_redis"], r["footprint"], r["replay"]
-    cpu = fp["collect_pct"] + fp["serve_pct"]
-    rss = fp["rss_mb"]
+    ls, lr, fp, rp = r["latency_sqlite"], r["latency_redis"], r["cpu"], r["replay"]
+    rs = r["rss"]
+    rss = rs["rss_mb"]
+
+    def spread(figure: dict, unit: str) -> str:
+        runs = figure["runs"]
+        return "" if len(runs) == 1 else \
+            f" ({len(runs)} runs: {min(runs):.1f}-{max(runs):.1f}{unit})"
     rows = [
         ("ingest, SQLite (collect path vs raw executemany x1000)",
          f"{i_s['ours']:,.0f}/s", f"{i_s['raw']:,.0f}/s", f"{i_s['ours'] / i_s['raw']:.0%}",
@@ -417,20 +437,24 @@ def report(r: dict, command: str) -> str:
          f"{f2['bare']:,.0f}/s", f"{f2['ours'] / f2['bare']:.0%}", ">= 70%",
          ok(f2["ours"] >= 0.7 * f2["bare"])),
         ("latency p50 / p99, SQLite, 2,000 ticks/s, 100 clients",
-         f"{ls['p50_ms']:.1f} / {ls['p99_ms']:.1f} ms", "", "", "p99 <= 10 ms",
-         ok(ls["p99_ms"] <= 10)),
+         f"{ls['p50_ms']:.1f} / {ls['p99_ms']:.1f} ms{spread(ls, ' ms')}", "", "",
+         "p99 <= 10 ms", ok(max(ls["runs"]) <= 10)),
         ("latency p50 / p99, Redis, 2,000 ticks/s, 100 clients",
-         f"{lr['p50_ms']:.1f} / {lr['p99_ms']:.1f} ms", "", "", "p99 <= 10 ms",
-         ok(lr["p99_ms"] <= 10)),
+         f"{lr['p50_ms']:.1f} / {lr['p99_ms']:.1f} ms{spread(lr, ' ms')}", "", "",
+         "p99 <= 10 ms", ok(max(lr["runs"]) <= 10)),
+        *((f"latency p50 / p99 from the event time, {name}, 2,000 ticks/s, 100 clients",
+           f"{r[key]['event_p50_ms']:.1f} / {r[key]['event_p99_ms']:.1f} ms", "", "",
+           "(for comparison)", "")
+          for name, key in (("SQLite", "latency_sqlite"), ("Redis", "latency_redis"))),
         *((f"latency p50 / p99, {name}, 2,000 ticks/s, 10 clients",
            f"{r[key]['p50_ms']:.1f} / {r[key]['p99_ms']:.1f} ms", "", "", "(for comparison)", "")
           for name, key in (("SQLite", "latency10_sqlite"), ("Redis", "latency10_redis"))
           if key in r),
         ("CPU of collect + serve, 1,000 ticks/s, 10 clients",
-         f"{fp['collect_pct']:.1f}% + {fp['serve_pct']:.1f}% = {cpu:.1f}% of a core", "", "",
-         "<= 15%", ok(cpu <= 15)),
-        (f"RSS of serve, {fp['clients_open']} clients (100 never read), at "
-         f"{fp['rss_at'][0]:.0f} s / {fp['rss_at'][1]:.0f} s",
+         f"{fp['collect_pct']:.1f}% + {fp['serve_pct']:.1f}% = {fp['total_pct']:.1f}% of a "
+         f"core{spread(fp, '%')}", "", "", "<= 15%", ok(max(fp["runs"]) <= 15)),
+        (f"RSS of serve, {rs['clients_open']} clients (100 never read), at "
+         f"{rs['rss_at'][0]:.0f} s / {rs['rss_at'][1]:.0f} s",
          f"{rss[0]:.0f} / {rss[1]:.0f} MB", "", "", "flat, < 300 MB",
          ok(rss[1] < 300 and rss[1] <= rss[0] * 1.1 + 5)),
         ("replay --speed max into one batching client",
@@ -459,35 +483,41 @@ LIMITS = """## What limits each figure
 
 Everything runs on one 2-core virtual machine: the server under test, the process writing
 ticks, Redis and the client processes share the two cores, so every fan-out and latency
-figure is also a measure of the clients (lean asyncio processes, 25 connections each, that
-parse frames by hand). On this machine a process waking from sleep is expensive: a C loop
-of 2 ms `nanosleep`s costs 34 µs of CPU per wake-up, and the work right after a wake runs
-several times slower than in a hot loop (a SQLite transaction: ~150 µs instead of ~50 µs).
-Figures near their targets move between runs here: over repeated runs of these steps on
-2026-11-24 (three full runs, several shorter ones) the CPU of collect + serve ranged
-13.8-17.8% of a core, latency p99 7.8-9.8 ms on SQLite and 9.8-11.7 ms on Redis. One run
-is one sample.
+figure is also a measure of the clients (lean asyncio processes that parse frames by hand).
+On this machine a process waking from sleep is expensive: a C loop of 2 ms `nanosleep`s
+costs 34 µs of CPU per wake-up, and the work right after a wake runs several times slower
+than in a hot loop (a SQLite transaction: ~150 µs instead of ~50 µs), and how much slower
+varies with the host: the same code measured 11.6-21% of a core for CPU here within an hour.
+So the figures near their targets (latency p99 and CPU) are run three times in a full run:
+the table shows the run with the median figure and the range over the runs, and a target
+counts as met only when every run meets it.
 
 - **Ingest.** Both paths write the same rows with the same library. The collect path adds
   validation of every tick and the seq transaction (one `SELECT` of each stream's counter
   and one upsert per batch). For Redis both paths are bound by redis-py building commands;
-  the collect path sends one Lua script per stream per batch (seq assigned atomically).
+  the collect path sends one Lua script per batch (seq assigned atomically).
 - **Fan-out.** The offered load (600,000 deliveries/s) is above what the bare server
   delivers. The bare server calls `broadcast()` per frame: one socket write per frame per
   client. arbitrex frames each tick once and writes each client's share of one read of the
   store in one socket write, so it delivers more than the bare server, and the figure
   measures that difference rather than a shortfall.
-- **Latency.** From the simulator's due time of a tick (`recv_ns`: the simulated feed is
-  read every 4 ms, so a tick waits up to 4 ms for the read, and that wait counts) to its
-  receipt by a client subscribed with `"batch": true`; 100 clients in 4 processes; the
-  first second (connections, snapshots) is not sampled. Inside: the read interval (2 ms on
-  average), the store transaction, the wake-up of `serve` (the SQLite doorbell, or Redis
-  `XREAD`), one write per client (the last of 100 clients is written ~1-2 ms after the
-  first), and the client processes competing for the same two cores. Redis adds the Lua
-  append, one more read when a batch spans several streams, and parsing in redis-py.
+- **Latency.** From `recv_ns` (when the collector read the tick from the simulated feed,
+  as the MT5 source stamps it) to its receipt by a client subscribed with `"batch": true`;
+  100 clients in 2 processes of 50 (one per core) that parse one frame in four for samples
+  and count the rest; the first second (connections, snapshots) is not sampled. Inside: the
+  store transaction (SQLite commit, or the Redis Lua append), the wake-up of `serve` (the
+  SQLite doorbell, or a blocked `XREAD` in a thread, plus one more `XREAD` when a batch
+  spans several streams), one socket write per client (about half of `serve`'s time: the
+  last of 100 clients is written ~1-2 ms after the first) and the client processes
+  competing for the same two cores. The "from the event time" rows measure from the tick's
+  `time_msc` instead (ms resolution): they add the feed's own read interval (the simulator
+  is read every 4 ms, so a tick waits 0-4 ms to be read), as a terminal's poll interval
+  would for MT5 ticks.
 - **CPU.** Mostly fixed costs per batch (about 250 batches/s at 1,000 ticks/s): the
-  collector's wake-up and transaction, and `serve`'s wake-up, read and one socket write per
-  client. Reading the source less often (`--poll-interval`) trades latency for CPU.
+  collector's wake-up, the simulator, the SQLite transaction and the doorbell's ring;
+  `serve`'s wake-up, read, and one socket write per client (the kernel's loopback TCP and
+  the client's wake-up are charged to the writer). Reading the source less often
+  (`--poll-interval`) trades event-time latency for CPU.
 - **RSS.** Each client that never reads is bounded at 256 KiB / 4,096 frames of send buffer
   (then it gets gap frames), so memory stays flat.
 - **Replay.** A client that connects after the feed resumes with `since`: the server reads
