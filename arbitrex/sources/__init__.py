@@ -47,7 +47,7 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
         return SimSource(settings.symbols, seed=seed, rate=rate, poll_interval=poll_interval)
     if kind == "mt5":
         from arbitrex.clock import BrokerClock
-        from arbitrex.sources.mt5 import Mt5Source
+        from arbitrex.sources.mt5 import POLL_INTERVAL, Mt5Source
         from arbitrex.sources.mt5_terminal import Terminal, load_api
         from arbitrex.venues import default_venue
 
@@ -58,7 +58,7 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                             server=v.mt5_server, timeout_ms=v.mt5_timeout_ms)
         return Mt5Source(terminal, venue=v.name, symbols=v.symbols, aliases=v.aliases,
                          clock=BrokerClock(v.broker_timezone),
-                         poll_interval=0.05 if poll_interval is None else poll_interval,
+                         poll_interval=POLL_INTERVAL if poll_interval is None else poll_interval,
                          started_ns=started_ns)
     if kind == "file":
         from arbitrex.clock import BrokerClock

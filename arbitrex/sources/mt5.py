@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 COPY_TICKS_ALL = -1
 
 
+POLL_INTERVAL = 0.05  # seconds between reads of a terminal, by default
+
+
 class Mt5Source:
     """Implements ``TickSource`` for one terminal (one venue)."""
 
@@ -43,7 +46,7 @@ class Mt5Source:
         aliases: Mapping[str, str] | None = None,
         clock: BrokerClock | None = None,
         # Polling
-        poll_interval: float = 0.05,
+        poll_interval: float = POLL_INTERVAL,
         batch: int = 10_000,
         max_batch: int = 1_000_000,
         full_check_interval: float = 1.0,
