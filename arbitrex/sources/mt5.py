@@ -27,8 +27,6 @@ from arbitrex.tick import Tick, from_mt5_rows
 log = logging.getLogger(__name__)
 
 COPY_TICKS_ALL = -1
-
-
 POLL_INTERVAL = 0.05  # seconds between reads of a terminal, by default
 
 
