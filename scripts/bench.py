@@ -487,9 +487,9 @@ figure is also a measure of the clients (lean asyncio processes that parse frame
 On this machine a process waking from sleep is expensive: a C loop of 2 ms `nanosleep`s
 costs 34 µs of CPU per wake-up, and the work right after a wake runs several times slower
 than in a hot loop (a SQLite transaction: ~150 µs instead of ~50 µs), and how much slower
-varies with the host: nine runs of the CPU figure on one commit within an hour of
-2026-11-24 measured 13.6-20.1% of a core (three in a full run, 13.6-14.5%; six in a
-noisier half hour after it, 16.7-20.1%).
+varies with the host: on 2026-11-24, twelve runs of the CPU figure on the same code path
+within two hours measured 13.6-20.9% of a core (the three of one full run: 13.6-14.5%;
+six in the noisier half hour after it: 16.7-20.1%; the three of the full run below).
 So the figures near their targets (latency p99 and CPU) are run three times in a full run:
 the table shows the run with the median figure and the range over the runs, and a target
 counts as met only when every run meets it.
