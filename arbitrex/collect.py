@@ -1,12 +1,13 @@
 """source -> store: the collection loop, with batching and counters.
 
-``Collector.run`` polls the source and stores what one poll returns (with what else the
-source holds at once, up to ``max_batch`` ticks) in one atomic store append: the source
-sets the pace (a terminal or the simulator is read every ``poll_interval``), and a tick
-waits for nothing once read. It hands the stored ticks to the sinks and counts. It stops
-when ``stop`` is set, ``duration`` has passed, or the source is exhausted; every tick
-received before that is stored before it returns. It never prints: the CLI reads
-``stats``.
+``Collector.run`` first asks the store where each stream left off (waiting while a store
+server is unreachable: the source resumes from there), then polls the source and stores
+what one poll returns (with what else the source holds at once, up to ``max_batch``
+ticks) in one atomic store append: the source sets the pace (a terminal or the simulator
+is read every ``poll_interval``), and a tick waits for nothing once read. It hands the
+stored ticks to the sinks and counts. It stops when ``stop`` is set, ``duration`` has
+passed, or the source is exhausted; every tick received before that is stored before it
+returns. It never prints: the CLI reads ``stats``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from arbitrex.sources.base import TickSource
+from arbitrex.errors import StoreUnavailable
+from arbitrex.sources.base import Position, TickSource
 from arbitrex.stores.base import TickStore
 from arbitrex.tick import Tick, validate
 
@@ -52,12 +54,17 @@ class Collector:
         max_batch: int = 5_000,
         # Polling
         poll_timeout: float = 0.05,
+        # Retries
+        retry_initial: float = 0.5,
+        retry_max: float = 5.0,
     ) -> None:
         self.source = source
         self.store = store
         self.sinks = tuple(sinks)
         self.max_batch = max_batch
         self.poll_timeout = poll_timeout
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
         self.stats = CollectStats()
 
     def _valid(self, ticks: list[Tick]) -> list[Tick]:
@@ -81,11 +88,39 @@ class Collector:
             for sink in self.sinks:
                 sink(stored)
 
+    def _positions(self, stop: threading.Event, deadline: float | None
+                   ) -> Mapping[str, Position] | None:
+        """Where each stream left off, so that the source resumes there. A store that
+        cannot say yet (Redis down at start) is asked again, with a growing pause, until
+        it answers: starting from now instead would leave a hole that a terminal's history
+        could have filled. None when stopped (or out of time) meanwhile."""
+        pause, waited = self.retry_initial, False
+        while True:
+            try:
+                positions = self.store.positions(self.source.venue)
+                if waited:
+                    log.info("the store answers: collecting from where each symbol left off")
+                return positions
+            except StoreUnavailable as exc:
+                if not waited:
+                    log.warning("%s: waiting for it before reading the source, which then "
+                                "resumes where each symbol left off", exc)
+                waited = True
+            if deadline is not None:
+                pause = min(pause, max(0.0, deadline - time.monotonic()))
+            if stop.wait(pause) or (deadline is not None and time.monotonic() >= deadline):
+                return None
+            pause = min(pause * 2, self.retry_max)
+
     def run(self, *, stop: threading.Event, duration: float | None = None) -> CollectStats:
         source = self.source
-        source.open(self.store.positions(source.venue))
-        self.store.mark_start(source.venue, source.fresh_starts)
         deadline = None if duration is None else time.monotonic() + duration
+        positions = self._positions(stop, deadline)
+        if positions is None:  # stopped while waiting for the store
+            source.close()
+            return self.stats
+        source.open(positions)
+        self.store.mark_start(source.venue, source.fresh_starts)
         try:
             while not stop.is_set():
                 now = time.monotonic()

@@ -5,6 +5,7 @@ ArbitrexError
 ├── SourceUnavailable  the chosen source cannot run here, e.g. no MetaTrader5 (exit 2)
 ├── SourceError        a source failed while running
 ├── StoreError         the store cannot be opened, read or written
+│   └── StoreUnavailable   its server cannot be reached for now (worth waiting for)
 ├── TickError          a tick fails validation or a file row cannot be parsed
 └── ProtocolError      a client frame is malformed; carries the wire error code
 """
@@ -42,6 +43,10 @@ class SourceError(ArbitrexError):
 
 class StoreError(ArbitrexError):
     """The store cannot be opened, read or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached for now (Redis down): worth waiting for."""
 
 
 class TickError(ArbitrexError):

@@ -84,3 +84,53 @@ def test_what_was_received_is_stored_when_the_source_fails_mid_batch(tmp_path):
     with pytest.raises(ConnectionError):
         collector.run(stop=threading.Event())
     assert [t.seq for t in stored(store)] == [1, 2, 3]
+
+
+class Unreachable:
+    """A store whose server answers only after ``down`` attempts (Redis down at start)."""
+
+    def __init__(self, store: SqliteStore, down: int) -> None:
+        self.store, self.down, self.asked = store, down, 0
+
+    def positions(self, venue: str):
+        from arbitrex.errors import StoreUnavailable
+
+        self.asked += 1
+        if self.asked <= self.down:
+            raise StoreUnavailable("Redis is unreachable (connection refused)")
+        return self.store.positions(venue)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+class Opened(Scripted):
+    def open(self, positions: object) -> None:
+        self.opened_with = positions
+
+
+def test_a_store_that_cannot_say_where_streams_left_off_is_waited_for(tmp_path, caplog):
+    """Reading the source from now would leave a hole its history could fill: wait."""
+    sqlite = SqliteStore(tmp_path / "t.db")
+    sqlite.append([tick(1), tick(2)])
+    store = Unreachable(sqlite, down=3)
+    source = Opened([[tick(3)]])
+    collector = Collector(source, store, retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
+    with caplog.at_level("INFO"):
+        collector.run(stop=threading.Event())
+    assert store.asked == 4
+    assert source.opened_with["EURUSD"].seq == 2  # type: ignore[index]
+    assert [t.seq for t in stored(sqlite)] == [1, 2, 3]
+    assert caplog.text.count("waiting for it before reading the source") == 1
+    assert "the store answers" in caplog.text
+
+
+def test_stopping_while_waiting_for_the_store_reads_nothing(tmp_path):
+    store = Unreachable(SqliteStore(tmp_path / "t.db"), down=10**9)
+    source = Opened([[tick(1)]])
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    Collector(source, store, retry_initial=0.01, retry_max=0.05).run(stop=stop)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2
+    assert not hasattr(source, "opened_with") and source.polls == 0

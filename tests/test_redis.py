@@ -318,3 +318,31 @@ def test_the_spool_shows_in_collect_metrics(arbitrex, redis_server):
     redis_server.start()
     wait_for(lambda: metric("arbitrex_collect_spool_pending") == 0, timeout=30,
              what="the spool to drain")
+
+
+def test_collect_started_while_redis_is_down_waits_then_resumes(arbitrex, redis_server):
+    """Where each symbol left off is in Redis: collect waits for it rather than start from
+    now (which would leave a hole a terminal's history could fill), then goes on."""
+    arbitrex.env.update(TICK_QUEUE_BACKEND="redis", REDIS_URL=redis_server.url)
+    first = arbitrex.run("collect", "--source", "sim", "--symbols", "EURUSD", "--rate", "200",
+                         "--duration", "1")
+    assert first.returncode == 0, first.stderr
+    store = RedisStore(redis_server.url)
+    before = store.last("sim", "EURUSD")
+    assert before is not None and before.seq > 50
+    redis_server.kill()
+    collect = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD",
+                             "--rate", "200")
+    wait_for(lambda: "waiting for it before reading the source" in log_of(collect),
+             timeout=20, what="collect to wait for Redis")
+    assert collect.poll() is None
+    redis_server.start()
+    store = RedisStore(redis_server.url)
+    wait_for(lambda: store.last("sim", "EURUSD").seq > before.seq + 50, timeout=30,
+             what="ticks after the wait")
+    collect.send_signal(2)
+    assert collect.wait(timeout=20) == 0
+    ticks = store.read_after("sim", "EURUSD", 0, 10**6)
+    assert [t.seq for t in ticks] == list(range(1, len(ticks) + 1))
+    assert all(a.time_msc <= b.time_msc for a, b in zip(ticks, ticks[1:], strict=False))
+    assert "the store answers" in log_of(collect)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from arbitrex.errors import StoreError
+from arbitrex.errors import StoreError, StoreUnavailable
 from arbitrex.sources.base import Position
 from arbitrex.stores.redis import RedisStore
 from arbitrex.tick import Tick
@@ -213,9 +213,9 @@ class SpoolingStore:
     def positions(self, venue: str) -> dict[str, Position]:
         try:
             out = self._require().positions(venue)
-        except StoreError as exc:
-            log.warning("Redis unreachable at start (%s): symbols start from now", exc)
-            out = {}
+        except StoreError as exc:  # not knowing where a symbol left off would leave a hole
+            raise StoreUnavailable(f"Redis is unreachable ({exc}), so where each symbol left "
+                                   "off is unknown") from exc
         for symbol, last_ms in self._db.execute(
                 "SELECT symbol, MAX(broker_msc) FROM spool WHERE venue=? GROUP BY symbol",
                 (venue,)).fetchall():
