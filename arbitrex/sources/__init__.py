@@ -40,11 +40,12 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                 symbols: tuple[str, ...] = ()) -> TickSource:
     """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
     if kind == "sim":
+        from arbitrex.sources.sim import POLL_INTERVAL as SIM_POLL_INTERVAL
         from arbitrex.sources.sim import SimSource
 
-        if poll_interval is None:
-            return SimSource(settings.symbols, seed=seed, rate=rate)
-        return SimSource(settings.symbols, seed=seed, rate=rate, poll_interval=poll_interval)
+        return SimSource(settings.symbols, seed=seed, rate=rate,
+                         poll_interval=SIM_POLL_INTERVAL if poll_interval is None
+                         else poll_interval)
     if kind == "mt5":
         from arbitrex.clock import BrokerClock
         from arbitrex.sources.mt5 import POLL_INTERVAL, Mt5Source

@@ -23,6 +23,7 @@ from arbitrex.sources.base import Position
 from arbitrex.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
 
 VENUE = "sim"
+POLL_INTERVAL = 0.004  # seconds between reads of the simulated feed, by default
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class SimSource:
         # Limits
         max_batch: int = 10_000,
         # Polling
-        poll_interval: float = 0.004,
+        poll_interval: float = POLL_INTERVAL,
         clock_ns: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -82,15 +82,14 @@ class SqliteStore:
             try:
                 self._db = self._open(busy_timeout_ms)
                 break
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.Error, OSError) as exc:
                 # Switching a new file to WAL while another process does the same (collect
                 # and serve started together) answers "database is locked" at once, without
                 # waiting: the other opener finishes in milliseconds, so try again.
-                if _busy(exc) and time.monotonic() < deadline:
+                if isinstance(exc, sqlite3.OperationalError) and _busy(exc) \
+                        and time.monotonic() < deadline:
                     time.sleep(0.02)
                     continue
-                raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
-            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
 
     def _open(self, busy_timeout_ms: int) -> sqlite3.Connection:

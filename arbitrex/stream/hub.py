@@ -67,15 +67,14 @@ class Client:
         """Whether the send buffer holds more than its bound (in bytes or in frames)."""
         return self.buffered() > max_bytes or self.frames >= max_frames
 
-    def queue(self, frame: bytes, wire: bytes | None = None) -> bool:
-        """Queue one text message without writing it yet; ``wire`` is it already framed
-        (``text_frame``), used unless the connection negotiated an extension. False when
-        the connection is not open."""
-        return self.queue_all((frame,), wire)
+    def queue(self, frame: bytes) -> bool:
+        """Queue one text message without writing it yet. False when not open."""
+        return self.queue_all((frame,))
 
     def queue_all(self, frames: Sequence[bytes], wire: bytes | None = None) -> bool:
-        """Queue text messages without writing them yet; ``wire`` is all of them framed
-        back to back."""
+        """Queue text messages without writing them yet. ``wire`` is all of them already
+        framed back to back (``text_frame``), used unless the connection negotiated an
+        extension. False when the connection is not open."""
         conn = self.conn
         if self.closing or conn.protocol.state is not State.OPEN:
             return False
