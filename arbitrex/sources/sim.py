@@ -23,7 +23,11 @@ from arbitrex.sources.base import Position
 from arbitrex.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
 
 VENUE = "sim"
-POLL_INTERVAL = 0.004  # seconds between reads of the simulated feed, by default
+# Seconds between reads of the simulated feed, by default. What one read returns is one
+# batch: reading more often wakes collect and serve more often (CPU), reading less often
+# makes bigger batches, which take longer to fan out to many clients (latency). 10 ms
+# balanced the two in scripts/bench.py (docs/BENCHMARKS.md has the sweep); MT5: 50 ms.
+POLL_INTERVAL = 0.01
 
 
 @dataclass(frozen=True)
