@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arbitrex.collect import Collector  # noqa: E402
-from arbitrex.sources.sim import SimModel  # noqa: E402
+from arbitrex.sources.sim import POLL_INTERVAL, SimModel  # noqa: E402
 from arbitrex.stores.redis import RedisStore, stream_key  # noqa: E402
 from arbitrex.stores.spool import SpoolingStore  # noqa: E402
 from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
@@ -498,8 +498,6 @@ def sweep_table(r: dict) -> list[str]:
     default's row is the table's median runs, the others one shorter run each."""
     if "sweep" not in r:
         return []
-    from arbitrex.sources.sim import POLL_INTERVAL
-
     rows = {POLL_INTERVAL: (r["latency_sqlite"], r["cpu"])}
     rows.update({float(pi): (v["latency"], v["cpu"]) for pi, v in r["sweep"].items()})
     return [
