@@ -1,13 +1,19 @@
 """The exceptions arbitrex raises. Library code raises; only the CLI prints.
 
-ArbitrexError
-├── ConfigError        a setting is missing or invalid (exit 2); names the setting and the fix
-├── SourceUnavailable  the chosen source cannot run here, e.g. no MetaTrader5 (exit 2)
-├── SourceError        a source failed while running
-├── StoreError         the store cannot be opened, read or written
-│   └── StoreUnavailable   its server cannot be reached for now (worth waiting for)
-├── TickError          a tick fails validation or a file row cannot be parsed
-└── ProtocolError      a client frame is malformed; carries the wire error code
+ArbitrexError                  exit 1 unless said otherwise
+├── ConfigError        exit 2  a setting or an input is missing or invalid; names it and the fix
+├── MissingPackage     exit 2  an optional package this needs is not installed; says the pip
+│                              command
+├── SourceUnavailable  exit 2  the chosen source cannot run here, e.g. no MetaTrader5
+├── SourceError                a source failed while running
+├── StoreError                 the store cannot be opened, read or written
+│   └── StoreUnavailable       its server cannot be reached for now (worth waiting for)
+├── ListenError                a server cannot listen where it was told to
+├── TickError                  a tick fails validation or a file row cannot be parsed
+└── ProtocolError              a client frame is malformed; carries the wire error code
+
+Library errors name settings (``WS_PORT``) and neutral input names (``symbols``, ``url``),
+never command-line flags: ``setting`` says which, and the CLI adds the flag that sets it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ class ArbitrexError(Exception):
     """Root of every error arbitrex raises on purpose."""
 
     exit_code = 1
+    setting: str | None = None  # the setting or input at fault, when one is
 
 
 class ConfigError(ArbitrexError):
@@ -29,6 +36,18 @@ class ConfigError(ArbitrexError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{setting}: {problem} — {fix}")
+
+
+class MissingPackage(ArbitrexError):
+    """An optional package is not installed: the message gives the pip command."""
+
+    exit_code = 2
+
+    def __init__(self, package: str, needed_for: str, extra: str, alternative: str = "") -> None:
+        self.package = package
+        self.pip = f"pip install 'arbitrex[{extra}]'"
+        text = f"{needed_for} needs {package}, which is not installed: {self.pip}"
+        super().__init__(text + (f" ({alternative})" if alternative else ""))
 
 
 class SourceUnavailable(ArbitrexError):
@@ -47,6 +66,14 @@ class StoreError(ArbitrexError):
 
 class StoreUnavailable(StoreError):
     """The store's server cannot be reached for now (Redis down): worth waiting for."""
+
+
+class ListenError(ArbitrexError):
+    """A server cannot listen on its host and port; ``setting`` names the port's setting."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {message}")
 
 
 class TickError(ArbitrexError):

@@ -2,15 +2,17 @@
 
 In: MetaTrader 5 numpy structured rows (``MT5_TICK_DTYPE``), JSON records (files, the wire).
 Out: the SPEC record as a dict, as JSON bytes (one line of NDJSON), and store rows.
-Nothing here does I/O. Numpy scalars never escape: rows are turned into Python
-numbers with ``ndarray.tolist()`` before a Tick is built.
+``Position`` (where a stream stands, for a source to resume) lives here too: stores and
+sources both speak of it, and neither may import the other. Nothing here does I/O.
+Numpy scalars never escape: rows are turned into Python numbers with ``ndarray.tolist()``
+before a Tick is built.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -65,6 +67,38 @@ class Tick(NamedTuple):
     def with_seq(self, seq: int) -> Tick:
         """This tick with ``seq`` (what ``_replace(seq=...)`` does, three times faster)."""
         return tuple.__new__(Tick, (*self[:2], seq, *self[3:]))
+
+
+#: Field order of a stored row (SQLite tables, the spool): the Tick's own fields.
+STORED_FIELDS: tuple[str, ...] = Tick._fields
+
+
+class Position(NamedTuple):
+    """Where a (venue, symbol) stream stands in the store, so a source can resume.
+
+    ``broker_msc`` is the broker time of the last stored tick and ``same_ms`` how many
+    stored ticks share that millisecond (time_msc is not unique, see MT5_FACTS.md).
+    """
+
+    seq: int
+    broker_msc: int
+    same_ms: int
+
+
+def latest_run(times_newest_first: Iterable[int]) -> tuple[int, int]:
+    """(the newest time, how many times in a row from the newest equal it): how many ticks
+    share the last millisecond, the one count that resuming at a millisecond needs.
+    (0, 0) when there is none."""
+    it: Iterator[int] = iter(times_newest_first)
+    newest = next(it, None)
+    if newest is None:
+        return 0, 0
+    same = 1
+    for t in it:
+        if t != newest:
+            break
+        same += 1
+    return newest, same
 
 
 #: Field order of the wire record (SPEC.md), after ``"type": "tick"``.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -18,17 +16,22 @@ from rich.live import Live
 from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
-from arbitrex.collect import Collector, CollectStats
-from arbitrex.errors import ArbitrexError, ConfigError
+from arbitrex.collect.loop import Collector, CollectStats
+from arbitrex.collect.supervisor import supervise
+from arbitrex.config import Settings
+from arbitrex.errors import ConfigError, ListenError, SourceUnavailable
+from arbitrex.runtime.stop import Stop, StopFlag
+from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
-from arbitrex.stores import open_store
-from arbitrex.supervisor import supervise
-from arbitrex.venues import default_venue, load_venues
+from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
+from arbitrex.stores import Reports, open_writer
 
 log = logging.getLogger("arbitrex.collect")
 
 
-@friendly
+@friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store",
+                 "file": "--file", "venue": "--venue", "source": "--source",
+                 "symbols": "--symbols", "metrics_port": "--metrics-port"})
 def collect(
     source: Annotated[str, typer.Option(help="sim, mt5 or file.")] = "mt5",
     file: Annotated[Path | None, typer.Option(
@@ -67,79 +70,108 @@ def collect(
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
     # Symbols with nothing stored are collected from this instant (a worker gets its parent's)
     started_ns = int(os.environ.get("ARBITREX_STARTED_NS") or time.time_ns())
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    chosen = None
-    if source == "mt5":
-        venues = (load_venues(config, settings, symbols_flag=symbols is not None)
-                  if config.exists() else [default_venue(settings)])
-        if venue is not None:
-            venues = [v for v in venues if v.name == venue]
-            if not venues:
-                raise ConfigError("--venue", f"no venue named {venue!r} in {config}",
-                                  "use a name from its [[venues]]")
-        if len(venues) > 1:
-            for v in venues:
-                require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
-            argv = ["collect", "--source", "mt5", "--config", str(config), "--env-file",
-                    str(env_file)]
-            for flag, value in (("--symbols", symbols), ("--store", store),
-                                ("--duration", duration), ("--poll-interval", poll_interval)):
-                if value is not None:
-                    argv += [flag, str(value)]
-            commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
-                        for v in venues}
-            env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
-            log.info("starting one worker per venue: %s", ", ".join(commands))
-            raise typer.Exit(supervise(commands, stop=stop, env=env))
-        chosen = venues[0]
-    tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
-                              poll_interval=poll_interval, started_ns=started_ns, file=file,
-                              symbols=settings.symbols if symbols is not None else ())
-    tick_store = open_store(settings, role="writer", venue=tick_source.venue)
-    sinks = []
-    if settings.kafka_enabled:  # otherwise no Kafka client is ever created
-        from arbitrex.sinks.kafka import KafkaSink
-
-        assert settings.kafka_bootstrap_servers is not None
-        sinks.append(KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic))
-        log.info("Kafka sink on: topic %s", settings.kafka_topic)
-    collector = Collector(tick_source, tick_store, sinks=sinks)
-    if metrics_port is not None:
-        from arbitrex.collect_metrics import serve_metrics
-
+    with Stop.on_signals() as stop:
+        chosen = None
+        if source == "mt5":
+            venues = _venues(settings, config, venue, symbols_flag=symbols is not None)
+            if len(venues) > 1:
+                argv = ["collect", "--source", "mt5", "--config", str(config), "--env-file",
+                        str(env_file)]
+                for flag, value in (("--symbols", symbols), ("--store", store),
+                                    ("--duration", duration),
+                                    ("--poll-interval", poll_interval)):
+                    if value is not None:
+                        argv += [flag, str(value)]
+                raise typer.Exit(_supervise(venues, argv, stop, started_ns))
+            chosen = venues[0]
         try:
-            serve_metrics(collector, metrics_port)
-        except OSError as exc:
-            raise ArbitrexError(f"cannot serve metrics on 127.0.0.1:{metrics_port}: "
-                                f"{exc.strerror}") from exc
-    log.info("collecting %s from %s into %r", ",".join(chosen.symbols if chosen else
-                                                       settings.symbols), source, tick_store)
+            tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
+                                      poll_interval=poll_interval, started_ns=started_ns,
+                                      file=file,
+                                      symbols=settings.symbols if symbols is not None else ())
+        except SourceUnavailable as exc:
+            raise SourceUnavailable(f"{exc}; to try arbitrex without a terminal: "
+                                    "--source sim") from None
+        tick_store = open_writer(settings, venue=tick_source.venue)
+        sinks = _sinks(settings)
+        collector = Collector(tick_source, tick_store, sinks=sinks)
+        if metrics_port is not None:
+            _serve_metrics(collector, metrics_port)
+        log.info("collecting %s from %s into %r", ",".join(
+            chosen.symbols if chosen else settings.symbols), source, tick_store)
+        _run(collector, stop, duration)
+
+
+def _venues(settings: Settings, config: Path, only: str | None, *, symbols_flag: bool
+            ) -> list[Venue]:
+    """The MT5 venues to collect: those of ``config`` when it exists (only ``only`` when
+    given), else one from the settings."""
+    venues = (load_venues(config, settings, symbols_flag=symbols_flag)
+              if config.exists() else [default_venue(settings)])
+    if only is not None:
+        venues = [v for v in venues if v.name == only]
+        if not venues:
+            raise ConfigError("venue", f"no venue named {only!r} in {config}",
+                              "use a name from its [[venues]]")
+    return venues
+
+
+def _supervise(venues: list[Venue], argv: list[str], stop: StopFlag, started_ns: int) -> int:
+    """One worker process per venue (the MetaTrader5 package is a per-process singleton)."""
+    for v in venues:
+        require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
+    commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
+                for v in venues}
+    env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
+    log.info("starting one worker per venue: %s", ", ".join(commands))
+    return supervise(commands, stop=stop, env=env)
+
+
+def _sinks(settings: Settings) -> list[Sink]:
+    if not settings.kafka_enabled:  # then no Kafka client is ever created
+        return []
+    from arbitrex.sinks.kafka import KafkaSink
+
+    assert settings.kafka_bootstrap_servers is not None
+    log.info("Kafka sink on: topic %s", settings.kafka_topic)
+    return [KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic)]
+
+
+def _serve_metrics(collector: Collector, port: int) -> None:
+    from arbitrex.collect.metrics import serve_metrics
+
+    try:
+        serve_metrics(collector, port)
+    except OSError as exc:
+        raise ListenError("metrics_port", f"cannot serve metrics on 127.0.0.1:{port}: "
+                          f"{exc.strerror}") from exc
+
+
+def _run(collector: Collector, stop: Stop, duration: float | None) -> None:
+    """Collect until stopped, with the status reporter beside; close everything after."""
     reporter = threading.Thread(target=_report, args=(collector, stop), daemon=True)
     reporter.start()
     try:
         collector.run(stop=stop, duration=duration)
     finally:
-        stop.set()
+        stop.set("done")
         reporter.join(timeout=2)
-        for sink in sinks:
+        for sink in collector.sinks:
             sink.close()
-        tick_store.close()
+        collector.store.close()
     stats = collector.stats
     log.info("stopped: %d ticks received, %d stored in %d batches%s", stats.received,
              stats.total, stats.batches, f", {stats.rejected} rejected" if stats.rejected else "")
 
 
-def _rates(stats: CollectStats, before: dict, elapsed: float) -> dict:
+Rates = dict[tuple[str, str], float]
+
+
+def _rates(stats: CollectStats, before: dict[tuple[str, str], int], elapsed: float) -> Rates:
     return {key: (n - before.get(key, 0)) / elapsed for key, n in stats.ticks.items()}
 
 
-def _table(stats: CollectStats, rates: dict, status: str) -> Table:
+def _table(stats: CollectStats, rates: Rates, status: str) -> Table:
     table = Table(title=f"arbitrex collect — {status}", title_justify="left")
     for column in ("venue", "symbol", "ticks", "ticks/s", "last seq"):
         table.add_column(column, justify="left" if column in ("venue", "symbol") else "right")
@@ -149,12 +181,12 @@ def _table(stats: CollectStats, rates: dict, status: str) -> Table:
     return table
 
 
-def _report(collector: Collector, stop: threading.Event) -> None:
+def _report(collector: Collector, stop: StopFlag) -> None:
     """The live status line on a terminal; a log line every 10 s otherwise."""
     stats = collector.stats
     tty = sys.stderr.isatty() and not os.environ.get("ARBITREX_WORKER")
     interval = 1.0 if tty else 10.0
-    before: dict = {}
+    before: dict[tuple[str, str], int] = {}
     stamp = time.monotonic()
     console = Console(stderr=True)
     live = Live(_table(stats, {}, "starting"), console=console, refresh_per_second=4,
@@ -167,11 +199,9 @@ def _report(collector: Collector, stop: threading.Event) -> None:
             snapshot = dict(stats.ticks)
             rates = _rates(stats, before, now - stamp)
             before, stamp = snapshot, now
-            status = collector.source.status()
-            for part in (collector.store, *collector.sinks):
-                part_status = getattr(part, "status", None)
-                if part_status is not None:
-                    status += f"; {part_status()}"
+            status = "; ".join([collector.source.status(), *(
+                part.status() for part in (collector.store, *collector.sinks)
+                if isinstance(part, Reports))])
             if live is not None:
                 live.update(_table(stats, rates, status))
             else:

@@ -6,16 +6,17 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar, overload
 
 import typer
 
 from arbitrex.config import Settings, load_settings
 from arbitrex.errors import ArbitrexError
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 EnvFile = Annotated[
     Path, typer.Option("--env-file", help="The .env file to read settings from.",
@@ -32,17 +33,44 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def friendly(func: F) -> F:
-    """Turn ArbitrexError into one line on stderr and the contract's exit code."""
+def message_of(exc: ArbitrexError, flags: Mapping[str, str]) -> str:
+    """The error's text, with the flag that sets what it names: ``WS_PORT: ...`` becomes
+    ``--port (WS_PORT): ...`` and ``url: ...`` becomes ``--url: ...``."""
+    text = str(exc)
+    setting = exc.setting
+    if setting is None or setting not in flags or not text.startswith(setting + ":"):
+        return text
+    flag = flags[setting]
+    label = f"{flag} ({setting})" if setting.isupper() else flag
+    return label + text[len(setting):]
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ArbitrexError as exc:
-            raise fail(str(exc), exc.exit_code) from None
 
-    return wrapper  # type: ignore[return-value]
+@overload
+def friendly(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def friendly(*, flags: Mapping[str, str]) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def friendly(func: Callable[P, R] | None = None, /, *, flags: Mapping[str, str] | None = None
+             ) -> Any:
+    """Turn ArbitrexError into one line on stderr and the contract's exit code. ``flags``
+    maps the settings and inputs that the command takes as flags to those flags."""
+    names = dict(flags or {})
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return command(*args, **kwargs)
+            except ArbitrexError as exc:
+                logging.getLogger("arbitrex").debug("the error in full", exc_info=True)
+                raise fail(message_of(exc, names), exc.exit_code) from None
+
+        return wrapper
+
+    return decorate if func is None else decorate(func)
 
 
 def settings_for(env_file: Path, **flags: Any) -> Settings:

@@ -12,10 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from arbitrex.cli.common import EnvFile
+from arbitrex.cli.common import EnvFile, friendly
 from arbitrex.config import load_settings
-from arbitrex.doctor import Check, config_checks, run_checks
-from arbitrex.errors import ArbitrexError
+from arbitrex.doctor.checks import Check, config_checks, run_checks
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 env_app = typer.Typer(help="The configuration: check it, or show the effective settings.",
@@ -43,6 +42,7 @@ def _report(checks: list[Check], as_json: bool) -> None:
 
 
 @app.callback()
+@friendly
 def doctor(
     ctx: typer.Context,
     as_json: JsonOpt = False,
@@ -61,6 +61,7 @@ def doctor(
 
 
 @env_app.command("check")
+@friendly
 def env_check(as_json: JsonOpt = False, env_file: EnvFile = Path(".env")) -> None:
     """Check the configuration alone: quoted or padded values, unknown or missing keys, types.
 
@@ -70,16 +71,13 @@ def env_check(as_json: JsonOpt = False, env_file: EnvFile = Path(".env")) -> Non
 
 
 @env_app.command("show")
+@friendly
 def env_show(as_json: JsonOpt = False, env_file: EnvFile = Path(".env")) -> None:
     """Show the effective settings and where each came from; secrets are masked.
 
     Example: arbitrex doctor env show
     """
-    try:
-        settings = load_settings(env_file=env_file)
-    except ArbitrexError as exc:
-        typer.echo(f"arbitrex: error: {exc}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    settings = load_settings(env_file=env_file)
     rows = settings.shown()
     if as_json:
         sys.stdout.write(orjson.dumps([{"name": n, "value": v, "source": o} for n, v, o in rows],

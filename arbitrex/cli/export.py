@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.progress import counted, progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.errors import ConfigError
 from arbitrex.formats import FORMATS, write
 from arbitrex.stores import open_store
-from arbitrex.tick import Tick
 
 log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
@@ -51,22 +48,10 @@ def export(
     start, end = time_range(from_, to)
     tick_store = open_store(settings)
     try:
-        ticks: Iterator[Tick] = tick_store.iter_range(symbols=chosen, from_msc=start, to_msc=end)
-        if sys.stderr.isatty():
-            total = tick_store.count_range(symbols=chosen, from_msc=start, to_msc=end)
-            with Progress(TextColumn("export"), BarColumn(), TextColumn("{task.completed:,}/"
-                          "{task.total:,}"), TimeRemainingColumn(), transient=True) as bar:
-                task = bar.add_task("export", total=total)
-
-                def counted(ticks: Iterator[Tick]) -> Iterator[Tick]:
-                    for n, tick in enumerate(ticks, 1):
-                        if n % 5000 == 0:
-                            bar.update(task, completed=n)
-                        yield tick
-
-                written = write(counted(ticks), out, fmt)
-        else:
-            written = write(ticks, out, fmt)
+        ticks = tick_store.iter_range(symbols=chosen, from_msc=start, to_msc=end)
+        with progress("export", lambda: tick_store.count_range(
+                symbols=chosen, from_msc=start, to_msc=end)) as advance:
+            written = write(counted(ticks, advance), out, fmt)
     finally:
         tick_store.close()
     log.info("exported %d ticks to %s (%s)", written, out, fmt)

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from arbitrex import formats
-from arbitrex import replay as rp
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.clock import BrokerClock
 from arbitrex.config import Settings
 from arbitrex.errors import ConfigError
-from arbitrex.stores import open_store
+from arbitrex.replay import feed, plan
+from arbitrex.runtime.stop import Stop
+from arbitrex.stores import open_store, open_writer
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stream.hub import Hub
-from arbitrex.stream.server import ServerOptions, StreamServer, serve_until_signalled
+from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
 from arbitrex.tick import Tick
+
+Plan = Iterable[tuple[float, list[Tick]]]
 
 log = logging.getLogger("arbitrex.replay")
 
@@ -44,7 +43,8 @@ def parse_speed(text: str) -> float | None:
     return speed
 
 
-@friendly
+@friendly(flags={"file": "FILE", "symbols": "--symbols", "WS_PORT": "--port",
+                 "TICK_QUEUE_BACKEND": "--store"})
 def replay(
     file: Annotated[Path | None, typer.Argument(
         help="An NDJSON, CSV or Parquet export, or a MetaTrader 5 tick export; "
@@ -78,65 +78,37 @@ def replay(
     source_store = None
     if file is not None:
         if not file.exists():
-            raise ConfigError("FILE", f"{file} does not exist", "give an existing file")
-        ticks: Iterable[Tick] = rp.from_file(
+            raise ConfigError("file", f"{file} does not exist", "give an existing file")
+        ticks: Iterable[Tick] = plan.from_file(
             formats.read(file, symbols=chosen, clock=BrokerClock(settings.broker_timezone)),
             symbols=chosen if formats.guess_format(file) != "mt5" else (),
             from_msc=start, to_msc=end)
         total = len(ticks)  # type: ignore[arg-type]
     else:
         source_store = open_store(settings)
-        ticks = rp.from_store(source_store, symbols=chosen, from_msc=start, to_msc=end)
+        ticks = plan.from_store(source_store, symbols=chosen, from_msc=start, to_msc=end)
         total = source_store.count_range(symbols=chosen, from_msc=start, to_msc=end)
-    plan = rp.schedule(ticks, speed=pace)
-    stop = threading.Event()
+    schedule = plan.schedule(ticks, speed=pace)
     try:
-        with _progress(total) as advance:
+        with Stop.on_signals() as stop, progress("replay", total) as advance:
             if into_store:
-                _into_store(plan, settings, stop, advance, total)
+                _into_store(schedule, settings, stop, advance, total)
             else:
-                asyncio.run(_serve(plan, settings, advance, total))
+                asyncio.run(_serve(schedule, settings, stop, advance, total))
     finally:
         if source_store is not None:
             source_store.close()
 
 
-class _progress:
-    """A progress bar with ETA on a terminal; nothing otherwise."""
-
-    def __init__(self, total: int) -> None:
-        self.bar = Progress(TextColumn("replay"), BarColumn(), TextColumn(
-            "{task.completed:,}/{task.total:,}"), TimeRemainingColumn(), transient=True,
-            console=None) if sys.stderr.isatty() else None
-        self.total = total
-
-    def __enter__(self) -> Callable[[int], None]:
-        if self.bar is None:
-            return lambda n: None
-        self.bar.start()
-        task = self.bar.add_task("replay", total=self.total)
-        bar = self.bar
-        return lambda n: bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _into_store(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
-                stop: threading.Event, advance: Callable[[int], None], total: int) -> None:
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    target = open_store(settings, role="writer")
+def _into_store(schedule: Plan, settings: Settings, stop: Stop, advance: Callable[[int], None],
+                total: int) -> None:
+    target = open_writer(settings, venue=feed.REPLAY_VENUE)
     try:
-        stored = rp.into_store(plan, target, progress=advance, stop=stop)
+        stored = feed.into_store(schedule, target, progress=advance, stop=stop)
     finally:
         target.close()
     log.info("replayed %d of %d ticks into %r under venue %s", stored, total, target,
-             rp.REPLAY_VENUE)
+             feed.REPLAY_VENUE)
 
 
 def _report_failure(task: asyncio.Future[None]) -> None:
@@ -144,8 +116,8 @@ def _report_failure(task: asyncio.Future[None]) -> None:
         log.error("replay failed: %s", task.exception())
 
 
-async def _serve(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
-                 advance: Callable[[int], None], total: int) -> None:
+async def _serve(schedule: Plan, settings: Settings, stop: Stop, advance: Callable[[int], None],
+                 total: int) -> None:
     memory = MemoryStore()
     hub = Hub(memory, memory, replay=True)
     options = ServerOptions.from_settings(settings)
@@ -164,15 +136,15 @@ async def _serve(plan: Iterable[tuple[float, list[Tick]]], settings: Settings,
             blocked_since.append(time.monotonic())
         return time.monotonic() - blocked_since[0] < limit
 
-    async def feed() -> None:
-        sent = await rp.into_memory(plan, memory.add, backlog=backlog, progress=advance)
+    async def deliver() -> None:
+        sent = await feed.into_memory(schedule, memory.add, backlog=backlog, progress=advance)
         log.info("replayed %d ticks; still serving (clients may resume with since) until "
                  "stopped", sent)
 
     def ready(port: int) -> None:
         log.info("replaying %d ticks on ws://%s:%d/ws (page: http://%s:%d/)", total,
                  options.host, port, options.host, port)
-        task = asyncio.ensure_future(feed())
+        task = asyncio.ensure_future(deliver())
         task.add_done_callback(_report_failure)
 
-    await serve_until_signalled(server, ready)
+    await serve_until(server, stop, ready)

@@ -12,9 +12,10 @@ import typer
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.config import Settings
+from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
-from arbitrex.stream.server import ServerOptions, StreamServer, serve_until_signalled
+from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
 
 log = logging.getLogger("arbitrex.serve")
 
@@ -28,7 +29,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@friendly
+@friendly(flags={"WS_HOST": "--host", "WS_PORT": "--port", "TICK_QUEUE_BACKEND": "--store"})
 def serve(
     host: Annotated[str | None, typer.Option(
         help="Address to listen on (env: WS_HOST; default 127.0.0.1).", show_default=False)] = None,
@@ -51,10 +52,12 @@ def serve(
     if not _is_loopback(settings.ws_host) and settings.ws_token is None:
         log.warning("listening on %s without WS_TOKEN: anyone who can reach this address can "
                     "read the stream; set WS_TOKEN", settings.ws_host)
-    asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client))
+    with Stop.on_signals() as stop:
+        asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client, stop))
 
 
-async def _serve(settings: Settings, options: ServerOptions, slow_client: str) -> None:
+async def _serve(settings: Settings, options: ServerOptions, slow_client: str, stop: Stop
+                 ) -> None:
     reader = open_store(settings)
     follower = open_store(settings)
     hub = Hub(reader, follower, slow_client=slow_client)
@@ -65,7 +68,7 @@ async def _serve(settings: Settings, options: ServerOptions, slow_client: str) -
                  options.host, port)
 
     try:
-        await serve_until_signalled(server, ready)
+        await serve_until(server, stop, ready)
     finally:
         reader.close()
         follower.close()

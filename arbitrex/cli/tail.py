@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import orjson
@@ -18,9 +16,10 @@ from rich.live import Live
 from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
-from arbitrex.errors import ConfigError
-from arbitrex.stores import open_store
-from arbitrex.tailing import TailEvent, from_server, from_store
+from arbitrex.errors import ConfigError, TickError
+from arbitrex.runtime.stop import Stop
+from arbitrex.stores import TickStore, open_store
+from arbitrex.stream.client import TailEvent, from_server, from_store, ws_url
 from arbitrex.tick import Tick, check_symbol, digits_of, to_record
 
 
@@ -58,7 +57,7 @@ def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
     return table
 
 
-@friendly
+@friendly(flags={"url": "--url", "TICK_QUEUE_BACKEND": "--store"})
 def tail(
     symbols: Annotated[list[str], typer.Argument(help="Symbols to follow, e.g. EURUSD GBPUSD.")],
     url: Annotated[str | None, typer.Option(
@@ -79,39 +78,34 @@ def tail(
     for symbol in wanted:
         try:
             check_symbol(symbol)
-        except Exception as exc:
+        except TickError as exc:
             raise ConfigError("SYMBOL", str(exc), "pass symbols like EURUSD") from None
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     token = settings.ws_token.reveal() if settings.ws_token else None
-    tick_store = None
     if url:
-        events = from_server(url, wanted, stop=stop, token=token)
-        source = url
-    else:
-        tick_store = open_store(settings)
-        events = from_store(tick_store, wanted, stop=stop)
-        source = repr(tick_store)
-    try:
-        if json or not sys.stdout.isatty():
-            _print_json(events, count, stop)
+        ws_url(url, token)  # a bad URL is bad usage: refused before anything starts
+    with Stop.on_signals() as stop:
+        tick_store: TickStore | None = None
+        if url:
+            events = from_server(url, wanted, stop=stop, token=token)
+            source = url
         else:
-            _show_table(events, count, stop, source)
-    finally:
-        if tick_store is not None:
-            tick_store.close()
+            tick_store = open_store(settings)
+            events = from_store(tick_store, tick_store, wanted, stop=stop)
+            source = repr(tick_store)
+        try:
+            if json or not sys.stdout.isatty():
+                _print_json(events, count, stop)
+            else:
+                _show_table(events, count, stop, source)
+        finally:
+            if tick_store is not None:
+                tick_store.close()
 
 
-def _print_json(events: object, count: int | None, stop: threading.Event) -> None:
+def _print_json(events: Iterable[TailEvent], count: int | None, stop: Stop) -> None:
     out = sys.stdout.buffer
     seen = 0
-    for event in events:  # type: ignore[attr-defined]
-        assert isinstance(event, TailEvent)
+    for event in events:
         if event.kind == "idle":
             continue
         if event.tick is None:
@@ -122,17 +116,17 @@ def _print_json(events: object, count: int | None, stop: threading.Event) -> Non
             seen += 1
         out.flush()
         if count is not None and seen >= count:
-            stop.set()
+            stop.set("count reached")
             break
 
 
-def _show_table(events: object, count: int | None, stop: threading.Event, source: str) -> None:
+def _show_table(events: Iterable[TailEvent], count: int | None, stop: Stop, source: str
+                ) -> None:
     rows: dict[tuple[str, str], _Row] = {}
     seen = 0
     with Live(_table(rows, source), console=Console(), refresh_per_second=4) as live:
         last_draw = 0.0
-        for event in events:  # type: ignore[attr-defined]
-            assert isinstance(event, TailEvent)
+        for event in events:
             if event.tick is not None:
                 row = rows.get(event.tick.key)
                 if row is None:
@@ -150,6 +144,6 @@ def _show_table(events: object, count: int | None, stop: threading.Event, source
                 live.update(_table(rows, source))
                 last_draw = now
             if count is not None and seen >= count:
-                stop.set()
+                stop.set("count reached")
                 break
         live.update(_table(rows, source))

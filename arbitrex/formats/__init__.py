@@ -52,7 +52,7 @@ def write(ticks: Iterable[Tick], path: Path, fmt: str) -> int:
         from arbitrex.formats import parquet
 
         return parquet.write(ticks, path)
-    raise ConfigError("--format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    raise ConfigError("format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
 
 
 def read(path: Path, *, symbols: tuple[str, ...] = (), clock: BrokerClock | None = None
@@ -75,6 +75,6 @@ def read(path: Path, *, symbols: tuple[str, ...] = (), clock: BrokerClock | None
     from arbitrex.formats import mt5export
 
     if len(symbols) != 1:
-        raise ConfigError("--symbols", f"{path} is a MetaTrader 5 tick export, which names no "
-                          "symbol", "give exactly one: --symbols EURUSD")
+        raise ConfigError("symbols", f"{path} is a MetaTrader 5 tick export, which names no "
+                          "symbol", "give exactly one, e.g. EURUSD")
     return mt5export.read(path, symbol=symbols[0], clock=clock)

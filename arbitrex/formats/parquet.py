@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from arbitrex.errors import SourceUnavailable, TickError
+from arbitrex.errors import MissingPackage, TickError
 from arbitrex.tick import RECORD_FIELDS, Tick, from_record
 
 ROW_GROUP = 65_536
@@ -17,8 +17,7 @@ def _pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet
     except ImportError as exc:
-        raise SourceUnavailable("Parquet needs pyarrow: pip install 'arbitrex[parquet]' "
-                                "(or use --format ndjson or csv)") from exc
+        raise MissingPackage("pyarrow", "Parquet", "parquet", "or use NDJSON or CSV") from exc
     return pyarrow
 
 

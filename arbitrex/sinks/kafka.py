@@ -9,13 +9,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from arbitrex.errors import SourceUnavailable, StoreError
+from arbitrex.errors import MissingPackage, StoreError
 from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
 
 
 class KafkaSink:
+    """Implements ``Sink``."""
+
+    name = "kafka"
+
     def __init__(
         self,
         bootstrap_servers: str,
@@ -31,9 +35,8 @@ class KafkaSink:
         try:
             from confluent_kafka import KafkaException, Producer
         except ImportError as exc:
-            raise SourceUnavailable("Kafka is enabled but confluent-kafka is not installed: "
-                                    "pip install 'arbitrex[kafka]' (or set DISABLE_KAFKA=1)"
-                                    ) from exc
+            raise MissingPackage("confluent-kafka", "the Kafka sink (DISABLE_KAFKA=0)", "kafka",
+                                 "or set DISABLE_KAFKA=1") from exc
         self.topic = topic
         self.full_wait = full_wait
         self.flush_timeout = flush_timeout

@@ -7,21 +7,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arbitrex.config import Settings
-from arbitrex.errors import SourceUnavailable
-from arbitrex.sources.base import Position, TickSource
+from arbitrex.errors import ConfigError, SourceUnavailable
+from arbitrex.sources.base import TickSource
 
 if TYPE_CHECKING:
-    from arbitrex.venues import Venue
+    from arbitrex.sources.mt5.venues import Venue
 
-__all__ = ["Position", "TickSource", "make_source", "require_mt5"]
+__all__ = ["TickSource", "make_source", "require_mt5"]
 
 SOURCES = ("sim", "mt5", "file")
 
 
 MT5_MISSING_HINT = (
     "the MetaTrader5 package is not available: on Windows `pip install 'arbitrex[mt5]'`; on "
-    "Linux run the terminal under Wine with an mt5linux bridge and set MT5_BRIDGE=host:port; "
-    "to try arbitrex without a terminal use --source sim")
+    "Linux run the terminal under Wine with an mt5linux bridge and set MT5_BRIDGE=host:port")
 
 
 def require_mt5(bridge: str | None) -> None:
@@ -48,9 +47,9 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
                          else poll_interval)
     if kind == "mt5":
         from arbitrex.clock import BrokerClock
-        from arbitrex.sources.mt5 import POLL_INTERVAL, Mt5Source
-        from arbitrex.sources.mt5_terminal import Terminal, load_api
-        from arbitrex.venues import default_venue
+        from arbitrex.sources.mt5.source import POLL_INTERVAL, Mt5Source
+        from arbitrex.sources.mt5.terminal import Terminal, load_api
+        from arbitrex.sources.mt5.venues import default_venue
 
         v = venue or default_venue(settings)
         require_mt5(v.mt5_bridge)
@@ -66,9 +65,7 @@ def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int 
         from arbitrex.sources.file import FileSource
 
         if file is None:
-            from arbitrex.errors import ConfigError
-
-            raise ConfigError("--file", "--source file needs the file to read",
-                              "add --file PATH (NDJSON, CSV, Parquet or an MT5 tick export)")
+            raise ConfigError("file", "the file source needs the file to read",
+                              "give its path (NDJSON, CSV, Parquet or an MT5 tick export)")
         return FileSource(file, symbols=symbols, clock=BrokerClock(settings.broker_timezone))
-    raise SourceUnavailable(f"unknown source {kind!r}: use one of {', '.join(SOURCES)}")
+    raise ConfigError("source", f"unknown source {kind!r}", f"use one of {', '.join(SOURCES)}")

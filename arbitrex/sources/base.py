@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
-from arbitrex.tick import Tick
+from arbitrex.tick import Position, Tick
 
-
-class Position(NamedTuple):
-    """Where a (venue, symbol) stream stands in the store, so a source can resume.
-
-    ``broker_msc`` is the broker time of the last stored tick and ``same_ms`` how many
-    stored ticks share that millisecond (time_msc is not unique, see MT5_FACTS.md).
-    """
-
-    seq: int
-    broker_msc: int
-    same_ms: int
+__all__ = ["Position", "TickSource"]
 
 
 class TickSource(Protocol):
     """A producer of ticks for one venue. Ticks come out with seq 0 (the store assigns it)."""
 
     venue: str
+
     @property
     def fresh_starts(self) -> Mapping[str, int]:
         """After ``open``: symbols begun afresh (nothing stored) -> the broker ms they begin

@@ -1,26 +1,45 @@
-"""The shape every store has, and the factory that picks one from the settings.
+"""The shapes of a store, one small Protocol per kind of user, and the optional abilities.
 
 A store assigns ``seq`` durably at append: per (venue, symbol), from 1, +1 per tick, never
-reused. Readers can ask for the last tick, the ticks after a seq, and follow new ticks.
+reused. Each user asks for only what it needs:
+
+    TickWriter     collect and ``replay --into-store``: append, and where each stream stands
+    StreamReader   serve and tail: per stream, the last tick and the ticks after a seq
+    RangeReader    export and replay: ticks in a time range, across streams, in store order
+    Follower[C]    serve and tail: ticks stored after a cursor, as they come
+
+SQLite and Redis are all four (``TickStore``); the Redis writer with its outage spool is a
+``TickWriter``; the replay server's memory store a ``StreamReader`` and ``Follower``.
+What only some stores can do is declared as Protocols too, and asked with ``isinstance``:
+
+    NonBlocking    ``follow`` never blocks: read on the event loop every ``poll_interval``
+    Rings          a doorbell wakes a follower when a writer commits
+    Spools         ticks accepted but not stored yet (Redis down): ``pending()``
+    Reports        a short state for status lines: ``status()``
+
+This module imports nothing of arbitrex but the tick model, so no layer reaches up for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from arbitrex.sources.base import Position
-from arbitrex.tick import Tick
+from arbitrex.tick import Position, Tick
 
-if TYPE_CHECKING:
-    from arbitrex.config import Settings
+C = TypeVar("C")
+
+#: The end of every time range: no tick is stamped this late.
+END_OF_TIME = 2**62
 
 
-class TickStore(Protocol):
-    name: str
-
+class TickWriter(Protocol):
     def append(self, ticks: Sequence[Tick]) -> list[Tick]:
         """Store ``ticks`` atomically in order; return them with their assigned seq."""
+        ...
+
+    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
+        """Store ticks keeping their seq (replay); seqs the stream already holds are skipped."""
         ...
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
@@ -31,11 +50,15 @@ class TickStore(Protocol):
         """Where each symbol of ``venue`` stands, for a source to resume from."""
         ...
 
-    def last(self, venue: str, symbol: str) -> Tick | None: ...
+    def close(self) -> None: ...
 
+
+class StreamReader(Protocol):
     def streams(self) -> list[tuple[str, str]]:
         """Every (venue, symbol) with stored ticks."""
         ...
+
+    def last(self, venue: str, symbol: str) -> Tick | None: ...
 
     def first_seq(self, venue: str, symbol: str) -> int | None:
         """The oldest seq still held (history may be trimmed), None when empty."""
@@ -45,48 +68,76 @@ class TickStore(Protocol):
         """Up to ``limit`` ticks with seq > ``after_seq``, in seq order."""
         ...
 
-    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
-        """Store ticks keeping their seq (replay); seqs the stream already holds are skipped."""
-        ...
+    def close(self) -> None: ...
+
+
+class RangeReader(Protocol):
+    def streams(self) -> list[tuple[str, str]]: ...
 
     def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                    from_msc: int = 0, to_msc: int = 2**62) -> int: ...
+                    from_msc: int = 0, to_msc: int = END_OF_TIME) -> int: ...
 
     def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
+                   from_msc: int = 0, to_msc: int = END_OF_TIME, chunk: int = 10_000
                    ) -> Iterator[Tick]:
         """Ticks with from_msc <= time_msc < to_msc in store order, in constant memory."""
         ...
 
-    def head(self) -> Any:
-        """A follow cursor at the current end of the store."""
+    def close(self) -> None: ...
+
+
+class Follower(Protocol[C]):
+    def head(self) -> C:
+        """A cursor at the current end of the store."""
         ...
 
-    def follow(self, cursor: Any, *, timeout: float, limit: int) -> tuple[list[Tick], Any]:
+    def follow(self, cursor: C, *, timeout: float, limit: int) -> tuple[list[Tick], C]:
         """Ticks stored after ``cursor`` (in store order), waiting up to ``timeout`` for some."""
         ...
 
     def close(self) -> None: ...
 
 
-def open_store(settings: Settings, *, role: str = "reader", venue: str = "default"
-               ) -> TickStore:
-    """Open the store the settings name. ``role`` is ``writer`` or ``reader``; a Redis writer
-    gets a local spool (next to SQLITE_PATH, one per venue) for Redis outages."""
-    if settings.backend == "sqlite":
-        from arbitrex.stores.sqlite import SqliteStore
+class TickStore(TickWriter, StreamReader, RangeReader, Follower[Any], Protocol):
+    """Everything: what ``open_store`` returns (SQLite, Redis)."""
 
-        return SqliteStore(settings.sqlite_path)
-    from pathlib import Path
 
-    from arbitrex.stores.redis import RedisStore
+# Optional abilities
 
-    def connect() -> RedisStore:
-        return RedisStore(settings.redis_url, maxlen=settings.redis_maxlen)
 
-    if role == "writer":
-        from arbitrex.stores.spool import SpoolingStore
+class Bell(Protocol):
+    """A follower's side of a doorbell: ``fileno`` becomes readable when a writer commits."""
 
-        spool = Path(settings.sqlite_path).parent / f"spool-{venue}.db"
-        return SpoolingStore(connect, spool)
-    return connect()
+    def fileno(self) -> int: ...
+
+    def take_all(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class NonBlocking(Protocol):
+    """``follow(timeout=0)`` returns at once: read it on the event loop, this often at least."""
+
+    poll_interval: float
+
+
+@runtime_checkable
+class Rings(Protocol):
+    def listen(self) -> Bell | None:
+        """A doorbell that wakes a follower when a writer commits (None: poll instead)."""
+        ...
+
+
+@runtime_checkable
+class Spools(Protocol):
+    def pending(self) -> int:
+        """Ticks accepted but not in the store yet (kept locally while it is unreachable)."""
+        ...
+
+
+@runtime_checkable
+class Reports(Protocol):
+    def status(self) -> str:
+        """A short human-readable state, e.g. ``redis ok``."""
+        ...

@@ -1,15 +1,15 @@
 """An in-memory store of ticks that keep their own seq: what ``replay --port`` serves from.
 
 It holds the whole replayed history (so a late client can resume with ``since``) and lets
-the hub follow it like any store. Writers call ``add``; ``follow`` wakes on a condition.
+the hub follow it like any store: a ``StreamReader`` and ``Follower`` (and ``NonBlocking``).
+The replay feed calls ``add``; ``follow`` wakes on a condition.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable
 
-from arbitrex.sources.base import Position
 from arbitrex.tick import Tick
 
 
@@ -32,20 +32,6 @@ class MemoryStore:
                 self._log.append(tick)
             self._cond.notify_all()
 
-    def append(self, ticks: Sequence[Tick]) -> list[Tick]:
-        raise NotImplementedError("the replay store keeps the seq of its input; use add()")
-
-    def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
-        self.add(ticks)
-        return list(ticks)
-
-    def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
-        pass
-
-    def positions(self, venue: str) -> dict[str, Position]:
-        return {s: Position(t[-1].seq, t[-1].broker_msc, 1)
-                for (v, s), t in self._streams.items() if v == venue and t}
-
     def last(self, venue: str, symbol: str) -> Tick | None:
         stream = self._streams.get((venue, symbol))
         return stream[-1] if stream else None
@@ -61,19 +47,6 @@ class MemoryStore:
         stream = self._streams.get((venue, symbol), [])
         start = _bisect_seq(stream, after_seq)
         return stream[start:start + limit]
-
-    def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                    from_msc: int = 0, to_msc: int = 2**62) -> int:
-        return sum(1 for _ in self.iter_range(symbols=symbols, venues=venues,
-                                              from_msc=from_msc, to_msc=to_msc))
-
-    def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
-                   ) -> Iterator[Tick]:
-        for tick in list(self._log):
-            if (not symbols or tick.symbol in symbols) and (not venues or tick.venue in venues) \
-                    and from_msc <= tick.time_msc < to_msc:
-                yield tick
 
     def head(self) -> int:
         return len(self._log)

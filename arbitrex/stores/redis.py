@@ -1,13 +1,9 @@
 """Redis Streams store: one stream per (venue, symbol), entry ID ``<seq>-0``.
 
-Layout (readable by other programs):
-    arbitrex:ticks:{VENUE:SYMBOL}   the stream; fields = the record's fields (+ broker_msc)
-    arbitrex:seq:{VENUE:SYMBOL}     the seq counter
-    arbitrex:start:{VENUE:SYMBOL}   where a source began a symbol before its first tick
-    arbitrex:spool:{VENUE:SYMBOL}   per spool file, the last spooled tick applied (exactly once)
-The hash tag keeps a stream's keys in one Redis Cluster slot, so one Lua script assigns seq
-and appends atomically: two collectors or a restart can never reuse or skip a seq. Because
-the entry ID is the seq, ``since`` is a plain XRANGE, and readers follow with blocking XREAD.
+The keys are in ``redis_keys.py``. The hash tag keeps a stream's keys in one Redis Cluster
+slot, so one Lua script assigns seq and appends atomically: two collectors or a restart can
+never reuse or skip a seq. Because the entry ID is the seq, ``since`` is a plain XRANGE, and
+readers follow with blocking XREAD.
 """
 
 from __future__ import annotations
@@ -15,20 +11,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from redis.exceptions import RedisError
 
 from arbitrex.errors import StoreError
-from arbitrex.sources.base import Position
-from arbitrex.tick import Tick
+from arbitrex.stores import redis_keys as keys
+from arbitrex.stores.base import END_OF_TIME
+from arbitrex.tick import RECORD_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
 
-PREFIX = "arbitrex:ticks:"
-FIELDS = ("symbol", "venue", "seq", "time_msc", "bid", "ask", "last", "volume", "volume_real",
-          "flags", "recv_ns", "broker_msc")
+#: A stream entry's fields: the record's, then the broker's own clock.
+FIELDS = (*RECORD_FIELDS, "broker_msc")
 _VALUE_FIELDS = FIELDS[3:]  # what the script receives per entry, after seq
 
 # KEYS: per stream, three: the stream, its counter, its spool watermark. ARGV: maxlen, spool
@@ -81,21 +77,8 @@ return out
 """
 
 
-def _tag(venue: str, symbol: str) -> str:
-    return "{" + f"{venue}:{symbol}" + "}"
-
-
-def stream_key(venue: str, symbol: str) -> str:
-    return PREFIX + _tag(venue, symbol)
-
-
 def _raw(response: Any, **options: Any) -> Any:
     return response
-
-
-def _parse_key(key: str) -> tuple[str, str]:
-    venue, _, symbol = key[len(PREFIX) + 1:-1].partition(":")
-    return venue, symbol
 
 
 def _entry_args(tick: Tick, seq: int, spool_seq: int) -> list[Any]:
@@ -130,6 +113,15 @@ def _tick(fields: Mapping[bytes, bytes]) -> Tick:
     return Tick(f["venue"], f["symbol"], int(f["seq"]), int(f["time_msc"]), float(f["bid"]),
                 float(f["ask"]), float(f["last"]), int(f["volume"]), float(f["volume_real"]),
                 int(f["flags"]), int(f["recv_ns"]), int(f.get("broker_msc", f["time_msc"])))
+
+
+class ServerFacts(NamedTuple):
+    version: str
+    cluster: bool
+    aof: bool  # append-only file on
+    rdb: bool  # snapshots on (assumed on a cluster, where CONFIG GET goes to one node)
+    maxmemory: int  # bytes, 0 = no limit
+    streams: int
 
 
 class RedisStore:
@@ -190,18 +182,18 @@ class RedisStore:
         # script's keys must share a slot), each a round trip to the node holding it.
         calls: list[tuple[list[str], list[Any]]] = []
         for (venue, symbol), idx in groups.items():
-            tag = _tag(venue, symbol)
             args: list[Any] = [len(idx)]
             for i in idx:
                 args += _entry_args(ticks[i], ticks[i].seq if keep_seq else 0,
                                     spool_ids[i] if spool_ids else 0)
-            calls.append(([PREFIX + tag, "arbitrex:seq:" + tag, "arbitrex:spool:" + tag], args))
+            calls.append(([keys.stream_key(venue, symbol), keys.seq_key(venue, symbol),
+                           keys.spool_key(venue, symbol)], args))
         if not self.cluster:
-            calls = [([k for keys, _ in calls for k in keys],
+            calls = [([k for names, _ in calls for k in names],
                       [a for _, args in calls for a in args])]
         flat: list[Any] = []
-        for keys, args in calls:
-            flat += self._call("append", self._script, keys=keys,
+        for names, args in calls:
+            flat += self._call("append", self._script, keys=names,
                                args=[self.maxlen, spool, *args])
         results, start = [], 0
         for idx in groups.values():
@@ -228,8 +220,7 @@ class RedisStore:
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
         for symbol, ms in starts.items():
-            self._call("mark_start", self.r.set, "arbitrex:start:" + _tag(venue, symbol), ms,
-                       nx=True)
+            self._call("mark_start", self.r.set, keys.start_key(venue, symbol), ms, nx=True)
 
     # Reading
 
@@ -239,49 +230,45 @@ class RedisStore:
         return sorted(set(keys))
 
     def streams(self) -> list[tuple[str, str]]:
-        return [_parse_key(k) for k in self._scan(PREFIX + "*")]
+        return [keys.parse(k, keys.TICKS) for k in self._scan(keys.pattern(keys.TICKS))]
 
     def positions(self, venue: str) -> dict[str, Position]:
         out: dict[str, Position] = {}
-        for key in self._scan("arbitrex:start:{" + venue + ":*"):
-            symbol = key[len("arbitrex:start:") + 1:-1].partition(":")[2]
+        for key in self._scan(keys.pattern(keys.START, venue)):
+            symbol = keys.parse(key, keys.START)[1]
             out[symbol] = Position(0, int(self._call("get", self.r.get, key)), 0)
         for v, symbol in self.streams():
             if v != venue:
                 continue
-            entries = self._call("xrevrange", self.r.xrevrange, stream_key(v, symbol),
+            entries = self._call("xrevrange", self.r.xrevrange, keys.stream_key(v, symbol),
                                  count=10_000)
             if not entries:
                 continue
             ticks = [_tick(fields) for _, fields in entries]
-            same = 0
-            for t in ticks:
-                if t.broker_msc != ticks[0].broker_msc:
-                    break
-                same += 1
-            out[symbol] = Position(ticks[0].seq, ticks[0].broker_msc, same)
+            last_ms, same = latest_run(t.broker_msc for t in ticks)
+            out[symbol] = Position(ticks[0].seq, last_ms, same)
         return out
 
     def last(self, venue: str, symbol: str) -> Tick | None:
-        entries = self._call("xrevrange", self.r.xrevrange, stream_key(venue, symbol), count=1)
+        entries = self._call("xrevrange", self.r.xrevrange, keys.stream_key(venue, symbol), count=1)
         return _tick(entries[0][1]) if entries else None
 
     def first_seq(self, venue: str, symbol: str) -> int | None:
-        entries = self._call("xrange", self.r.xrange, stream_key(venue, symbol), count=1)
+        entries = self._call("xrange", self.r.xrange, keys.stream_key(venue, symbol), count=1)
         return int(entries[0][0].split(b"-")[0]) if entries else None
 
     def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
-        entries = self._call("xrange", self.r.xrange, stream_key(venue, symbol),
+        entries = self._call("xrange", self.r.xrange, keys.stream_key(venue, symbol),
                              min=f"{after_seq + 1}-0", count=limit)
         return [_tick(fields) for _, fields in entries]
 
     def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                    from_msc: int = 0, to_msc: int = 2**62) -> int:
+                    from_msc: int = 0, to_msc: int = END_OF_TIME) -> int:
         return sum(1 for _ in self.iter_range(symbols=symbols, venues=venues,
                                               from_msc=from_msc, to_msc=to_msc))
 
     def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
+                   from_msc: int = 0, to_msc: int = END_OF_TIME, chunk: int = 10_000
                    ) -> Iterator[Tick]:
         for venue, symbol in self.streams():
             if (symbols and symbol not in symbols) or (venues and venue not in venues):
@@ -297,13 +284,13 @@ class RedisStore:
     # Following
 
     def head(self) -> dict[str, str]:
-        return {stream_key(v, s): f"{t.seq}-0" for v, s in self.streams()
+        return {keys.stream_key(v, s): f"{t.seq}-0" for v, s in self.streams()
                 if (t := self.last(v, s)) is not None}
 
     def _with_new_streams(self, cursor: dict[str, str]) -> dict[str, str]:
         now = time.monotonic()
         if now - self._discovered > self.discover_interval:
-            self._known = self._scan(PREFIX + "*")
+            self._known = self._scan(keys.pattern(keys.TICKS))
             self._discovered = now
         cursor = dict(cursor)
         for key in self._known:
@@ -348,8 +335,14 @@ class RedisStore:
     def ping(self) -> None:
         self._call("ping", self.r.ping)
 
-    def info(self) -> dict[str, Any]:
-        return dict(self._call("info", self.r.info))
+    def describe(self) -> ServerFacts:
+        """What doctor checks: version, persistence, memory limit, streams held."""
+        info = dict(self._call("info", self.r.info))
+        rdb = True if self.cluster else bool(
+            self._call("config get", self.r.config_get, "save").get("save"))
+        return ServerFacts(version=str(info.get("redis_version", "0")), cluster=self.cluster,
+                           aof=int(info.get("aof_enabled", 0)) == 1, rdb=rdb,
+                           maxmemory=int(info.get("maxmemory", 0)), streams=len(self.streams()))
 
     def close(self) -> None:
         try:

@@ -16,23 +16,21 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from arbitrex.errors import StoreError, StoreUnavailable
-from arbitrex.sources.base import Position
+from arbitrex.runtime.backoff import Backoff
 from arbitrex.stores.redis import RedisStore
-from arbitrex.tick import Tick
+from arbitrex.stores.sqlite import COLUMNS
+from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
-            "recv_ns, broker_msc")
-
 
 class SpoolingStore:
-    """Implements ``TickStore`` for a writer: Redis, with a local spool during outages."""
+    """A ``TickWriter`` (and ``Spools``, ``Reports``): Redis, with a local spool during
+    outages. Readers open Redis itself."""
 
     name = "redis"
 
@@ -49,8 +47,7 @@ class SpoolingStore:
         drain_budget: float = 0.05,
     ) -> None:
         self._connect = connect
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
+        self._backoff = Backoff(initial=retry_initial, cap=retry_max)
         self.drain_chunk = drain_chunk
         self.drain_budget = drain_budget
         self.path = Path(spool_path)
@@ -61,7 +58,7 @@ class SpoolingStore:
         self._db.executescript(f"""
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                {', '.join(c + ' NOT NULL' for c in _COLUMNS.split(', '))});
+                {', '.join(c + ' NOT NULL' for c in STORED_FIELDS)});
         """)
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(spool)")}
         for column in ("writer TEXT NOT NULL DEFAULT ''", "wid INTEGER NOT NULL DEFAULT 0"):
@@ -77,7 +74,6 @@ class SpoolingStore:
             self.spool_id = row[0]
         self.primary: RedisStore | None = None
         self._empty = False  # the spool is known to hold nothing (see pending)
-        self._attempt = 0
         self._next_try = 0.0
         self.spooled_total = 0
         self._reconnect()
@@ -101,12 +97,16 @@ class SpoolingStore:
             return False
         if self._attempt:
             log.info("Redis is reachable again after %d attempts", self._attempt)
-        self._attempt = 0
+        self._backoff.reset()
         return True
 
+    @property
+    def _attempt(self) -> int:
+        """Failed attempts to reach Redis since it last answered (0: it answers)."""
+        return self._backoff.attempt
+
     def _down(self, exc: Exception) -> None:
-        self._attempt += 1
-        delay = min(self.retry_max, self.retry_initial * 2 ** min(self._attempt - 1, 10))
+        delay = self._backoff.next()
         self._next_try = time.monotonic() + delay
         if self._attempt == 1:
             log.warning("Redis unreachable (%s): spooling ticks to %s", exc, self.path)
@@ -140,8 +140,8 @@ class SpoolingStore:
     def _spool(self, ticks: Sequence[Tick], ids: Sequence[int]) -> None:
         self._empty = False
         with self._db:
-            self._db.executemany(f"INSERT INTO spool ({_COLUMNS}, writer, wid) VALUES "
-                                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.executemany(f"INSERT INTO spool ({COLUMNS}, writer, wid) VALUES "
+                                 f"({','.join('?' * (len(STORED_FIELDS) + 2))})",
                                  [(*t, self.writer, i) for t, i in zip(ticks, ids, strict=True)])
         self.spooled_total += len(ticks)
 
@@ -155,7 +155,7 @@ class SpoolingStore:
         stored: list[Tick] = []
         deadline = time.monotonic() + budget
         while True:
-            rows = self._db.execute(f"SELECT id, writer, wid, {_COLUMNS} FROM spool "
+            rows = self._db.execute(f"SELECT id, writer, wid, {COLUMNS} FROM spool "
                                     "ORDER BY id LIMIT ?", (self.drain_chunk,)).fetchall()
             if not rows:
                 return stored
@@ -216,26 +216,16 @@ class SpoolingStore:
         except StoreError as exc:  # not knowing where a symbol left off would leave a hole
             raise StoreUnavailable(f"Redis is unreachable ({exc}), so where each symbol left "
                                    "off is unknown") from exc
-        for symbol, last_ms in self._db.execute(
-                "SELECT symbol, MAX(broker_msc) FROM spool WHERE venue=? GROUP BY symbol",
-                (venue,)).fetchall():
-            same = self._db.execute("SELECT COUNT(*) FROM spool WHERE venue=? AND symbol=? "
-                                    "AND broker_msc=?", (venue, symbol, last_ms)).fetchone()[0]
+        for (symbol,) in self._db.execute("SELECT DISTINCT symbol FROM spool WHERE venue=?",
+                                          (venue,)).fetchall():
+            last_ms, same = latest_run(ms for (ms,) in self._db.execute(
+                "SELECT broker_msc FROM spool WHERE venue=? AND symbol=? ORDER BY id DESC "
+                "LIMIT 10000", (venue, symbol)))
             before = out.get(symbol)
             if before is not None and before.broker_msc == last_ms:
                 same += before.same_ms
             out[symbol] = Position(before.seq if before else 0, last_ms, same)
         return out
-
-    def __getattr__(self, name: str) -> Any:
-        # The other reads go straight to Redis (iter_range is spelled out below).
-        if name in ("last", "streams", "first_seq", "read_after", "head", "follow",
-                    "count_range"):
-            return getattr(self._require(), name)
-        raise AttributeError(name)
-
-    def iter_range(self, **kwargs: Any) -> Iterator[Tick]:
-        return self._require().iter_range(**kwargs)
 
     def close(self) -> None:
         if self.pending():

@@ -17,14 +17,15 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from arbitrex.errors import StoreError
-from arbitrex.sources.base import Position
 from arbitrex.stores import doorbell
-from arbitrex.tick import Tick
+from arbitrex.stores.base import END_OF_TIME
+from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
-_COLUMNS = ("venue, symbol, seq, time_msc, bid, ask, last, volume, volume_real, flags, "
-            "recv_ns, broker_msc")
+#: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
+COLUMNS = ", ".join(STORED_FIELDS)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ticks (
     id INTEGER PRIMARY KEY,
@@ -50,7 +51,27 @@ CREATE TABLE IF NOT EXISTS streams (
     PRIMARY KEY (venue, symbol)
 ) WITHOUT ROWID;
 """
-_INSERT = f"INSERT INTO ticks ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT = f"INSERT INTO ticks ({COLUMNS}) VALUES ({','.join('?' * len(STORED_FIELDS))})"
+
+
+class FileFacts(NamedTuple):
+    """What ``inspect`` reads of a store file, for doctor."""
+
+    journal_mode: str
+    streams: int  # streams with a seq counter (0 when the file has no table yet)
+    sqlite_version: str
+
+
+def inspect(path: str | Path, *, timeout: float = 2.0) -> FileFacts:
+    """Read a store file's mode and size without writing to it (read-only)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+    try:
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        has_streams = db.execute("SELECT 1 FROM sqlite_master WHERE name='streams'").fetchone()
+        streams = db.execute("SELECT COUNT(*) FROM streams").fetchone()[0] if has_streams else 0
+    finally:
+        db.close()
+    return FileFacts(str(mode), int(streams), sqlite3.sqlite_version)
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -181,7 +202,7 @@ class SqliteStore:
 
     # Reading
 
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
@@ -198,20 +219,12 @@ class SqliteStore:
             rows = self._query(
                 "SELECT broker_msc FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
                 "ORDER BY seq DESC", (venue, symbol, last_seq - 10_000))
-            if not rows:
-                out[symbol] = Position(last_seq, 0, 0)
-                continue
-            last_ms = rows[0][0]
-            same = 0
-            for (ms,) in rows:
-                if ms != last_ms:
-                    break
-                same += 1
+            last_ms, same = latest_run(ms for (ms,) in rows)
             out[symbol] = Position(last_seq, last_ms, same)
         return out
 
     def last(self, venue: str, symbol: str) -> Tick | None:
-        rows = self._query(f"SELECT {_COLUMNS} FROM ticks WHERE venue=? AND symbol=? "
+        rows = self._query(f"SELECT {COLUMNS} FROM ticks WHERE venue=? AND symbol=? "
                            "ORDER BY seq DESC LIMIT 1", (venue, symbol))
         return Tick._make(rows[0]) if rows else None
 
@@ -225,14 +238,15 @@ class SqliteStore:
         return rows[0][0] if rows else None
 
     def read_after(self, venue: str, symbol: str, after_seq: int, limit: int) -> list[Tick]:
-        rows = self._query(f"SELECT {_COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
+        rows = self._query(f"SELECT {COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND seq > ? "
                            "ORDER BY seq LIMIT ?", (venue, symbol, after_seq, limit))
         return [Tick._make(r) for r in rows]
 
     # Ranges (export, replay)
 
-    def _range_sql(self, symbols: Sequence[str], venues: Sequence[str]) -> tuple[str, list]:
-        where, args = ["time_msc >= ?", "time_msc < ?"], []
+    def _range_sql(self, symbols: Sequence[str], venues: Sequence[str]
+                   ) -> tuple[str, list[object]]:
+        where, args = ["time_msc >= ?", "time_msc < ?"], list[object]()
         if symbols:
             where.append(f"symbol IN ({','.join('?' * len(symbols))})")
             args += list(symbols)
@@ -242,18 +256,18 @@ class SqliteStore:
         return " AND ".join(where), args
 
     def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                    from_msc: int = 0, to_msc: int = 2**62) -> int:
+                    from_msc: int = 0, to_msc: int = END_OF_TIME) -> int:
         where, args = self._range_sql(symbols, venues)
         return int(self._query(f"SELECT COUNT(*) FROM ticks WHERE {where}",
                                [from_msc, to_msc, *args])[0][0])
 
     def iter_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-                   from_msc: int = 0, to_msc: int = 2**62, chunk: int = 10_000
+                   from_msc: int = 0, to_msc: int = END_OF_TIME, chunk: int = 10_000
                    ) -> Iterator[Tick]:
         """Stored ticks with from_msc <= time_msc < to_msc, in store order, ``chunk`` rows at a
         time (constant memory however large the store)."""
         where, args = self._range_sql(symbols, venues)
-        sql = (f"SELECT id, {_COLUMNS} FROM ticks WHERE id > ? AND {where} "
+        sql = (f"SELECT id, {COLUMNS} FROM ticks WHERE id > ? AND {where} "
                "ORDER BY id LIMIT ?")
         cursor = 0
         while True:
@@ -274,7 +288,7 @@ class SqliteStore:
 
     def follow(self, cursor: int, *, timeout: float, limit: int) -> tuple[list[Tick], int]:
         deadline = time.monotonic() + timeout
-        sql = f"SELECT id, {_COLUMNS} FROM ticks WHERE id > ? ORDER BY id LIMIT ?"
+        sql = f"SELECT id, {COLUMNS} FROM ticks WHERE id > ? ORDER BY id LIMIT ?"
         while True:
             rows = self._query(sql, (cursor, limit))
             if rows:

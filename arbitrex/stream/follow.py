@@ -1,8 +1,8 @@
 """How the hub learns of new ticks: it follows the store and hands each read to ``dispatch``.
 
-A store whose ``follow`` never blocks (SQLite, memory: they have a ``poll_interval``) is
-read on the event loop itself, with no task and no thread hop: the loop calls ``read``
-when the store's doorbell rings (SQLite's writer rings after each commit), and a timer
+A store whose ``follow`` never blocks (``NonBlocking``: SQLite, memory) is read on the
+event loop itself, with no task and no thread hop: the loop calls ``read`` when the
+store's doorbell rings (``Rings``: SQLite's writer rings after each commit), and a timer
 reads every ``Trust.timeout`` besides (every ``poll_interval`` where there is no doorbell,
 or its writer does not ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read in
 a thread. Either way a read that fails is logged and retried a second later.
@@ -13,38 +13,38 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import TickStore
+from arbitrex.stores.base import Bell, Follower, NonBlocking, Rings
 from arbitrex.tick import Tick
 
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Sequence[Tick]], None]
+C = TypeVar("C")
 
 # Timeouts
 RETRY_AFTER = 1.0  # seconds after a failed read
 
 
-async def follow(store: TickStore, dispatch: Dispatch, stop: asyncio.Event, *,
+async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
                  limit: int) -> None:
     """Follow ``store`` from its head until ``stop`` is set."""
     cursor = await asyncio.to_thread(store.head)
-    poll_interval = getattr(store, "poll_interval", None)
-    if poll_interval is None:
+    if not isinstance(store, NonBlocking):
         await _in_thread(store, dispatch, stop, cursor, limit)
         return
-    listen = getattr(store, "listen", None)
-    reader = InLoop(store, dispatch, cursor, limit=limit, poll_interval=poll_interval,
-                    bell=listen() if listen is not None else None)
+    reader = InLoop(store, dispatch, cursor, limit=limit, poll_interval=store.poll_interval,
+                    bell=store.listen() if isinstance(store, Rings) else None)
     try:
         await stop.wait()
     finally:
         reader.close()
 
 
-async def _in_thread(store: TickStore, dispatch: Dispatch, stop: asyncio.Event, cursor: int,
+async def _in_thread(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, cursor: C,
                      limit: int) -> None:
     while not stop.is_set():
         try:
@@ -58,11 +58,11 @@ async def _in_thread(store: TickStore, dispatch: Dispatch, stop: asyncio.Event, 
             dispatch(ticks)
 
 
-class InLoop:
+class InLoop(Generic[C]):
     """Reads a non-blocking store on the running loop when rung or timed (see the module)."""
 
-    def __init__(self, store: TickStore, dispatch: Dispatch, cursor: int, *, limit: int,
-                 poll_interval: float, bell: doorbell.Listener | None) -> None:
+    def __init__(self, store: Follower[C], dispatch: Dispatch, cursor: C, *, limit: int,
+                 poll_interval: float, bell: Bell | None) -> None:
         self.store, self.dispatch, self.cursor, self.limit = store, dispatch, cursor, limit
         self.bell = bell
         # Without a doorbell nothing rings: never trusted, it polls every poll_interval.

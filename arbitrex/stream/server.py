@@ -13,7 +13,6 @@ import hmac
 import http
 import importlib.resources
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,10 +25,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from arbitrex.config import Settings
-from arbitrex.errors import ArbitrexError, ProtocolError
+from arbitrex.errors import ListenError, ProtocolError
+from arbitrex.runtime.stop import Stop
 from arbitrex.stream import protocol as proto
-from arbitrex.stream.hub import Client, Hub
+from arbitrex.stream.hub import Hub
+from arbitrex.stream.index import Client
 from arbitrex.stream.session import Session
+from arbitrex.stream.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ class StreamServer:
 
     async def handler(self, conn: ServerConnection) -> None:
         hub = self.hub
-        client = Client(conn, Session(max_symbols=self.options.max_symbols))
+        client = Client(Wire(conn), Session(max_symbols=self.options.max_symbols))
         hub.add(client)
         try:
             request = conn.request
@@ -175,7 +177,7 @@ class StreamServer:
             elif isinstance(op, proto.Unsubscribe):
                 hub.unsubscribe(client, op)
             else:
-                client.write(proto.PONG)
+                client.send(proto.PONG)
         except ProtocolError as exc:
             hub.send_error(client, exc.code, str(exc))
 
@@ -209,22 +211,19 @@ class StreamServer:
                 await asyncio.gather(hub_task, return_exceptions=True)
 
 
-async def serve_until_signalled(server: StreamServer,
-                                on_ready: Callable[[int], Awaitable[None] | None]) -> None:
-    """Run ``server`` until SIGTERM or SIGINT (clients get 1001); a port that cannot be
-    bound becomes an ArbitrexError saying so."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+async def serve_until(server: StreamServer, stop: Stop,
+                      on_ready: Callable[[int], Awaitable[None] | None]) -> None:
+    """Run ``server`` until ``stop`` is set (clients get 1001); a port that cannot be bound
+    becomes an ArbitrexError saying so."""
     # The collector's full passes over every object are pauses in every client's stream:
     # what exists at start (modules, the app) is never scanned again, and young objects
     # (ticks, frames: short-lived, almost never in cycles) are collected less often.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     options = server.options
     try:
-        await server.run(stop, on_ready=on_ready)
+        await server.run(stop.async_event(), on_ready=on_ready)
     except OSError as exc:
-        raise ArbitrexError(f"cannot listen on {options.host}:{options.port}: {exc.strerror} "
-                            "(is another server using it? pick another with --port)") from exc
+        raise ListenError("WS_PORT", f"cannot listen on {options.host}:{options.port}: "
+                          f"{exc.strerror} (is another server using it? pick another port)"
+                          ) from exc

@@ -7,12 +7,16 @@ the stream is behind and must first be caught up from the store. One dispatch is
 run by run (``runs_of``): a stream's ticks with consecutive seqs go together when the
 first of them is the next seq, so the work per client grows with the streams in a
 dispatch rather than with its ticks.
+
+A subscription is decided here too (``plan_subscribe``): per stream, the stored last tick
+(a snapshot), or a resume from the store after the client's ``since``, with a
+``history_trimmed`` gap where the store no longer reaches back that far.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from arbitrex.errors import ProtocolError
@@ -48,6 +52,52 @@ def runs_of(ticks: Sequence[Tick]) -> list[Run]:
     return runs
 
 
+class Bounds(NamedTuple):
+    """What a store holds of one stream: its oldest and newest seq (None when empty)."""
+
+    first: int | None
+    last: int | None
+
+
+class Gap(NamedTuple):
+    key: Key
+    from_seq: int
+    to_seq: int
+
+
+class SubscribePlan(NamedTuple):
+    """What to send a client that subscribes, in this order: ``subscribed`` (with
+    ``recovered`` when it gave ``since``), the gaps, the stored last tick of each stream
+    in ``snapshots``, then each stream of ``resumes`` from the store after its seq."""
+
+    recovered: dict[str, bool] | None
+    gaps: list[Gap]
+    snapshots: list[Key]
+    resumes: list[tuple[Key, int]]
+
+
+def since_of(since: Mapping[str, int] | None, key: Key) -> int | None:
+    """The client's last seq of a stream: keyed ``VENUE:SYMBOL``, or ``SYMBOL`` for all of
+    its venues; None when it gave none."""
+    if since is None:
+        return None
+    venue, symbol = key
+    return since.get(f"{venue}:{symbol}", since.get(symbol))
+
+
+def resume_point(since: int, bounds: Bounds) -> tuple[bool, int | None, Gap | None]:
+    """(recovered, the seq to resume after or None for a snapshot instead, the gap) for a
+    stream whose store holds ``bounds``; the gap's key is left empty for the caller."""
+    first, last = bounds
+    if first is None or last is None:
+        return since == 0, None, None
+    if since > last:
+        return False, None, None  # the client is ahead of this store (a different store?)
+    if since + 1 < first:
+        return False, first - 1, Gap(("", ""), since + 1, first - 1)
+    return True, since, None
+
+
 class Decision(enum.Enum):
     SKIP = "skip"
     SEND = "send"
@@ -78,6 +128,34 @@ class Session:
                                 f"at most {self.max_symbols} symbols per connection")
         self.symbols.update(new)
         return new
+
+    def plan_subscribe(self, symbols: Sequence[str], streams: Sequence[Key],
+                       since: Mapping[str, int] | None, bounds: Mapping[Key, Bounds]
+                       ) -> SubscribePlan:
+        """Decide what a subscription to ``symbols`` sends: ``streams`` are the stored
+        (venue, symbol) streams of those symbols, ``bounds`` what the store holds of each
+        stream that ``since`` names. A stream already being delivered gets no snapshot."""
+        recovered: dict[str, bool] | None = {} if since is not None else None
+        plan = SubscribePlan(recovered, [], [], [])
+        for key in streams:
+            seq = since_of(since, key)
+            if seq is None:
+                if key not in self.sent:
+                    plan.snapshots.append(key)
+                continue
+            ok, after, gap = resume_point(seq, bounds[key])
+            if recovered is not None:
+                recovered[key[1]] = recovered.get(key[1], True) and ok
+            if gap is not None:
+                plan.gaps.append(gap._replace(key=key))
+            if after is None:
+                plan.snapshots.append(key)
+            else:
+                plan.resumes.append((key, after))
+        if recovered is not None and since is not None:
+            for symbol in symbols:  # no stream stored yet: recovered only if nothing was held
+                recovered.setdefault(symbol, since.get(symbol, 0) == 0)
+        return plan
 
     def unsubscribe(self, symbols: tuple[str, ...]) -> None:
         gone = self.symbols.intersection(symbols)

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector as PromCollector
 
-from arbitrex.collect import Collector
+from arbitrex.collect.loop import Collector
+from arbitrex.stores.base import Spools
 
 
 class _Exporter(PromCollector):
@@ -29,22 +30,22 @@ class _Exporter(PromCollector):
         yield stored
         yield CounterMetricFamily("arbitrex_collect_ticks_rejected",
                                   "Ticks that failed validation.", value=stats.rejected)
-        pending = getattr(self.c.store, "pending", None)
+        store = self.c.store
         yield GaugeMetricFamily("arbitrex_collect_spool_pending",
                                 "Ticks in the local spool, waiting for Redis.",
-                                value=pending() if pending is not None else 0)
+                                value=store.pending() if isinstance(store, Spools) else 0)
         for sink in self.c.sinks:
-            delivered = getattr(sink, "delivered", None)
-            if delivered is not None:
-                yield CounterMetricFamily("arbitrex_collect_kafka_delivered",
-                                          "Ticks Kafka confirmed.", value=delivered)
-                yield CounterMetricFamily("arbitrex_collect_kafka_failed",
-                                          "Ticks Kafka did not take.",
-                                          value=getattr(sink, "failed", 0))
+            yield CounterMetricFamily(f"arbitrex_collect_{sink.name}_delivered",
+                                      f"Ticks the {sink.name} sink confirmed.",
+                                      value=sink.delivered)
+            yield CounterMetricFamily(f"arbitrex_collect_{sink.name}_failed",
+                                      f"Ticks the {sink.name} sink did not take.",
+                                      value=sink.failed)
 
 
 def serve_metrics(collector: Collector, port: int, host: str = "127.0.0.1") -> Any:
-    """Start the HTTP endpoint in a daemon thread; returns the server."""
+    """Start the HTTP endpoint in a daemon thread; returns the server (OSError when the
+    port cannot be bound)."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(_Exporter(collector))
     server, _thread = start_http_server(port, addr=host, registry=registry)

@@ -19,9 +19,10 @@ from typing import Any
 
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, SourceError
+from arbitrex.runtime.backoff import Backoff
 from arbitrex.sources.base import Position
-from arbitrex.sources.mt5_cursor import Cursor, advance
-from arbitrex.sources.mt5_terminal import AuthFailed, CallFailed, Terminal, TerminalDown
+from arbitrex.sources.mt5.cursor import Cursor, advance
+from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, TerminalDown
 from arbitrex.tick import Tick, from_mt5_rows
 
 log = logging.getLogger(__name__)
@@ -67,17 +68,14 @@ class Mt5Source:
         self.batch = batch
         self.max_batch = max_batch
         self.full_check_interval = full_check_interval
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
+        self.backoff = Backoff(initial=backoff_initial, cap=backoff_max, random_unit=jitter)
         self._sleep = sleep
         self._monotonic = monotonic
         self._time_ns = time_ns
-        self._jitter = jitter
         self.cursors: dict[str, Cursor] = {}
         self.active: list[str] = []
         self.skipped: dict[str, str] = {}
         self.connected = False
-        self.attempt = 0
         self._next_attempt = 0.0
         self._next_poll = 0.0
         self._last_copy: dict[str, float] = {}
@@ -122,7 +120,7 @@ class Mt5Source:
             raise SourceError(f"{self.venue}: cannot initialize the terminal: {exc}") from exc
         self._select_all()
         self.connected = True
-        self.attempt = 0
+        self.backoff.reset()
 
     def _select_all(self) -> None:
         self.active = []
@@ -146,11 +144,14 @@ class Mt5Source:
             raise SourceError(f"{self.venue}: none of {', '.join(self.symbols)} is available "
                               "on this terminal; check SYMBOLS and the venue's aliases")
 
+    @property
+    def attempt(self) -> int:
+        """Connection attempts that failed since the last success."""
+        return self.backoff.attempt
+
     def _schedule_retry(self) -> None:
         self.connected = False
-        self.attempt += 1
-        delay = min(self.backoff_max, self.backoff_initial * 2 ** min(self.attempt - 1, 16))
-        delay *= 0.5 + self._jitter() / 2
+        delay = self.backoff.next()
         self._next_attempt = self._monotonic() + delay
         if self.attempt > 1:
             log.warning("%s: reconnect attempt %d failed; next in %.1f s", self.venue,
@@ -159,7 +160,7 @@ class Mt5Source:
     def _lost(self, exc: TerminalDown) -> None:
         log.warning("%s: terminal lost (%s); reconnecting", self.venue, exc)
         self.terminal.shutdown()
-        self.attempt = 0
+        self.backoff.reset()
         self._schedule_retry()
 
     def _reconnect(self) -> None:

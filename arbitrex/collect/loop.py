@@ -13,16 +13,18 @@ returns. It never prints: the CLI reads ``stats``.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from arbitrex.errors import StoreUnavailable
-from arbitrex.sources.base import Position, TickSource
-from arbitrex.stores.base import TickStore
-from arbitrex.tick import Tick, validate
+from arbitrex.runtime.backoff import Backoff
+from arbitrex.runtime.stop import StopFlag
+from arbitrex.sinks.base import Sink
+from arbitrex.sources.base import TickSource
+from arbitrex.stores.base import TickWriter
+from arbitrex.tick import Position, Tick, validate
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,9 @@ class Collector:
     def __init__(
         self,
         source: TickSource,
-        store: TickStore,
+        store: TickWriter,
         *,
-        sinks: Sequence[Callable[[list[Tick]], None]] = (),
+        sinks: Sequence[Sink] = (),
         # Batching
         max_batch: int = 5_000,
         # Polling
@@ -88,13 +90,14 @@ class Collector:
             for sink in self.sinks:
                 sink(stored)
 
-    def _positions(self, stop: threading.Event, deadline: float | None
+    def _positions(self, stop: StopFlag, deadline: float | None
                    ) -> Mapping[str, Position] | None:
         """Where each stream left off, so that the source resumes there. A store that
         cannot say yet (Redis down at start) is asked again, with a growing pause, until
         it answers: starting from now instead would leave a hole that a terminal's history
         could have filled. None when stopped (or out of time) meanwhile."""
-        pause, waited = self.retry_initial, False
+        backoff = Backoff(initial=self.retry_initial, cap=self.retry_max)
+        waited = False
         while True:
             try:
                 positions = self.store.positions(self.source.venue)
@@ -106,13 +109,13 @@ class Collector:
                     log.warning("%s: waiting for it before reading the source, which then "
                                 "resumes where each symbol left off", exc)
                 waited = True
+            pause = backoff.next()
             if deadline is not None:
                 pause = min(pause, max(0.0, deadline - time.monotonic()))
             if stop.wait(pause) or (deadline is not None and time.monotonic() >= deadline):
                 return None
-            pause = min(pause * 2, self.retry_max)
 
-    def run(self, *, stop: threading.Event, duration: float | None = None) -> CollectStats:
+    def run(self, *, stop: StopFlag, duration: float | None = None) -> CollectStats:
         source = self.source
         deadline = None if duration is None else time.monotonic() + duration
         positions = self._positions(stop, deadline)

@@ -1,4 +1,4 @@
-"""Following ticks for a reader: from the store directly, or from a server over WebSocket.
+"""Following ticks as a reader: from the store directly, or from a server over WebSocket.
 
 Both yield ``TailEvent``s: the last stored tick of each stream first (``snapshot``), then
 live ticks in seq order per stream, and ``gap`` events when the server reports one. The
@@ -9,19 +9,21 @@ WebSocket follower reconnects by itself (capped, jittered backoff) and resumes w
 from __future__ import annotations
 
 import logging
-import random
-import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import orjson
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.sync.client import connect
 
-from arbitrex.errors import ArbitrexError, TickError
-from arbitrex.stores.base import TickStore
+from arbitrex.errors import ArbitrexError, ConfigError, TickError
+from arbitrex.runtime.backoff import Backoff
+from arbitrex.runtime.stop import StopFlag
+from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.tick import Tick, from_record
+
+C = TypeVar("C")
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,10 @@ class TailEvent(NamedTuple):
     gap: dict[str, Any] | None = None
 
 
-def from_store(store: TickStore, symbols: Sequence[str], *, stop: threading.Event,
-               poll_timeout: float = 0.2) -> Iterator[TailEvent]:
+def from_store(store: StreamReader, follower: Follower[C], symbols: Sequence[str], *,
+               stop: StopFlag, poll_timeout: float = 0.2) -> Iterator[TailEvent]:
     wanted = set(symbols)
-    cursor = store.head()  # taken first: nothing stored after the snapshot is missed
+    cursor = follower.head()  # taken first: nothing stored after the snapshot is missed
     last: dict[tuple[str, str], int] = {}
     for venue, symbol in store.streams():
         if symbol in wanted:
@@ -45,7 +47,7 @@ def from_store(store: TickStore, symbols: Sequence[str], *, stop: threading.Even
                 last[tick.key] = tick.seq
                 yield TailEvent("tick", tick, snapshot=True)
     while not stop.is_set():
-        ticks, cursor = store.follow(cursor, timeout=poll_timeout, limit=5000)
+        ticks, cursor = follower.follow(cursor, timeout=poll_timeout, limit=5000)
         if not ticks:
             yield TailEvent("idle")
         for tick in ticks:
@@ -54,10 +56,12 @@ def from_store(store: TickStore, symbols: Sequence[str], *, stop: threading.Even
                 yield TailEvent("tick", tick)
 
 
-def _ws_url(url: str, token: str | None) -> str:
+def ws_url(url: str, token: str | None) -> str:
+    """The URL to connect to (``/ws`` by default, the token as a query parameter);
+    ConfigError for what is not a ws:// or wss:// URL."""
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
-        raise ArbitrexError(f"--url {url!r}: expected ws://HOST:PORT/ws")
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ConfigError("url", f"{url!r} is not a WebSocket URL", "e.g. ws://127.0.0.1:8000/ws")
     path = parts.path or "/ws"
     query = parse_qs(parts.query)
     if token and "token" not in query:
@@ -65,17 +69,17 @@ def _ws_url(url: str, token: str | None) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, doseq=True), ""))
 
 
-def from_server(url: str, symbols: Sequence[str], *, stop: threading.Event,
+def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
                 token: str | None = None,
                 # Retries
                 max_backoff: float = 10.0) -> Iterator[TailEvent]:
-    target = _ws_url(url, token)
+    target = ws_url(url, token)
     last: dict[str, int] = {}  # "venue:symbol" -> last seq
-    attempt = 0
+    backoff = Backoff(initial=min(0.25, max_backoff), cap=max_backoff)
     while not stop.is_set():
         try:
             with connect(target, open_timeout=5, max_size=2**22) as ws:
-                attempt = 0
+                backoff.reset()
                 message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
                 if last:
                     message["since"] = dict(last)
@@ -96,16 +100,16 @@ def from_server(url: str, symbols: Sequence[str], *, stop: threading.Event,
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise ArbitrexError(f"the server refused the connection ({status}): "
-                                    "check WS_TOKEN / the token in --url") from exc
+                raise ConfigError("WS_TOKEN", f"the server at {url} refused the connection "
+                                  f"({status})", "set the server's token (WS_TOKEN, or "
+                                  "token= in the URL)") from exc
             log.warning("server answered %d; retrying", status)
         except InvalidURI as exc:
-            raise ArbitrexError(f"--url {url!r} is not a WebSocket URL") from exc
+            raise ConfigError("url", f"{url!r} is not a WebSocket URL",
+                              "e.g. ws://127.0.0.1:8000/ws") from exc
         except (OSError, ConnectionClosed, TimeoutError) as exc:
             log.warning("connection to %s lost (%s); reconnecting", url, exc)
-        attempt += 1
-        delay = min(max_backoff, 0.25 * 2 ** min(attempt, 8)) * random.uniform(0.5, 1.0)
-        stop.wait(delay)
+        stop.wait(backoff.next())
 
 
 def _events(message: Any) -> Iterator[TailEvent]:

@@ -1,0 +1,102 @@
+"""One worker process per venue: the MetaTrader5 package is a per-process singleton.
+
+``supervise`` starts a command per venue, restarts one that dies (capped, jittered
+``Backoff``), never restarts one that exits 0 (done) or 2 (bad configuration, e.g. a refused
+login: retrying would only lock the account), and on stop asks every worker to stop
+(``Popen.terminate``), waits for them to flush, and kills one only after ``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+
+from arbitrex.runtime.backoff import Backoff
+from arbitrex.runtime.stop import StopFlag
+
+log = logging.getLogger(__name__)
+
+#: Exit codes after which a worker is not started again: done, or bad configuration.
+FINAL = (0, 2)
+
+
+class _Worker:
+    __slots__ = ("name", "command", "proc", "backoff", "start_at", "result")
+
+    def __init__(self, name: str, command: Sequence[str], backoff: Backoff) -> None:
+        self.name = name
+        self.command = list(command)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.backoff = backoff
+        self.start_at = 0.0
+        self.result: int | None = None  # set once it will not be started again
+
+
+def supervise(
+    commands: Mapping[str, Sequence[str]],
+    *,
+    stop: StopFlag,
+    env: Mapping[str, str] | None = None,
+    # Retries
+    backoff_initial: float = 1.0,
+    backoff_max: float = 30.0,
+    # Timeouts
+    stop_timeout: float = 15.0,
+    check_interval: float = 0.2,
+) -> int:
+    """Run until ``stop`` or until every worker has ended; the worst exit code."""
+    workers = [_Worker(name, command, Backoff(initial=backoff_initial, cap=backoff_max))
+               for name, command in commands.items()]
+    environ = dict(env) if env is not None else None
+    while not stop.is_set():
+        now = time.monotonic()
+        for worker in workers:
+            if worker.result is None:
+                _tend(worker, now, environ)
+        if all(w.result is not None for w in workers):
+            break
+        stop.wait(check_interval)
+    _stop_all([w for w in workers if w.proc is not None], stop_timeout)
+    return max((w.result or 0 for w in workers), default=0)
+
+
+def _tend(worker: _Worker, now: float, env: dict[str, str] | None) -> None:
+    """Start a worker that is due, and look at one that runs."""
+    if worker.proc is None:
+        if now >= worker.start_at:
+            worker.proc = subprocess.Popen(worker.command, env=env)
+            log.info("venue %s: worker started (pid %d)", worker.name, worker.proc.pid)
+        return
+    code = worker.proc.poll()
+    if code is None:
+        return
+    worker.proc = None
+    if code in FINAL:
+        worker.result = code
+        if code == 2:
+            log.error("venue %s: worker stopped on a configuration error (see above); not "
+                      "restarted; the other venues go on", worker.name)
+        return
+    delay = worker.backoff.next()
+    worker.start_at = now + delay
+    log.warning("venue %s: worker exited with %d; restart %d in %.1f s", worker.name, code,
+                worker.backoff.attempt, delay)
+
+
+def _stop_all(workers: list[_Worker], timeout: float) -> None:
+    """Ask every running worker to stop, wait for them to flush, kill those that do not."""
+    for worker in workers:
+        assert worker.proc is not None
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        assert worker.proc is not None
+        try:
+            worker.result = worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("venue %s: worker did not stop in %.0f s; killed", worker.name, timeout)
+            worker.proc.kill()
+            worker.result = worker.proc.wait()

@@ -1,0 +1,103 @@
+"""Every check of the environment, in order, each with its fix. Nothing is changed.
+
+``run_checks`` returns ``Check`` rows (pass / warn / fail); the CLI renders them.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+from arbitrex import __version__
+from arbitrex.config import Problem, Settings, check_settings
+from arbitrex.doctor.mt5 import mt5_checks
+from arbitrex.doctor.report import Check
+from arbitrex.doctor.stores import redis_checks, sqlite_check
+from arbitrex.errors import ArbitrexError
+from arbitrex.sources.mt5.venues import default_venue, load_venues
+
+__all__ = ["Check", "config_checks", "run_checks"]
+
+
+def config_checks(env_file: Path) -> tuple[Settings | None, list[Check]]:
+    """The configuration checks alone (``doctor env check``)."""
+    try:
+        settings, problems = check_settings(env_file=env_file)
+    except ArbitrexError as exc:
+        return None, [Check("config", "fail", str(exc), "fix the file or pass --env-file")]
+    checks = [_problem_check(p) for p in problems]
+    if not env_file.exists():
+        checks.insert(0, Check(f"env file {env_file}", "warn", "not found: defaults and the "
+                               "environment are used", "cp .env.example .env and edit it"))
+    if not any(c.status == "fail" for c in checks):
+        checks.append(Check("settings", "pass", "every setting parses"))
+    return settings, checks
+
+
+def _problem_check(problem: Problem) -> Check:
+    return Check(f"setting {problem.setting}", problem.level, problem.message, problem.fix)
+
+
+def _python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("python", "pass", f"Python {version}, arbitrex {__version__}")
+
+
+def _port(settings: Settings) -> Check:
+    name = f"port {settings.ws_host}:{settings.ws_port}"
+    try:
+        family = socket.AF_INET6 if ":" in settings.ws_host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((settings.ws_host, settings.ws_port))
+    except OSError as exc:
+        return Check(name, "warn", f"cannot bind: {exc.strerror} (a running serve, or another "
+                     "program)", "stop the other program, or set WS_PORT / --port")
+    return Check(name, "pass", "free for `arbitrex serve`")
+
+
+def _kafka(settings: Settings) -> Check:
+    if settings.kafka_bootstrap_servers and settings.disable_kafka:
+        return Check("kafka", "warn", "KAFKA_BOOTSTRAP_SERVERS is set but DISABLE_KAFKA=1, "
+                     "so nothing is sent", "set DISABLE_KAFKA=0 to enable the sink")
+    if settings.kafka_enabled:
+        try:
+            from confluent_kafka import KafkaException, Producer
+        except ImportError:
+            return Check("kafka", "fail", "enabled but confluent-kafka is not installed",
+                         "pip install 'arbitrex[kafka]', or DISABLE_KAFKA=1")
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                             "socket.timeout.ms": 3000})
+        try:
+            metadata = producer.list_topics(timeout=5)
+        except KafkaException as exc:
+            return Check("kafka", "fail", f"enabled but unreachable at "
+                         f"{settings.kafka_bootstrap_servers}: {exc}",
+                         "start Kafka or fix KAFKA_BOOTSTRAP_SERVERS (or DISABLE_KAFKA=1)")
+        return Check("kafka", "pass", f"reachable: {len(metadata.brokers)} brokers; topic "
+                     f"{settings.kafka_topic}")
+    return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
+
+
+def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
+    """Every check: configuration first, then what the settings point at."""
+    settings, checks = config_checks(env_file)
+    checks.insert(0, _python())
+    if settings is None:
+        return checks
+    if settings.backend == "sqlite":
+        checks.append(sqlite_check(settings))
+    else:
+        checks.extend(redis_checks(settings))
+    checks.append(_port(settings))
+    try:
+        venues = (load_venues(config, settings) if config is not None and config.exists()
+                  else [default_venue(settings)])
+    except ArbitrexError as exc:
+        checks.append(Check(f"venues {config}", "fail", str(exc), "fix the file"))
+        venues = []
+    for venue in venues:
+        checks.extend(mt5_checks(venue))
+    checks.append(_kafka(settings))
+    return checks

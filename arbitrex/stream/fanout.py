@@ -1,0 +1,95 @@
+"""The fan-out of one dispatch: freshly stored ticks to every client subscribed to them.
+
+Each client's share of a dispatch is decided at once by its session (stream by stream,
+``runs_of``) and written in one socket write. A tick is encoded once, and what a share
+puts on the wire is built once for every client that gets the same ticks. What fan-out
+cannot do itself (catch a stream up from the store, watch a held-back client, close a
+slow one) it returns to the hub in a ``Fanned``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from arbitrex.stream import protocol as proto
+from arbitrex.stream.index import Client
+from arbitrex.stream.metrics import ServerMetrics
+from arbitrex.stream.session import Key, Run, runs_of
+from arbitrex.stream.wire import text_frame
+from arbitrex.tick import Tick, encode
+
+log = logging.getLogger(__name__)
+
+
+class Share:
+    """What one dispatch sends to every client that gets the same ticks: the messages
+    (one ``ticks`` frame for a batching client, else one per tick) and their wire bytes."""
+
+    __slots__ = ("messages", "wire", "clients")
+
+    def __init__(self, records: list[bytes], batch: bool) -> None:
+        self.messages = [proto.ticks_frame(records)] if batch else records
+        self.wire = b"".join(map(text_frame, self.messages))
+        self.clients = 0  # how many it was queued for
+
+
+class Fanned(NamedTuple):
+    """What a dispatch leaves to the hub."""
+
+    behind: list[tuple[Client, Key]]  # streams to catch up from the store
+    held: bool  # some client has ticks held back (it was over its bound)
+    slow: list[Client]  # clients over their bound in this dispatch
+
+
+def fan_out(ticks: Sequence[Tick], clients: Iterable[Client], *, extra: Mapping[str, Any],
+            max_buffer: int, max_frames: int, metrics: ServerMetrics) -> Fanned:
+    """Deliver ``ticks`` (store order) to ``clients`` and count what went out."""
+    runs = runs_of(ticks)
+    frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
+    shares: dict[tuple[tuple[int, ...], bool], Share] = {}  # (indices, batch) -> wire
+    fanned = Fanned([], False, [])
+    for client in clients:
+        if client.closing:
+            continue
+        send, held = _plan(client, ticks, runs, fanned, max_buffer, max_frames)
+        if held:
+            fanned = fanned._replace(held=True)
+        if send:
+            _queue(client, send, ticks, frames, shares, extra)
+    for (indices, _), share in shares.items():
+        for i in indices:
+            metrics.ticks_out[ticks[i].symbol] += share.clients
+    return fanned
+
+
+def _plan(client: Client, ticks: Sequence[Tick], runs: list[Run], fanned: Fanned,
+          max_buffer: int, max_frames: int) -> tuple[list[int], bool]:
+    """The client's share (indices into ``ticks``) and whether it held some back."""
+    over = client.wire.over(max_buffer, max_frames)
+    send, behind, held = client.session.plan(ticks, runs=runs, hold=over)
+    fanned.behind.extend((client, key) for key in behind)
+    if held and over:
+        fanned.slow.append(client)
+    return send, bool(held)
+
+
+def _queue(client: Client, send: list[int], ticks: Sequence[Tick], frames: dict[int, bytes],
+           shares: dict[tuple[tuple[int, ...], bool], Share], extra: Mapping[str, Any]
+           ) -> None:
+    """Write the client's share, building it once for every client that gets the same."""
+    batch = client.session.batch
+    which = (tuple(send), batch)
+    share = shares.get(which)
+    if share is None:
+        for i in send:
+            if i not in frames:
+                frames[i] = encode(ticks[i], **extra)
+        share = shares[which] = Share([frames[i] for i in send], batch)
+    if client.wire.queue(share.messages, share.wire):
+        share.clients += 1
+    try:
+        client.wire.flush()
+    except Exception as exc:  # the peer went away: its handler cleans up
+        log.debug("flush failed: %s", exc)

@@ -1,0 +1,75 @@
+"""Who is connected and who wants what: each ``Client`` (its wire, its session, the ticks
+waiting for its batch frame) and the ``Index`` from symbol to subscribed clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from arbitrex.stream import protocol as proto
+from arbitrex.stream.session import Session
+from arbitrex.stream.wire import Wire
+
+
+class Client:
+    """One connection: what it is sent (``wire``) and what it has been sent (``session``)."""
+
+    __slots__ = ("wire", "session", "closing", "batch")
+
+    def __init__(self, wire: Wire, session: Session) -> None:
+        self.wire = wire
+        self.session = session
+        self.closing = False  # being closed (slow, or going away): send it nothing more
+        self.batch: list[bytes] = []  # tick records waiting for this dispatch's "ticks" frame
+
+    def buffered(self) -> int:
+        return self.wire.buffered()
+
+    def send(self, frame: bytes) -> bool:
+        """Write one message now; False when closing or closed."""
+        return not self.closing and self.wire.send(frame)
+
+    def queue(self, frame: bytes) -> bool:
+        return not self.closing and self.wire.queue((frame,))
+
+    def flush_batch(self) -> None:
+        """Send the tick records gathered for a batching client as one ``ticks`` frame."""
+        if self.batch:
+            self.send(proto.ticks_frame(self.batch))
+            self.batch.clear()
+
+
+class Index:
+    """Every client, and for each symbol the clients subscribed to it."""
+
+    def __init__(self) -> None:
+        self.clients: set[Client] = set()
+        self.by_symbol: dict[str, set[Client]] = {}
+
+    def add(self, client: Client) -> None:
+        self.clients.add(client)
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        self.unsubscribe(client, client.session.symbols)
+
+    def subscribe(self, client: Client, symbols: Iterable[str]) -> None:
+        for symbol in symbols:
+            self.by_symbol.setdefault(symbol, set()).add(client)
+
+    def unsubscribe(self, client: Client, symbols: Iterable[str]) -> None:
+        for symbol in list(symbols):
+            subscribers = self.by_symbol.get(symbol)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self.by_symbol[symbol]
+
+    def interested(self, symbols: Iterable[str]) -> set[Client]:
+        """The clients subscribed to any of ``symbols``."""
+        out: set[Client] = set()
+        for symbol in symbols:
+            out.update(self.by_symbol.get(symbol, ()))
+        return out
+
+    def subscriptions(self) -> int:
+        return sum(len(c) for c in self.by_symbol.values())
