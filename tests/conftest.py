@@ -1,4 +1,6 @@
-"""Fixtures: free ports, real `arbitrex` subprocesses, and waits that always time out."""
+"""Fixtures: free ports, real `arbitrex` subprocesses, real redis-servers, and waits that
+always time out. Every test is marked by its folder: ``unit`` (tests/unit/, fast, in
+process) or ``e2e`` (tests/e2e/, real processes): `bash scripts/test.sh -m unit`."""
 
 from __future__ import annotations
 
@@ -10,12 +12,26 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 from arbitrex.config import FIELDS
 
+if TYPE_CHECKING:
+    from tests.redis_server import RedisServer
+
+T = TypeVar("T")
+
 REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kind = item.path.relative_to(TESTS).parts[0]
+        if kind in ("unit", "e2e"):
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 def free_port() -> int:
@@ -33,6 +49,12 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 15.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(0.02)
+
+
+def must(value: T | None) -> T:
+    """``value``, asserted present (a store's last tick, say)."""
+    assert value is not None
+    return value
 
 
 def port_open(port: int) -> bool:
@@ -65,7 +87,7 @@ class Arbitrex:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "arbitrex", *args], cwd=self.workdir, env=self.env,
                 stdout=popen.pop("stdout", log), stderr=log, **popen)  # type: ignore[call-overload]
-        proc.log_path = str(path)  # type: ignore[attr-defined]
+        proc.log_path = str(path)
         self.procs.append(proc)
         return proc
 
@@ -105,3 +127,13 @@ def arbitrex(tmp_path: Path) -> Iterator[Arbitrex]:
 
 def log_of(proc: subprocess.Popen[bytes]) -> str:
     return Path(proc.log_path).read_text()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, on a free loopback port (never 6379)."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.kill()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from arbitrex.clock import BrokerClock
-from arbitrex.sources.mt5 import Mt5Source
-from arbitrex.sources.mt5_terminal import Terminal
+from arbitrex.sources.mt5.source import Mt5Source
+from arbitrex.sources.mt5.terminal import Terminal
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import FakeTerminal, Scenario
 

@@ -7,56 +7,23 @@ import signal
 import socket
 import urllib.error
 import urllib.request
-from collections import defaultdict
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from arbitrex.stores.sqlite import SqliteStore
 from tests.conftest import log_of, wait_for
-
-SYMBOLS = "EURUSD,GBPUSD,USDJPY"
-
-
-def stored_count(runner, symbol: str = "EURUSD") -> int:
-    path = runner.workdir / "ticks.db"
-    if not path.exists():
-        return 0
-    store = SqliteStore(path)
-    try:
-        last = store.last("sim", symbol)
-        return last.seq if last else 0
-    finally:
-        store.close()
-
-
-def start_collect(runner, rate: int = 300, *extra: str):
-    proc = runner.start("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", str(rate),
-                        *extra)
-    wait_for(lambda: stored_count(runner) > 5 or proc.poll() is not None, what="ticks stored")
-    assert proc.poll() is None, log_of(proc)
-    return proc
-
-
-def recv_json(ws, timeout: float = 10.0) -> dict:
-    return json.loads(ws.recv(timeout=timeout))
-
-
-def next_of_type(ws, kind: str, timeout: float = 10.0) -> dict:
-    while True:
-        message = recv_json(ws, timeout)
-        if message["type"] == kind:
-            return message
-
-
-def assert_contiguous(ticks: list[dict]) -> dict[str, list[int]]:
-    by_symbol: dict[str, list[int]] = defaultdict(list)
-    for t in ticks:
-        by_symbol[t["symbol"]].append(t["seq"])
-    for symbol, seqs in by_symbol.items():
-        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (symbol, seqs[:50])
-    return by_symbol
+from tests.e2e.streams import (
+    SYMBOLS,
+    assert_contiguous,
+    next_of_type,
+    recv_json,
+    start_collect,
+    stored_count,
+)
 
 
 def test_snapshot_then_live_ticks_in_order_only_subscribed(arbitrex):
@@ -124,7 +91,7 @@ def test_malformed_frames_get_errors_and_the_connection_lives(arbitrex):
         with pytest.raises(ConnectionClosed) as info:
             while True:
                 ws.recv(timeout=10)
-        assert info.value.rcvd.code == 1009
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
         assert recv_json(watcher)["type"] == "tick"
 
 
@@ -217,7 +184,8 @@ def test_token_and_origin_are_checked_at_the_handshake(arbitrex):
     arbitrex.env["WS_ALLOWED_ORIGINS"] = "https://desk.example"
     port = arbitrex.serve()
     url = f"ws://127.0.0.1:{port}/ws"
-    for kwargs in ({}, {"additional_headers": {"Authorization": "Bearer no"}}):
+    attempts: list[dict[str, Any]] = [{}, {"additional_headers": {"Authorization": "Bearer no"}}]
+    for kwargs in attempts:
         with pytest.raises(InvalidStatus) as info:
             connect(url, **kwargs)
         assert info.value.response.status_code == 401
@@ -228,10 +196,10 @@ def test_token_and_origin_are_checked_at_the_handshake(arbitrex):
         ws.send('{"op":"ping"}')
         assert recv_json(ws) == {"type": "pong"}
     with pytest.raises(InvalidStatus) as info:
-        connect(url + "?token=s3cret-token", origin="http://evil.example")
+        connect(url + "?token=s3cret-token", origin=Origin("http://evil.example"))
     assert info.value.response.status_code == 403
     for origin in (f"http://127.0.0.1:{port}", "https://desk.example"):
-        with connect(url + "?token=s3cret-token", origin=origin) as ws:
+        with connect(url + "?token=s3cret-token", origin=Origin(origin)) as ws:
             ws.send('{"op":"ping"}')
             assert recv_json(ws)["type"] == "pong"
 

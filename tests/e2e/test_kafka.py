@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -29,7 +30,7 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> list:
     consumer = kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": "t",
                                "auto.offset.reset": "earliest", "log_level": 0})
     consumer.subscribe([topic])
-    out = []
+    out: list[Any] = []
     deadline = time.monotonic() + 60
     try:
         while len(out) < expected and time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import REPO, log_of, wait_for
-from tests.test_e2e import assert_contiguous, next_of_type, recv_json, start_collect
+from tests.e2e.streams import assert_contiguous, next_of_type, recv_json, start_collect
 
 
 def stalled_client(port: int, query: str = "symbols=EURUSD,GBPUSD,USDJPY", **kwargs):
@@ -73,7 +73,8 @@ def test_batch_subscription_gets_ticks_frames(arbitrex):
     with connect(f"ws://127.0.0.1:{port}/ws") as ws:
         ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD", "GBPUSD"], "batch": True}))
         assert recv_json(ws)["type"] == "subscribed"
-        ticks, frames = [], 0
+        ticks: list[dict] = []
+        frames = 0
         while len(ticks) < 300:
             m = recv_json(ws)
             if m["type"] == "ticks":
@@ -95,7 +96,7 @@ def test_sigterm_closes_clients_with_1001(arbitrex):
         with pytest.raises(ConnectionClosed) as info:
             while True:
                 ws.recv(timeout=10)
-    assert info.value.rcvd.code == 1001
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     assert serve.wait(timeout=10) == 0
 
 

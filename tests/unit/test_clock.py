@@ -5,8 +5,10 @@ import pytest
 from arbitrex.clock import BrokerClock, parse_timezone
 
 
-def msc(*args: int) -> int:
-    return int(datetime(*args, tzinfo=timezone.utc).timestamp() * 1000)
+def msc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+        ) -> int:
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
 
 
 def test_utc_is_identity():

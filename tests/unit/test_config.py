@@ -2,6 +2,7 @@ import pytest
 
 from arbitrex.config import FIELDS, Secret, check_settings, load_settings
 from arbitrex.errors import ConfigError
+from tests.conftest import REPO
 
 
 def load(tmp_path, dotenv: str = "", environ=None, **flags):
@@ -91,8 +92,7 @@ def test_empty_optional_value_means_unset(tmp_path):
 
 
 def test_env_example_lists_every_setting():
-    from pathlib import Path
 
-    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    text = (REPO / ".env.example").read_text()
     for spec in FIELDS:
         assert f"{spec.name}=" in text, spec.name

@@ -43,8 +43,7 @@ def test_readme_shows_every_command():
 
 @pytest.mark.parametrize("line", readme_commands())
 def test_readme_command_matches_help(line):
-    path = command_path(line)
-    assert path, line
+    path = command_path(line)  # [] for the root's own options (--version)
     result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
     assert result.exit_code == 0, line
     help_text = result.output

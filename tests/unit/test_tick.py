@@ -8,12 +8,14 @@ from arbitrex.errors import TickError
 from arbitrex.tick import (
     MT5_TICK_DTYPE,
     RECORD_FIELDS,
+    STORED_FIELDS,
     Tick,
     decode,
     digits_of,
     encode,
     from_mt5_rows,
     from_record,
+    latest_run,
     to_record,
     validate,
 )
@@ -95,3 +97,19 @@ def test_the_wire_record_has_the_spec_fields_in_order():
     tick = Tick("sim", "EURUSD", 3, 1, 1.1, 1.2, 0.0, 0, 0.0, 6, 9, 1)
     assert list(to_record(tick)) == ["type", *RECORD_FIELDS]
     assert list(to_record(tick, snapshot=True))[-1] == "snapshot"
+
+
+def test_latest_run_counts_the_ticks_sharing_the_newest_millisecond():
+    assert latest_run([]) == (0, 0)
+    assert latest_run([5]) == (5, 1)
+    assert latest_run([9, 9, 9, 8, 9]) == (9, 3)  # newest first: only the leading run counts
+    assert latest_run(iter([7, 6])) == (7, 1)
+
+
+def test_the_stored_row_is_the_tick_and_the_redis_entry_the_record_plus_broker_clock():
+    from arbitrex.stores.redis import FIELDS
+    from arbitrex.stores.sqlite import COLUMNS
+
+    assert STORED_FIELDS == Tick._fields and COLUMNS == ", ".join(Tick._fields)
+    assert FIELDS == (*RECORD_FIELDS, "broker_msc")
+    assert set(RECORD_FIELDS) | {"broker_msc"} == set(STORED_FIELDS)

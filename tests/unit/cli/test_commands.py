@@ -1,16 +1,15 @@
 """The command line through CliRunner (fast) and as a real subprocess (the console script)."""
 
 import json
-import shutil
-import subprocess
 import sys
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from arbitrex.cli import app
-from tests.conftest import REPO, clean_env
+from tests.conftest import REPO
 
 runner = CliRunner()
 
@@ -36,15 +35,6 @@ def test_every_command_has_help_with_an_example(command):
     assert result.exit_code == 0, result.output
     if command and command != ["doctor", "env"]:
         assert "Example:" in result.output
-
-
-def test_console_script_and_module_both_run():
-    exe = shutil.which("arbitrex", path=str(Path(sys.executable).parent)) or shutil.which(
-        "arbitrex")
-    assert exe, "the arbitrex console script is not installed (pip install -e .)"
-    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60,
-                         env=clean_env())
-    assert out.returncode == 0 and "collect" in out.stdout
 
 
 def test_bad_env_value_exits_2_with_one_clear_line(tmp_path):
@@ -121,3 +111,45 @@ def test_collect_sim_writes_the_store(tmp_path):
     store = SqliteStore(Path("data/ticks.db"))
     assert {s for _, s in store.streams()} == {"EURUSD", "XAUUSD"}
     store.close()
+
+
+def test_version_and_shell_completion():
+    from arbitrex import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"arbitrex {__version__}"
+    assert __version__ != "0+unknown"  # installed: the version comes from the package
+    help_text = invoke("--help").output
+    assert "--install-completion" in help_text and "--show-completion" in help_text
+
+
+def test_bad_usage_names_the_flag_and_exits_2():
+    result = invoke("tail", "EURUSD", "--url", "http://127.0.0.1:1/ws")
+    assert result.exit_code == 2
+    assert "--url: 'http://127.0.0.1:1/ws' is not a WebSocket URL" in result.output
+    result = invoke("collect", "--source", "carrier-pigeon", "--duration", "0")
+    assert result.exit_code == 2 and "--source: unknown source" in result.output
+    result = invoke("collect", "--source", "sim", "--store", "mongo", "--duration", "0")
+    assert result.exit_code == 2 and "--store (TICK_QUEUE_BACKEND):" in result.output
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_a_bug_is_one_line_unless_debugging(monkeypatch, capsys, level):
+    from arbitrex import cli
+
+    def broken(settings):
+        secret = "hunter" + str(2) + "-local"  # a local: its value must never be printed
+        raise RuntimeError(f"boom {len(secret)}")
+
+    monkeypatch.setattr("arbitrex.cli.export.open_store", broken)
+    monkeypatch.setenv("LOG_LEVEL", level)
+    monkeypatch.setattr(sys, "argv", ["arbitrex", "export", "--out", "x.ndjson"])
+    with pytest.raises(SystemExit) as caught:
+        cli.main()
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert "RuntimeError" in err and "boom 13" in err and "hunter2-local" not in err
+    if level == "DEBUG":
+        assert "Traceback" in err
+    else:
+        assert "Traceback" not in err and "LOG_LEVEL=DEBUG" in err

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from arbitrex.collect import Collector
+from arbitrex.collect.loop import Collector
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.tick import Tick
 
@@ -115,7 +115,7 @@ def test_a_store_that_cannot_say_where_streams_left_off_is_waited_for(tmp_path, 
     sqlite.append([tick(1), tick(2)])
     store = Unreachable(sqlite, down=3)
     source = Opened([[tick(3)]])
-    collector = Collector(source, store, retry_initial=0.01, retry_max=0.02)  # type: ignore[arg-type]
+    collector = Collector(source, store, retry_initial=0.01, retry_max=0.02)
     with caplog.at_level("INFO"):
         collector.run(stop=threading.Event())
     assert store.asked == 4
@@ -131,6 +131,6 @@ def test_stopping_while_waiting_for_the_store_reads_nothing(tmp_path):
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
     started = time.monotonic()
-    Collector(source, store, retry_initial=0.01, retry_max=0.05).run(stop=stop)  # type: ignore[arg-type]
+    Collector(source, store, retry_initial=0.01, retry_max=0.05).run(stop=stop)
     assert time.monotonic() - started < 2
     assert not hasattr(source, "opened_with") and source.polls == 0

@@ -80,9 +80,9 @@ def test_serve_follows_a_writer_that_never_rings(arbitrex, tmp_path):
                         (i + 1,))
             raw.execute("COMMIT")
             time.sleep(0.05)
-        seqs = []
+        seqs: list[int] = []
         while len(seqs) < 5:
-            message = ws.recv(timeout=5)
+            message = str(ws.recv(timeout=5))
             if '"type":"tick"' in message and '"snapshot"' not in message:
                 seqs.append(int(message.split('"seq":')[1].split(",")[0]))
         assert seqs == [2, 3, 4, 5, 6]

@@ -5,9 +5,8 @@ import textwrap
 import pytest
 
 from arbitrex.errors import StoreError
-from arbitrex.sources.base import Position
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick
+from arbitrex.tick import Position, Tick
 
 
 def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim", bid: float = 1.1) -> Tick:

@@ -21,7 +21,7 @@ def test_ops_parse():
         ("EURUSD",))
     op = parse_client_frame('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":41,'
                             '"icm:GBPUSD":3}}')
-    assert op.since == {"EURUSD": 41, "icm:GBPUSD": 3}
+    assert isinstance(op, Subscribe) and op.since == {"EURUSD": 41, "icm:GBPUSD": 3}
     assert parse_client_frame('{"op":"unsubscribe","symbols":[]}') == Unsubscribe(())
 
 
@@ -156,7 +156,7 @@ def test_planning_run_by_run_decides_as_tick_by_tick(dispatches, holds, sent):
 def test_a_tick_framed_once_is_what_websockets_would_send(size):
     from websockets.frames import Frame, Opcode
 
-    from arbitrex.stream.hub import text_frame
+    from arbitrex.stream.wire import text_frame
 
     payload = b"x" * size
     assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arbitrex.errors import ConfigError
-from arbitrex.sources.mt5_cursor import Cursor, advance
-from arbitrex.sources.mt5_terminal import AuthFailed, CallFailed, Terminal, TerminalDown
+from arbitrex.sources.mt5.cursor import Cursor, advance
+from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, TerminalDown
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import FakeTerminal, Scenario, as_module
 from arbitrex.tick import MT5_TICK_DTYPE
@@ -267,4 +267,4 @@ def test_real_clock_smoke():
                                           seconds=1, rate=50, seed=1))
     assert fake.initialize()
     rows = fake.copy_ticks_from("EURUSD", now - 10, 1000, -1)
-    assert len(rows) == len(fake.scenario.ticks["EURUSD"])
+    assert rows is not None and len(rows) == len(fake.scenario.ticks["EURUSD"])

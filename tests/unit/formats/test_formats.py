@@ -1,0 +1,100 @@
+"""export and replay: round trips, MT5 exports, speed control, bad files, the replay server."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from arbitrex import formats
+from arbitrex.clock import BrokerClock
+from arbitrex.errors import MissingPackage, TickError
+from arbitrex.sources.sim import SimModel
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.tick import Tick, to_record
+
+T0 = 1_800_000_000_000
+
+
+def fill(path, n: int = 3000) -> SqliteStore:
+    """A store with n simulated ticks over three symbols, bursts included."""
+    store = SqliteStore(path)
+    model = SimModel(["EURUSD", "USDJPY", "XAUUSD"], seed=5)
+    ticks = []
+    for i in range(n):
+        symbol, bid, ask, flags, burst = next(model)
+        ms = T0 + i * 7 - (7 if burst else 0)
+        ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 2**40 + i, 0.5, flags,
+                          ms * 10**6 + 123, ms))
+    store.append(ticks)
+    return store
+
+
+def records(ticks) -> list[dict]:
+    return [to_record(t) for t in ticks]
+
+
+@pytest.mark.parametrize("fmt, suffix", [("ndjson", ".ndjson"), ("csv", ".csv"),
+                                         ("parquet", ".parquet")])
+def test_every_format_reads_back_identically(tmp_path, fmt, suffix):
+    store = fill(tmp_path / "a.db")
+    path = tmp_path / f"out{suffix}"
+    written = formats.write(store.iter_range(chunk=500), path, fmt)
+    assert written == 3000
+    assert records(formats.read(path)) == records(store.iter_range())
+
+
+def write_mt5_export(path, encoding: str = "utf-16") -> None:
+    lines = ["<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>",
+             "2026.11.20\t09:30:00.125\t1.08501\t1.08503\t\t\t6",
+             "2026.11.20\t09:30:00.125\t1.08502\t\t\t\t2",   # same ms; ask unchanged
+             "2026.11.20\t09:30:01.000\t\t1.08507\t\t\t4",   # bid unchanged
+             "2026.11.20\t09:30:02.500\t1.08499\t1.08505\t1.085\t3\t134"]
+    text = "\r\n".join(lines) + "\r\n"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le") if encoding == "utf-16"
+                     else text.encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])
+def test_mt5_export_is_read_with_broker_time_and_unchanged_cells(tmp_path, encoding):
+    path = tmp_path / "EURUSD_ticks.csv"
+    write_mt5_export(path, encoding)
+    assert formats.guess_format(path) == "mt5"
+    ticks = list(formats.read(path, symbols=("EURUSD",), clock=BrokerClock("+02:00")))
+    assert [(t.seq, t.bid, t.ask, t.last, t.volume, t.flags) for t in ticks] == [
+        (1, 1.08501, 1.08503, 0.0, 0, 6), (2, 1.08502, 1.08503, 0.0, 0, 2),
+        (3, 1.08502, 1.08507, 0.0, 0, 4), (4, 1.08499, 1.08505, 1.085, 3, 134)]
+    wall = int(datetime(2026, 11, 20, 9, 30, 0, 125000, tzinfo=timezone.utc).timestamp() * 1000)
+    assert ticks[0].broker_msc == wall and ticks[0].time_msc == wall - 7_200_000
+    assert ticks[0].time_msc == ticks[1].time_msc
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("t.ndjson", b'{"type":"tick","symbol":"EURUSD","time_msc":1,"bid":1,"ask":1}\n{"type":"ti',
+     "t.ndjson:2: not valid JSON"),
+    ("t.csv", b"symbol,time_msc,bid,ask,colour\nEURUSD,1,1,1,red\n", "t.csv:1: unknown column"),
+    ("t.csv", b"symbol,time_msc,bid,ask\nEURUSD,1,1,1\nEURUSD,2,1\n", "t.csv:3: 3 cells"),
+    ("t.csv", b"symbol,time_msc,bid,ask\nEUR\xe9USD,1,1,1\n", "t.csv:2: not UTF-8"),
+    ("m.txt", "<DATE>\t<TIME>\t<BID>\t<PRICE>\n".encode("utf-16"), "m.txt:1: unknown column"),
+    ("m.txt", b"<DATE>\t<TIME>\t<BID>\t<ASK>\n2026.13.01\t00:00:00\t1\t1\n",
+     "m.txt:2:"),
+])
+def test_bad_files_name_the_line(tmp_path, name, content, words):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(TickError, match=words.replace(".", r"\.")):
+        list(formats.read(path, symbols=("EURUSD",)))
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingPackage, match=r"pip install 'arbitrex\[parquet\]'") as caught:
+        formats.write([], tmp_path / "x.parquet", "parquet")
+    assert caught.value.exit_code == 2 and caught.value.package == "pyarrow"
+
+
+# Speed control, on an injected clock
+
+

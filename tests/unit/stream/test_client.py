@@ -1,0 +1,111 @@
+"""The stream client: from a server (reconnecting and resuming with since, no duplicate),
+or from the store directly; bad URLs and refused tokens are usage errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arbitrex.errors import ConfigError
+from arbitrex.runtime.stop import Stop
+from arbitrex.stores.memory import MemoryStore
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.stream.client import TailEvent, from_server, from_store, ws_url
+from arbitrex.stream.hub import Hub
+from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
+from arbitrex.tick import Tick
+from tests.conftest import free_port, port_open, wait_for
+
+
+def tick(seq: int, symbol: str = "EURUSD") -> Tick:
+    return Tick("sim", symbol, seq, 1_800_000_000_000 + seq, 1.1, 1.2, 0.0, 0, 0.0, 6,
+                time.time_ns(), 1_800_000_000_000 + seq)
+
+
+class Server:
+    """A real StreamServer over a memory store, in a thread of its own."""
+
+    def __init__(self, store: MemoryStore, port: int, token: str | None = None) -> None:
+        self.stop = Stop()
+        self.port = port
+        server = StreamServer(Hub(store, store), ServerOptions(port=port, token=token))
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(serve_until(server, self.stop, lambda p: None)),
+            daemon=True)
+        self.thread.start()
+        wait_for(lambda: port_open(port), what="the server")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def test_urls() -> None:
+    assert ws_url("ws://127.0.0.1:8000", "t") == "ws://127.0.0.1:8000/ws?token=t"
+    assert ws_url("wss://h:1/ws?token=a", "b") == "wss://h:1/ws?token=a"
+    for bad in ("http://127.0.0.1:8000/ws", "127.0.0.1:8000", "ws://"):
+        with pytest.raises(ConfigError) as caught:
+            ws_url(bad, None)
+        assert caught.value.setting == "url" and caught.value.exit_code == 2
+
+
+def ticks_of(events: Iterator[TailEvent], n: int) -> list[tuple[int, bool]]:
+    got: list[tuple[int, bool]] = []
+    for event in events:
+        if event.tick is not None:
+            got.append((event.tick.seq, event.snapshot))
+            if len(got) == n:
+                break
+    return got
+
+
+def test_resumes_across_a_server_restart_with_no_duplicate() -> None:
+    store = MemoryStore()
+    store.add([tick(i) for i in range(1, 4)])
+    port = free_port()
+    server = Server(store, port)
+    stop = Stop()
+    events = from_server(f"ws://127.0.0.1:{port}/ws", ["EURUSD"], stop=stop, max_backoff=0.2)
+    try:
+        assert ticks_of(events, 1) == [(3, True)]  # the snapshot: the last stored tick
+        store.add([tick(4), tick(5)])
+        assert ticks_of(events, 2) == [(4, False), (5, False)]
+        server.close()
+        store.add([tick(i) for i in range(6, 9)])  # stored while the server is away
+        server = Server(store, port)
+        assert ticks_of(events, 3) == [(6, False), (7, False), (8, False)]
+    finally:
+        stop.set()
+        server.close()
+
+
+def test_a_refused_token_is_a_usage_error() -> None:
+    port = free_port()
+    server = Server(MemoryStore(), port, token="right")
+    try:
+        with pytest.raises(ConfigError) as caught:
+            next(from_server(f"ws://127.0.0.1:{port}/ws", ["EURUSD"], stop=Stop(),
+                             token="wrong"))
+        assert caught.value.setting == "WS_TOKEN" and "401" in str(caught.value)
+    finally:
+        server.close()
+
+
+def test_from_the_store_a_snapshot_then_what_comes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "ticks.db")
+    try:
+        store.append([tick(0), tick(0), tick(0, "GBPUSD")])
+        stop = Stop()
+        events = from_store(store, store, ["EURUSD"], stop=stop, poll_timeout=0.01)
+        assert ticks_of(events, 1) == [(2, True)]
+        store.append([tick(0, "GBPUSD"), tick(0)])
+        assert ticks_of(events, 1) == [(3, False)]  # GBPUSD is not followed
+        stop.set()
+        assert all(e.tick is None for e in events)  # it ends once stopped
+    finally:
+        store.close()
