@@ -8,9 +8,11 @@ setting and the fix. Secrets are held in ``Secret`` and never appear in a repr o
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import io
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,17 +272,40 @@ def _strip(value: str) -> tuple[str, bool]:
     return value, value != original
 
 
+def decode_env_text(data: bytes) -> str:
+    """A .env file's text as Windows editors write it too: UTF-8 with or without a BOM, or
+    UTF-16 (Notepad's "Unicode", with a BOM; without one, told by its zero bytes)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    if len(data) >= 4 and data[1::2].count(0) > len(data) // 4 and data[0::2].count(0) == 0:
+        return data.decode("utf-16-le")
+    return data.decode("utf-8-sig")
+
+
+_DOUBLE_QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _as_written(after_equals: str, parsed: str) -> str:
+    """The value as written between double quotes. python-dotenv decodes backslash escapes
+    there (\\t, \\n), which turns a Windows path such as "C:\\MT5\\new\\terminal64.exe"
+    into control characters; no setting needs an escape, so such text is kept as is."""
+    match = _DOUBLE_QUOTED.match(after_equals)
+    if match is not None and "\\" in match.group(1):
+        return match.group(1)
+    return parsed
+
+
 def read_env_file(path: Path) -> tuple[dict[str, _Raw], list[Problem]]:
     """Parse a .env file: its values (stripped) and problems found on the way."""
     values: dict[str, _Raw] = {}
     problems: list[Problem] = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = decode_env_text(path.read_bytes())
     except FileNotFoundError:
         return values, problems
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read the .env file ({exc})",
-                          "fix the file or pass --env-file PATH") from exc
+                          "save it as UTF-8 (or UTF-16), or pass --env-file PATH") from exc
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line
         if binding.error:
@@ -290,9 +315,9 @@ def read_env_file(path: Path) -> tuple[dict[str, _Raw], list[Problem]]:
         if binding.key is None:
             continue
         key = binding.key.strip()
-        raw_value = binding.value if binding.value is not None else ""
-        _, _, raw_text = binding.original.string.partition("=")
-        raw_text = raw_text.split(" #", 1)[0].rstrip("\r\n")
+        _, _, after_equals = binding.original.string.partition("=")
+        raw_value = _as_written(after_equals, binding.value or "")
+        raw_text = after_equals.split(" #", 1)[0].rstrip("\r\n")
         value, padded = _strip(raw_value)
         padded = padded or raw_text.strip()[:1] in ("'", '"') or raw_text != raw_text.strip()
         values[key] = _Raw(value, ".env", padded)

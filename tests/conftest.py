@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: How tests stop a process: Ctrl-C (SIGINT) where Windows' constraints are forced
+#: (tests/windows/sitecustomize.py), else SIGTERM.
+STOP_SIGNAL = signal.SIGINT if os.environ.get("ARBITREX_FORCE_WINDOWS") == "1" else signal.SIGTERM
+
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 
@@ -107,7 +111,7 @@ class Arbitrex:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(STOP_SIGNAL)
         for proc in self.procs:
             try:
                 proc.wait(timeout=10)

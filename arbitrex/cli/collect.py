@@ -120,7 +120,7 @@ def _supervise(venues: list[Venue], argv: list[str], stop: StopFlag, started_ns:
     """One worker process per venue (the MetaTrader5 package is a per-process singleton)."""
     for v in venues:
         require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
-    commands = {v.name: [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
+    commands = {f"venue {v.name}": [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
                 for v in venues}
     env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
     log.info("starting one worker per venue: %s", ", ".join(commands))

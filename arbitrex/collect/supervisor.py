@@ -1,9 +1,11 @@
-"""One worker process per venue: the MetaTrader5 package is a per-process singleton.
+"""Child processes kept running: one worker per venue (the MetaTrader5 package is a
+per-process singleton), or ``up``'s collect and serve.
 
-``supervise`` starts a command per venue, restarts one that dies (capped, jittered
+``supervise`` starts a command per name, restarts one that dies (capped, jittered
 ``Backoff``), never restarts one that exits 0 (done) or 2 (bad configuration, e.g. a refused
-login: retrying would only lock the account), and on stop asks every worker to stop
-(``Popen.terminate``), waits for them to flush, and kills one only after ``stop_timeout``.
+login: retrying would only lock the account), and on stop asks every child to stop through
+its stop pipe (``runtime.stop``: the same on every OS), waits for them to flush, and kills
+one only after ``stop_timeout``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from arbitrex.runtime.backoff import Backoff
-from arbitrex.runtime.stop import StopFlag
+from arbitrex.runtime.stop import StopFlag, ask_to_stop, spawn, stop_children
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,11 @@ def supervise(
     # Timeouts
     stop_timeout: float = 15.0,
     check_interval: float = 0.2,
+    # What one child's end means for the others
+    stop_all_on: tuple[int, ...] = (),
 ) -> int:
-    """Run until ``stop`` or until every worker has ended; the worst exit code."""
+    """Run until ``stop``, until every child has ended, or until one ends with a code in
+    ``stop_all_on``; the worst exit code."""
     workers = [_Worker(name, command, Backoff(initial=backoff_initial, cap=backoff_max))
                for name, command in commands.items()]
     environ = dict(env) if env is not None else None
@@ -57,8 +62,14 @@ def supervise(
                 _tend(worker, now, environ)
         if all(w.result is not None for w in workers):
             break
+        ended = next((w for w in workers if w.result in stop_all_on), None)
+        if ended is not None:
+            log.error("%s ended with %d: stopping the others", ended.name, ended.result)
+            break
         stop.wait(check_interval)
-    _stop_all([w for w in workers if w.proc is not None], stop_timeout)
+    running = {w.name: w.proc for w in workers if w.proc is not None}
+    for name, code in stop_children(running, timeout=stop_timeout).items():
+        next(w for w in workers if w.name == name).result = code
     return max((w.result or 0 for w in workers), default=0)
 
 
@@ -66,37 +77,21 @@ def _tend(worker: _Worker, now: float, env: dict[str, str] | None) -> None:
     """Start a worker that is due, and look at one that runs."""
     if worker.proc is None:
         if now >= worker.start_at:
-            worker.proc = subprocess.Popen(worker.command, env=env)
-            log.info("venue %s: worker started (pid %d)", worker.name, worker.proc.pid)
+            worker.proc = spawn(worker.command, env=env)
+            log.info("%s: started (pid %d)", worker.name, worker.proc.pid)
         return
     code = worker.proc.poll()
     if code is None:
         return
+    ask_to_stop(worker.proc)  # it has ended: this closes its end of the stop pipe
     worker.proc = None
     if code in FINAL:
         worker.result = code
         if code == 2:
-            log.error("venue %s: worker stopped on a configuration error (see above); not "
-                      "restarted; the other venues go on", worker.name)
+            log.error("%s: stopped on a configuration error (see above); not restarted",
+                      worker.name)
         return
     delay = worker.backoff.next()
     worker.start_at = now + delay
-    log.warning("venue %s: worker exited with %d; restart %d in %.1f s", worker.name, code,
+    log.warning("%s: exited with %d; restart %d in %.1f s", worker.name, code,
                 worker.backoff.attempt, delay)
-
-
-def _stop_all(workers: list[_Worker], timeout: float) -> None:
-    """Ask every running worker to stop, wait for them to flush, kill those that do not."""
-    for worker in workers:
-        assert worker.proc is not None
-        if worker.proc.poll() is None:
-            worker.proc.terminate()
-    deadline = time.monotonic() + timeout
-    for worker in workers:
-        assert worker.proc is not None
-        try:
-            worker.result = worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log.error("venue %s: worker did not stop in %.0f s; killed", worker.name, timeout)
-            worker.proc.kill()
-            worker.result = worker.proc.wait()

@@ -1,25 +1,38 @@
-"""How every command stops: one mechanism, the same on every OS.
+"""How every process stops: one mechanism, the same on every OS.
 
-``Stop`` turns Ctrl-C (SIGINT), SIGTERM where the OS has it, and Ctrl-Break on Windows
-(SIGBREAK) into one flag. Handlers are installed with ``signal.signal``, which exists
-everywhere (asyncio's ``loop.add_signal_handler`` does not exist on Windows), and the flag
-wakes whoever waits for it: threads through a ``threading.Event``, event loops through
-``call_soon_threadsafe`` (which both asyncio loops, selector and proactor, wake for).
+``Stop`` turns Ctrl-C (SIGINT), SIGTERM where the OS has it, and on Windows Ctrl-Break and
+closing the console window (both SIGBREAK) into one flag. Handlers are installed with
+``signal.signal``, which exists everywhere (asyncio's ``loop.add_signal_handler`` does not
+exist on Windows), and the flag wakes whoever waits for it: threads through a
+``threading.Event``, event loops through ``call_soon_threadsafe`` (which both asyncio loops,
+selector and proactor, wake for).
 
     with Stop.on_signals() as stop:
         while not stop.wait(1.0): ...          # threads
         await stop.wait_async()                 # a coroutine
 
 A second Ctrl-C while stopping raises KeyboardInterrupt: the user insists.
+
+Child processes (``collect``'s workers, ``up``'s collect and serve) are told to stop the same
+way on every OS too, through a stop pipe: ``spawn`` starts a child with a pipe as its
+standard input (and in a process group of its own, so that the console's Ctrl-C reaches
+only the parent, which then stops the children in order); ``ask_to_stop`` closes the pipe;
+the child's ``Stop.on_signals`` sees the end of its input and stops, flushing as on Ctrl-C.
+A parent that dies closes the pipe too. (SIGTERM to a child would be TerminateProcess on
+Windows: no flush.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
@@ -98,9 +111,12 @@ class Stop:
     def on_signals(cls) -> Iterator[Stop]:
         """A Stop set by the stop signals while the block runs; the previous handlers are
         restored after. Outside the main thread (where Python allows no handler) the Stop
-        is only set by code."""
+        is only set by code. In a child started by ``spawn`` the end of the stop pipe sets
+        it too."""
         stop = cls()
         previous: dict[signal.Signals, Any] = {}
+        if os.environ.get(STOP_PIPE) == "1":
+            _watch_stop_pipe(stop)
         if threading.current_thread() is threading.main_thread():
             for signum in stop_signals():
                 previous[signum] = signal.signal(signum, stop._on_signal)
@@ -109,3 +125,66 @@ class Stop:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+# Children
+
+#: Set to "1" in a child's environment by ``spawn``: its standard input is the stop pipe.
+STOP_PIPE = "ARBITREX_STOP_PIPE"
+
+
+def _watch_stop_pipe(stop: Stop) -> None:
+    """Stop when the parent closes our standard input (or writes to it). The descriptor is
+    read directly: a thread blocked in ``sys.stdin``'s buffered reader would hold its lock
+    and abort the interpreter's shutdown."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no usable stdin: nothing to watch
+        return
+
+    def watch() -> None:
+        try:
+            os.read(fd, 64)  # returns on data or at the end of the pipe
+        except OSError:
+            return
+        stop.set("asked by the parent process")
+
+    threading.Thread(target=watch, name="stop-pipe", daemon=True).start()
+
+
+def spawn(command: Sequence[str], *, env: Mapping[str, str] | None = None
+          ) -> subprocess.Popen[bytes]:
+    """Start a child that ``ask_to_stop`` can stop cleanly on every OS (see the module)."""
+    environ = dict(os.environ if env is None else env, **{STOP_PIPE: "1"})
+    if sys.platform == "win32":
+        return subprocess.Popen(list(command), env=environ, stdin=subprocess.PIPE,
+                                creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
+    return subprocess.Popen(list(command), env=environ, stdin=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def ask_to_stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ask a child started by ``spawn`` to stop (it flushes, then exits 0)."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        try:
+            proc.stdin.close()
+        except OSError:  # it is gone already
+            pass
+
+
+def stop_children(procs: Mapping[str, subprocess.Popen[bytes]], *, timeout: float
+                  ) -> dict[str, int]:
+    """Ask every child to stop, wait up to ``timeout`` seconds in all for them to flush,
+    kill those that do not; their exit codes."""
+    for proc in procs.values():
+        ask_to_stop(proc)
+    deadline = time.monotonic() + timeout
+    codes: dict[str, int] = {}
+    for name, proc in procs.items():
+        try:
+            codes[name] = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("%s did not stop in %.0f s; killed", name, timeout)
+            proc.kill()
+            codes[name] = proc.wait()
+    return codes

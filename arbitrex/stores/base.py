@@ -22,6 +22,7 @@ This module imports nothing of arbitrex but the tick model, so no layer reaches 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -106,11 +107,13 @@ class TickStore(TickWriter, StreamReader, RangeReader, Follower[Any], Protocol):
 
 
 class Bell(Protocol):
-    """A follower's side of a doorbell: ``fileno`` becomes readable when a writer commits."""
+    """A follower's side of a doorbell: ``sock`` (a datagram socket) receives a datagram
+    when a writer commits."""
 
-    def fileno(self) -> int: ...
+    sock: socket.socket
 
-    def take_all(self) -> bool: ...
+    def heartbeat(self) -> None:
+        """Called now and then while following: keeps the writer ringing."""
 
     def close(self) -> None: ...
 

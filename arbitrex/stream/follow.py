@@ -1,11 +1,12 @@
 """How the hub learns of new ticks: it follows the store and hands each read to ``dispatch``.
 
 A store whose ``follow`` never blocks (``NonBlocking``: SQLite, memory) is read on the
-event loop itself, with no task and no thread hop: the loop calls ``read`` when the
-store's doorbell rings (``Rings``: SQLite's writer rings after each commit), and a timer
-reads every ``Trust.timeout`` besides (every ``poll_interval`` where there is no doorbell,
-or its writer does not ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read in
-a thread. Either way a read that fails is logged and retried a second later.
+event loop itself, with no task and no thread hop: the loop reads when the store's
+doorbell rings (``Rings``: SQLite's writer rings after each commit; the bell is a datagram
+endpoint, which every asyncio loop has, Windows' proactor included), and a timer reads
+every ``Trust.timeout`` besides (polling where there is no doorbell, or its writer does not
+ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read in a thread. Either way a
+read that fails is logged and retried a second later.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
@@ -39,6 +40,7 @@ async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
     reader = InLoop(store, dispatch, cursor, limit=limit, poll_interval=store.poll_interval,
                     bell=store.listen() if isinstance(store, Rings) else None)
     try:
+        await reader.start()
         await stop.wait()
     finally:
         reader.close()
@@ -70,20 +72,27 @@ class InLoop(Generic[C]):
         self.trust.trusted = bell is not None
         self.loop = asyncio.get_running_loop()
         self.failed_at: float | None = None
-        self.more: asyncio.Handle | None = None  # a read of what one read left over
-        if bell is not None:
-            self.loop.add_reader(bell.fileno(), self._on_ring)
+        self.more: asyncio.Handle | None = None  # a read already scheduled
+        self.endpoint: asyncio.DatagramTransport | None = None
         self.timer = self.loop.call_later(self.trust.timeout, self._on_timer)
 
+    async def start(self) -> None:
+        """Listen to the doorbell (a datagram endpoint on the bell's socket)."""
+        if self.bell is not None:
+            self.endpoint, _ = await self.loop.create_datagram_endpoint(
+                lambda: _Rings(self._on_ring), sock=self.bell.sock)
+
     def _on_ring(self) -> None:
-        assert self.bell is not None
-        if self.bell.take_all():
-            self.trust.rang(self.loop.time())
-            self.read()
+        """Rung: read soon, once for every ring that arrives meanwhile."""
+        self.trust.rang(self.loop.time())
+        if self.more is None:
+            self.more = self.loop.call_soon(self.read)
 
     def _on_timer(self) -> None:
         found = self.read()
         self.trust.timed_out(found, self.loop.time())
+        if self.bell is not None:
+            self.bell.heartbeat()
         self.timer = self.loop.call_later(self.trust.timeout, self._on_timer)
 
     def read(self) -> bool:
@@ -115,6 +124,18 @@ class InLoop(Generic[C]):
         self.timer.cancel()
         if self.more is not None:
             self.more.cancel()
+        if self.endpoint is not None:
+            self.endpoint.close()
         if self.bell is not None:
-            self.loop.remove_reader(self.bell.fileno())
             self.bell.close()
+
+
+class _Rings(asyncio.DatagramProtocol):
+    def __init__(self, on_ring: Callable[[], None]) -> None:
+        self.on_ring = on_ring
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.on_ring()
+
+    def error_received(self, exc: Exception) -> None:  # e.g. a stray ICMP on Windows
+        log.debug("doorbell: %s", exc)

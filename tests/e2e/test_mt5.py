@@ -113,7 +113,7 @@ MT5_PASSWORD = "wrong-password-123"
         assert stored(mt5, "beta", symbol) == [tuple(r) for r in beta.ticks[symbol]]
     assert stored(mt5, "gamma", "EURUSD") == []
     assert result.stderr.count("refused the login") == 1  # no retry storm
-    assert "venue gamma: worker stopped on a configuration error" in result.stderr
+    assert "venue gamma: stopped on a configuration error" in result.stderr
     assert "wrong-password-123" not in result.stderr
 
 

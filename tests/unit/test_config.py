@@ -96,3 +96,29 @@ def test_env_example_lists_every_setting():
     text = (REPO / ".env.example").read_text()
     for spec in FIELDS:
         assert f"{spec.name}=" in text, spec.name
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le"])
+def test_env_files_as_windows_editors_save_them(tmp_path, encoding):
+    path = tmp_path / ".env"
+    path.write_bytes("SYMBOLS=EURUSD,GBPUSD\r\nWS_PORT=8123\r\n".encode(encoding))
+    settings = load_settings(env_file=path, environ={})
+    assert settings.symbols == ("EURUSD", "GBPUSD") and settings.ws_port == 8123
+
+
+def test_windows_paths_keep_their_backslashes_and_spaces(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text('MT5_PATH="C:\\Program Files\\new terminal\\terminal64.exe"\n'
+                    "SQLITE_PATH=D:\\ticks\\new.db\n"
+                    "MT5_SERVER='Broker-Demo \\t'\n", encoding="utf-8")
+    settings = load_settings(env_file=path, environ={})
+    assert settings.mt5_path == "C:\\Program Files\\new terminal\\terminal64.exe"
+    assert settings.sqlite_path == "D:\\ticks\\new.db"
+    assert settings.mt5_server == "Broker-Demo \\t"
+
+
+def test_an_env_file_in_no_known_encoding_is_one_clear_error(tmp_path):
+    path = tmp_path / ".env"
+    path.write_bytes(b"SYMBOLS=EUR\xff\xfeUSD\n")
+    with pytest.raises(ConfigError, match="save it as UTF-8"):
+        load_settings(env_file=path, environ={})

@@ -9,7 +9,8 @@ from arbitrex.cli import app
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-SUBCOMMANDS = {"collect", "serve", "tail", "replay", "export", "doctor", "env", "check", "show"}
+SUBCOMMANDS = {"collect", "serve", "tail", "replay", "export", "doctor", "env", "check", "show",
+               "up"}
 
 
 def readme_commands() -> list[str]:
@@ -36,7 +37,8 @@ def command_path(line: str) -> list[str]:
 
 def test_readme_shows_every_command():
     shown = {" ".join(command_path(line)) for line in readme_commands()}
-    for command in ("collect", "serve", "tail", "replay", "export", "doctor", "doctor env check",
+    for command in ("up", "collect", "serve", "tail", "replay", "export", "doctor",
+                    "doctor env check",
                     "doctor env show"):
         assert command in shown, command
 

@@ -1,8 +1,8 @@
 """The command line through CliRunner (fast) and as a real subprocess (the console script)."""
 
 import json
-import sys
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-@pytest.mark.parametrize("command", [[], ["collect"], ["serve"], ["tail"], ["replay"],
+@pytest.mark.parametrize("command", [[], ["up"], ["collect"], ["serve"], ["tail"], ["replay"],
                                      ["export"], ["doctor"], ["doctor", "env"],
                                      ["doctor", "env", "check"],
                                      ["doctor", "env", "show"]])

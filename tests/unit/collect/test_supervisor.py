@@ -37,14 +37,16 @@ def test_every_worker_done_ends_supervision() -> None:
     assert code == 0 and time.monotonic() - started < 10
 
 
-def test_stop_asks_workers_to_flush_and_kills_one_that_will_not(tmp_path: Path) -> None:
+def test_stop_asks_workers_through_the_stop_pipe_and_kills_one_that_will_not(
+        tmp_path: Path) -> None:
     flushed = tmp_path / "flushed"
-    polite = py("import signal, sys, time\n"
-                f"def bye(*a): open({str(flushed)!r}, 'w').write('ok'); sys.exit(0)\n"
-                "signal.signal(signal.SIGTERM, bye)\n"
-                f"open({str(tmp_path / 'ready-polite')!r}, 'w')\n"
-                "while True: time.sleep(0.05)")
-    stubborn = py("import signal, time\n"
+    # A worker stops the way every arbitrex command does: its Stop sees the stop pipe close.
+    polite = py("from arbitrex.runtime.stop import Stop\n"
+                "with Stop.on_signals() as stop:\n"
+                f"    open({str(tmp_path / 'ready-polite')!r}, 'w')\n"
+                "    stop.wait(30)\n"
+                f"    open({str(flushed)!r}, 'w').write(stop.reason)\n")
+    stubborn = py("import signal, time\n"  # deaf to its stop pipe, and to SIGTERM
                   "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                   f"open({str(tmp_path / 'ready-stubborn')!r}, 'w')\n"
                   "while True: time.sleep(0.05)")
@@ -61,6 +63,6 @@ def test_stop_asks_workers_to_flush_and_kills_one_that_will_not(tmp_path: Path) 
     started = time.monotonic()
     code = supervise({"polite": polite, "stubborn": stubborn}, stop=stop, stop_timeout=1.0,
                      check_interval=0.02)
-    assert flushed.read_text() == "ok"
+    assert flushed.read_text() == "asked by the parent process"
     assert code == 0  # the polite one exited 0; the killed one's -9 is not a failure code
     assert time.monotonic() - started < 25

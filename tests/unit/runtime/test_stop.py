@@ -19,7 +19,10 @@ def test_the_stop_signals_are_those_the_os_has() -> None:
     assert ("SIGBREAK" in names) == hasattr(signal, "SIGBREAK")
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name == "nt", reason="POSIX kill")
+POSIX = pytest.mark.skipif(os.name == "nt", reason="os.kill of a signal is POSIX's")
+
+
+@POSIX
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_sets_the_flag_and_the_old_handler_comes_back(signum: int) -> None:
     before = signal.getsignal(signum)
@@ -31,6 +34,7 @@ def test_a_signal_sets_the_flag_and_the_old_handler_comes_back(signum: int) -> N
     assert signal.getsignal(signum) is before
 
 
+@POSIX
 def test_a_second_ctrl_c_while_stopping_insists() -> None:
     with Stop.on_signals() as stop:
         stop.set("first")

@@ -3,17 +3,15 @@ followed (by polling)."""
 
 from __future__ import annotations
 
+import os
 import select
-import sqlite3
 import time
 
 import pytest
 
 from arbitrex.stores import doorbell
-from arbitrex.stores.sqlite import _INSERT, SqliteStore
+from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.tick import Tick
-
-pytestmark = pytest.mark.skipif(not doorbell.SUPPORTED, reason="abstract sockets: Linux only")
 
 
 def tick(i: int) -> Tick:
@@ -22,28 +20,49 @@ def tick(i: int) -> Tick:
 
 
 def readable(listener: doorbell.Listener, timeout: float) -> bool:
-    return bool(select.select([listener], [], [], timeout)[0])
+    return bool(select.select([listener.sock], [], [], timeout)[0])
 
 
 def test_a_commit_rings_every_listener_and_a_dead_one_is_forgotten(tmp_path):
-    db = tmp_path / "a-rather-long-directory-name-" / ("x" * 80) / "ticks.db"  # > 108 bytes
+    db = tmp_path / "a-rather-long-directory-name-" / ("x" * 80) / "ticks.db"
+    bells = db.parent / "ticks.db.bell"
     writer = SqliteStore(db)
     a, b = writer.listen(), writer.listen()
     assert a is not None and b is not None
     assert not readable(a, 0)
     writer.append([tick(1)])
     assert readable(a, 1) and readable(b, 1)
-    assert a.take() and b.take()  # one ring each, and no more
-    assert not a.take() and not b.take() and not readable(a, 0)
-    b.sock.close()  # a follower killed without cleaning up leaves its file behind
-    writer._bell._listed_at = 0  # re-list now rather than in RELIST seconds
+    assert a.take_all() and b.take_all()  # rung, and no more
+    assert not a.take_all() and not readable(a, 0)
+    # b dies without cleaning up (kill -9): its file stops being touched, and goes stale
+    b.sock.close()
+    old = time.time() - doorbell.STALE - 1
+    os.utime(b.path, (old, old))
+    (bells / "not-a-listener").touch()  # and a stray file names no port
+    writer._bell._listed_at = -1e18  # re-list now rather than in RELIST seconds
     writer.append([tick(2)])
     assert readable(a, 1)
-    assert sorted(p.name for p in (db.parent / "ticks.db.bell").iterdir()) == [a.name]
+    assert sorted(p.name for p in bells.iterdir()) == [a.name]
     a.close()
-    assert not any((db.parent / "ticks.db.bell").iterdir())
+    assert not any(bells.iterdir())
     writer.append([tick(3)])  # nobody listens: a no-op
     writer.close()
+
+
+def test_a_listener_keeps_its_announcement_fresh(tmp_path, monkeypatch):
+    listener = doorbell.Listener(tmp_path / "ticks.db")
+    old = time.time() - doorbell.STALE - 1
+    os.utime(listener.path, (old, old))
+    listener.heartbeat()  # too soon after the last touch: nothing to do
+    assert listener.path.stat().st_mtime == pytest.approx(old)
+    monkeypatch.setattr(doorbell, "HEARTBEAT", 0.0)
+    listener.heartbeat()
+    assert time.time() - listener.path.stat().st_mtime < doorbell.STALE
+    listener.path.unlink()  # removed by a writer that thought it dead: announced again
+    listener.heartbeat()
+    assert listener.path.exists()
+    listener.close()
+    assert not listener.path.exists()
 
 
 def test_trust_is_lost_when_ticks_come_unrung_and_regained_by_a_ring():
@@ -56,34 +75,15 @@ def test_trust_is_lost_when_ticks_come_unrung_and_regained_by_a_ring():
     assert trust.trusted
     trust.timed_out(found=True, now=20.0)  # new ticks, no ring for 10 s: poll
     assert not trust.trusted and trust.timeout == 0.001
+    trust.timed_out(found=False, now=20.1)  # idle while polling: less and less often
+    trust.timed_out(found=False, now=20.2)
+    assert trust.timeout == 0.004
+    for _ in range(20):
+        trust.timed_out(found=False, now=20.3)
+    assert trust.timeout == trust.idle_poll == 0.05  # at most this long between polls
+    trust.timed_out(found=True, now=20.4)  # ticks again: every poll_interval
+    assert trust.timeout == 0.001
     trust.rang(now=21.0)
-    assert trust.trusted
+    assert trust.trusted and trust.timeout == 0.25
 
 
-def test_serve_follows_a_writer_that_never_rings(arbitrex, tmp_path):
-    """Rows written by another program (or an older collector) still reach clients."""
-    from websockets.sync.client import connect
-
-    db = tmp_path / "ticks.db"
-    store = SqliteStore(db)
-    store.append([tick(0)])  # the stream exists, so a subscriber gets a snapshot
-    store.close()
-    port = arbitrex.serve()
-    with connect(f"ws://127.0.0.1:{port}/ws?symbols=EURUSD") as ws:
-        raw = sqlite3.connect(db, isolation_level=None)
-        started = time.monotonic()
-        for i in range(1, 6):
-            raw.execute("BEGIN IMMEDIATE")
-            raw.execute(_INSERT, ("sim", "EURUSD", i + 1, 1_800_000_000_000 + i, 1.1, 1.2,
-                                  0.0, 0, 0.0, 6, time.time_ns(), 1_800_000_000_000 + i))
-            raw.execute("UPDATE streams SET last_seq = ? WHERE venue='sim' AND symbol='EURUSD'",
-                        (i + 1,))
-            raw.execute("COMMIT")
-            time.sleep(0.05)
-        seqs: list[int] = []
-        while len(seqs) < 5:
-            message = str(ws.recv(timeout=5))
-            if '"type":"tick"' in message and '"snapshot"' not in message:
-                seqs.append(int(message.split('"seq":')[1].split(",")[0]))
-        assert seqs == [2, 3, 4, 5, 6]
-        assert time.monotonic() - started < 5

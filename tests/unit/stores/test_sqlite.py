@@ -117,7 +117,10 @@ def test_processes_opening_a_new_file_together_all_succeed(tmp_path):
     WAL is refused at once to all but one ("database is locked"); the others retry."""
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork")
+    if sys.platform == "win32":
+        ctx = multiprocessing.get_context("spawn")
+    else:
+        ctx = multiprocessing.get_context("fork")
     for trial in range(15):  # without the retry about one trial in five fails
         path = tmp_path / f"t{trial}.db"
         barrier, results = ctx.Barrier(4), ctx.Queue()

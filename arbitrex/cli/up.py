@@ -1,0 +1,92 @@
+"""arbitrex up: the whole stack in one terminal (collect and serve as child processes)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.collect.supervisor import supervise
+from arbitrex.runtime.stop import Stop, StopFlag
+
+log = logging.getLogger("arbitrex.up")
+
+
+@friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store", "WS_HOST": "--host",
+                 "WS_PORT": "--port"})
+def up(
+    source: Annotated[str, typer.Option(help="sim, mt5 or file (as for collect).")] = "mt5",
+    symbols: Annotated[str | None, typer.Option(
+        help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
+    store: StoreOpt = None,
+    rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
+    seed: Annotated[int, typer.Option(help="Simulator: random seed.")] = 0,
+    config: Annotated[Path, typer.Option(
+        help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")
+    ] = Path("arbitrex.toml"),
+    poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds between reads of the source (as for collect).", min=0.001,
+        show_default=False)] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Address serve listens on (env: WS_HOST; default 127.0.0.1).",
+        show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port serve listens on (env: WS_PORT; default 8000).", show_default=False)] = None,
+    open_page: Annotated[bool, typer.Option(
+        "--open", help="Open the page in the default browser once serve listens.")] = False,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Run collect and serve together until Ctrl-C: a child that dies is restarted (not one
+    that stops on a configuration error); Ctrl-C or SIGTERM stops both cleanly.
+
+    Example: arbitrex up --source sim --symbols EURUSD,GBPUSD --open
+    """
+    settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store, WS_HOST=host,
+                            WS_PORT=port)  # a bad setting stops here, before any child
+    common = ["--env-file", str(env_file)]
+    if store is not None:
+        common += ["--store", store]
+    collect = ["collect", "--source", source, "--rate", str(rate), "--seed", str(seed),
+               "--config", str(config), *common]
+    if symbols is not None:
+        collect += ["--symbols", symbols]
+    if poll_interval is not None:
+        collect += ["--poll-interval", str(poll_interval)]
+    serve = ["serve", "--host", settings.ws_host, "--port", str(settings.ws_port), *common]
+    python = [sys.executable, "-m", "arbitrex"]
+    # Children log lines (no live table), and each symbol new to the store is collected
+    # from this instant.
+    env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(time.time_ns()))
+    url = f"http://{settings.ws_host}:{settings.ws_port}/"
+    with Stop.on_signals() as stop:
+        if open_page:
+            threading.Thread(target=_open_when_listening, args=(settings.ws_host,
+                             settings.ws_port, url, stop), daemon=True).start()
+        log.info("up: collect (%s) and serve on %s; Ctrl-C stops both", source, url)
+        code = supervise({"collect": [*python, *collect], "serve": [*python, *serve]},
+                         stop=stop, env=env, stop_all_on=(2,))
+    raise typer.Exit(max(code, 0))  # a child killed after the stop timeout is not a failure
+
+
+def _open_when_listening(host: str, port: int, url: str, stop: StopFlag) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                break
+        except OSError:
+            stop.wait(0.2)
+    else:
+        return
+    if not webbrowser.open(url):
+        log.info("open %s in a browser", url)

@@ -1,0 +1,72 @@
+"""`arbitrex up`: collect and serve as children, restarted when they die, stopped together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+from websockets.sync.client import connect
+
+from tests.conftest import STOP_SIGNAL, free_port, log_of, port_open, wait_for
+from tests.e2e.streams import assert_contiguous, recv_json
+
+
+def children(pid: int) -> dict[str, int]:
+    """The `arbitrex` children of ``pid`` by command (collect, serve)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-a"], capture_output=True, text=True)
+    found = {}
+    for line in out.stdout.splitlines():
+        child, _, command = line.partition(" ")
+        for name in ("collect", "serve"):
+            if f"arbitrex {name}" in command:
+                found[name] = int(child)
+    return found
+
+
+def test_up_runs_both_restarts_a_dead_child_and_stops_both(arbitrex):
+    port = free_port()
+    up = arbitrex.start("up", "--source", "sim", "--symbols", "EURUSD", "--rate", "200",
+                        "--port", str(port))
+    wait_for(lambda: port_open(port) or up.poll() is not None, what="serve to listen")
+    assert up.poll() is None, log_of(up)
+    with connect(f"ws://127.0.0.1:{port}/ws?symbols=EURUSD") as ws:
+        first = [recv_json(ws) for _ in range(20)]
+        pids = wait_for(lambda: len(children(up.pid)) == 2 and children(up.pid),
+                        what="two children")
+        assert isinstance(pids, dict)
+        os.kill(pids["collect"], signal.SIGKILL)  # the collector dies: up starts another
+        wait_for(lambda: children(up.pid).get("collect") not in (None, pids["collect"]),
+                 timeout=20, what="collect restarted")
+        more = [recv_json(ws) for _ in range(60)]
+    ticks = [m for m in first + more if m["type"] == "tick"]
+    assert_contiguous(ticks)  # no seq lost or repeated across the restart
+    up.send_signal(STOP_SIGNAL)
+    assert up.wait(timeout=30) == 0, log_of(up)
+    assert children(up.pid) == {} and not port_open(port)
+    assert "collect: exited with -9; restart 1" in log_of(up)
+
+
+def test_a_configuration_error_stops_up_with_exit_2(arbitrex):
+    (arbitrex.workdir / ".env").write_text("WS_PORT=eighty\n")
+    result = arbitrex.run("up", "--source", "sim", timeout=30)
+    assert result.returncode == 2 and "WS_PORT" in result.stderr
+    (arbitrex.workdir / ".env").write_text("")
+    # collect refuses (no MetaTrader5 here): up stops serve too and says why
+    result = arbitrex.run("up", "--source", "mt5", "--port", str(free_port()), timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "MetaTrader5 package is not available" in result.stderr
+    assert "collect: stopped on a configuration error" in result.stderr
+
+
+def test_up_page_and_metrics_are_served(arbitrex):
+    port = free_port()
+    up = arbitrex.start("up", "--source", "sim", "--symbols", "EURUSD", "--port", str(port))
+    wait_for(lambda: port_open(port) or up.poll() is not None, what="serve to listen")
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert json.loads(response.read()) == {"status": "ok"}
+    up.send_signal(STOP_SIGNAL)
+    assert up.wait(timeout=30) == 0, log_of(up)
