@@ -175,7 +175,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("MT5_TIMEOUT_MS", "mt5_timeout_ms", "60000", _int(100, 600_000),
               "terminal connection timeout in milliseconds", "60000"),
     FieldSpec("MT5_BRIDGE", "mt5_bridge", None, _host_port,
-              "host:port of an mt5linux (rpyc) bridge, for a terminal under Wine",
+              "host:port of an RPyC classic server with MetaTrader5 (a terminal under Wine)",
               "127.0.0.1:18812"),
     FieldSpec("BROKER_TIMEZONE", "broker_timezone", "UTC", _timezone,
               "the broker server's clock: IANA name or fixed offset", "Europe/Athens"),

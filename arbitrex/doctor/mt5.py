@@ -7,16 +7,33 @@ import time
 
 from arbitrex.clock import BrokerClock
 from arbitrex.doctor.report import Check
+from arbitrex.errors import SourceUnavailable
+from arbitrex.sources.mt5.bridge import BridgeApi, BridgeDown, parse_bridge
 from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, load_api
 from arbitrex.sources.mt5.venues import Venue
 
 
+def _bridge(bridge: str) -> Check:
+    host, port = parse_bridge(bridge)
+    api = BridgeApi(host, port, call_timeout=10.0)
+    try:
+        python, package = api.versions()
+    except BridgeDown as exc:
+        return Check("MetaTrader5", "fail", str(exc),
+                     "start the RPyC classic server in the Windows Python under Wine (README: "
+                     "The Linux bridge), or fix MT5_BRIDGE")
+    except SourceUnavailable as exc:
+        return Check("MetaTrader5", "fail", str(exc),
+                     "pip install MetaTrader5 in the Python that runs the bridge server")
+    finally:
+        api.disconnect()
+    return Check("MetaTrader5", "pass", f"bridge {bridge}: Python {python}, MetaTrader5 "
+                 f"{package}")
+
+
 def _mt5_package(bridge: str | None) -> Check:
     if bridge:
-        found = importlib.util.find_spec("mt5linux") is not None
-        return Check("MetaTrader5", "pass" if found else "fail",
-                     f"bridge {bridge}" + ("" if found else ", mt5linux missing"),
-                     "" if found else "pip install mt5linux")
+        return _bridge(bridge)
     if importlib.util.find_spec("MetaTrader5") is not None:
         return Check("MetaTrader5", "pass", "package importable")
     return Check("MetaTrader5", "warn", "package not installed (only --source sim works)",

@@ -20,16 +20,14 @@ SOURCES = ("sim", "mt5", "file")
 
 MT5_MISSING_HINT = (
     "the MetaTrader5 package is not available: on Windows `pip install 'arbitrex[mt5]'`; on "
-    "Linux run the terminal under Wine with an mt5linux bridge and set MT5_BRIDGE=host:port")
+    "Linux run the terminal under Wine with an RPyC bridge (README: The Linux bridge) and set "
+    "MT5_BRIDGE=host:port")
 
 
 def require_mt5(bridge: str | None) -> None:
-    """Refuse (exit 2, with the hint) when neither MetaTrader5 nor a bridge client is here."""
-    if bridge:
-        if importlib.util.find_spec("mt5linux") is None:
-            raise SourceUnavailable("MT5_BRIDGE is set but mt5linux is not installed: "
-                                    "pip install mt5linux")
-    elif importlib.util.find_spec("MetaTrader5") is None:
+    """Refuse (exit 2, with the hint) when MetaTrader5 is not here and no bridge is set
+    (whether a bridge answers is found when connecting: an outage, waited out)."""
+    if not bridge and importlib.util.find_spec("MetaTrader5") is None:
         raise SourceUnavailable(MT5_MISSING_HINT)
 
 

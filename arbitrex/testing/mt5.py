@@ -424,5 +424,5 @@ def write_module(folder: str | Path) -> Path:
     path = Path(folder) / "MetaTrader5.py"
     path.write_text("from arbitrex.testing.mt5 import module_from_env as _env\n"
                     "globals().update({k: v for k, v in _env().items()\n"
-                    "                  if not k.startswith('__')})\n")
+                    "                  if not k.startswith('__') or k == '__version__'})\n")
     return path

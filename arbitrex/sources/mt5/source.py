@@ -17,17 +17,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, SourceError
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.sources.base import Position
 from arbitrex.sources.mt5.cursor import Cursor, advance
-from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, TerminalDown
+from arbitrex.sources.mt5.terminal import (
+    COPY_TICKS_ALL,
+    AuthFailed,
+    CallFailed,
+    Terminal,
+    TerminalDown,
+)
 from arbitrex.tick import Tick, from_mt5_rows
 
 log = logging.getLogger(__name__)
 
-COPY_TICKS_ALL = -1
 POLL_INTERVAL = 0.05  # seconds between reads of a terminal, by default
 
 
@@ -82,6 +89,7 @@ class Mt5Source:
         self._last_sig: dict[str, tuple[Any, ...]] = {}
         self.fresh_starts: dict[str, int] = {}
         self.started_ns = started_ns
+        self._partial: list[Tick] = []  # what this poll took before the terminal was lost
 
     def broker_name(self, symbol: str) -> str:
         return self.aliases.get(symbol, symbol)
@@ -191,65 +199,114 @@ class Mt5Source:
             if self._monotonic() < self._next_poll:
                 return []
         self._next_poll = self._monotonic() + self.poll_interval
-        ticks: list[Tick] = []
+        try:
+            return self._poll_batched() if self.terminal.batched else self._poll_each()
+        except TerminalDown as exc:
+            self._lost(exc)
+            return self._partial
+
+    def _poll_each(self) -> list[Tick]:
+        """One symbol after the other (the package in this process: calls are cheap)."""
+        ticks = self._partial = []
         for symbol in self.active:
             try:
-                ticks.extend(self._fetch(symbol))
-            except TerminalDown as exc:
-                self._lost(exc)
-                break
+                self._fetch(symbol, ticks)
+            except TerminalDown:
+                raise
             except CallFailed as exc:
                 log.warning("%s: %s: %s", self.venue, symbol, exc)
         return ticks
 
-    def _fetch(self, symbol: str) -> list[Tick]:
-        name = self.broker_name(symbol)
-        cursor = self.cursors[symbol]
-        now = self._monotonic()
-        if now - self._last_copy.get(symbol, -1e9) < self.full_check_interval \
-                and symbol in self._last_sig:
+    def _poll_batched(self) -> list[Tick]:
+        """Every symbol's first page in one round trip (a bridge: round trips cost), then
+        the rest of any symbol whose page was full, one by one."""
+        ticks = self._partial = []
+        requests = [(self.broker_name(s), self.cursors[s].from_second, self.batch)
+                    for s in self.active]
+        answers = self.terminal.copy_ticks_many(requests)
+        for symbol, answer in zip(self.active, answers, strict=True):
+            if isinstance(answer, TerminalDown):
+                raise answer
+            if isinstance(answer, CallFailed):
+                log.warning("%s: %s: %s", self.venue, symbol, answer)
+                continue
             try:
-                info = self.terminal.call("symbol_info_tick", name)
+                self._pages(symbol, answer, ticks)
             except TerminalDown:
                 raise
-            except CallFailed:
-                return []  # no tick yet; the full check every full_check_interval still runs
-            sig = (int(info.time_msc), float(info.bid), float(info.ask), float(info.last),
-                   int(info.volume), int(info.flags))
-            if sig[0] < cursor.msc or sig == self._last_sig[symbol]:
-                return []  # nothing new since the last tick taken
+            except CallFailed as exc:
+                log.warning("%s: %s: %s", self.venue, symbol, exc)
+        return ticks
+
+    def _fetch(self, symbol: str, into: list[Tick]) -> None:
+        """Add a symbol's new ticks to ``into``; a quiet one costs one cheap
+        ``symbol_info_tick``."""
+        now = self._monotonic()
+        if now - self._last_copy.get(symbol, -1e9) < self.full_check_interval \
+                and symbol in self._last_sig and not self._moved(symbol):
+            return
         self._last_copy[symbol] = now
-        out: list[Tick] = []
+        self._pages(symbol, None, into)
+
+    def _moved(self, symbol: str) -> bool:
+        """Whether the terminal's latest tick differs from the newest one taken."""
+        try:
+            info = self.terminal.call("symbol_info_tick", self.broker_name(symbol))
+        except TerminalDown:
+            raise
+        except CallFailed:
+            return False  # no tick yet; the full check every full_check_interval still runs
+        sig = (int(info.time_msc), float(info.bid), float(info.ask), float(info.last),
+               int(info.volume), int(info.flags))
+        return not (sig[0] < self.cursors[symbol].msc or sig == self._last_sig[symbol])
+
+    def _pages(self, symbol: str, first: np.ndarray[Any, Any] | None, into: list[Tick]) -> None:
+        """Add to ``into`` what the terminal holds after the symbol's cursor (at most five
+        pages of new ticks per poll); ``first`` is the first page when already read. Each
+        page's ticks are in ``into`` before its cursor moves on: a terminal lost on a later
+        page loses none of them."""
         count = self.batch
+        taken = 0
+        rows = first
         while True:
-            rows = self.terminal.call("copy_ticks_from", name, cursor.from_second, count,
-                                      COPY_TICKS_ALL)
-            times = rows["time_msc"].tolist()
-            start, cursor = advance(cursor, times)
-            if start < len(times):
-                out.extend(from_mt5_rows(rows[start:], venue=self.venue, symbol=symbol,
-                                         recv_ns=self._time_ns(),
-                                         to_utc_msc=self.clock.to_utc_msc))
-            if times:  # the newest tick held: the quiet check compares the terminal's to it
-                last = rows[-1]
-                self._last_sig[symbol] = (int(last["time_msc"]), float(last["bid"]),
-                                          float(last["ask"]), float(last["last"]),
-                                          int(last["volume"]), int(last["flags"]))
-            else:
-                self._last_sig.setdefault(symbol, ())
-            self.cursors[symbol] = cursor
-            if len(times) < count:
-                return out
-            if start == len(times):  # a full answer of ticks already taken: ask for more
+            if rows is None:
+                rows = self.terminal.call("copy_ticks_from", self.broker_name(symbol),
+                                          self.cursors[symbol].from_second, count,
+                                          COPY_TICKS_ALL)
+            size, new = self._take(symbol, rows, into)
+            rows = None
+            taken += new
+            if size < count:
+                return
+            if not new:  # a full answer of ticks already taken: ask for more at once
                 if count >= self.max_batch:
                     log.error("%s: %s: more than %d ticks in one second; cannot page past them",
                               self.venue, symbol, self.max_batch)
-                    return out
+                    return
                 count = min(count * 2, self.max_batch)
-            elif len(out) >= self.batch * 5:
-                return out  # bounded work per poll; the rest comes on the next one
+            elif taken >= self.batch * 5:
+                return  # bounded work per poll; the rest comes on the next one
             else:
                 count = self.batch
+
+    def _take(self, symbol: str, rows: np.ndarray[Any, Any], into: list[Tick]
+              ) -> tuple[int, int]:
+        """Add the rows not taken yet to ``into`` and move the cursor past them; (how many
+        rows the answer had, how many were new)."""
+        times = rows["time_msc"].tolist()
+        start, cursor = advance(self.cursors[symbol], times)
+        if start < len(times):
+            into.extend(from_mt5_rows(rows[start:], venue=self.venue, symbol=symbol,
+                                     recv_ns=self._time_ns(), to_utc_msc=self.clock.to_utc_msc))
+        if times:  # the newest tick held: the quiet check compares the terminal's to it
+            last = rows[-1]
+            self._last_sig[symbol] = (int(last["time_msc"]), float(last["bid"]),
+                                      float(last["ask"]), float(last["last"]),
+                                      int(last["volume"]), int(last["flags"]))
+        else:
+            self._last_sig.setdefault(symbol, ())
+        self.cursors[symbol] = cursor
+        return len(times), len(times) - start
 
     def status(self) -> str:
         if self.connected:

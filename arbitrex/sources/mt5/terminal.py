@@ -3,7 +3,7 @@
 The package is a per-process singleton and not documented as thread-safe, so one
 ``Terminal`` per process and one lock around every call. A call that returns None is
 turned into an exception from ``last_error()``: ``TerminalDown`` for the IPC codes
-(-10001..-10005, or any error of an mt5linux bridge), ``AuthFailed`` for -6, ``CallFailed``
+(-10001..-10005, or any failure of an RPyC bridge), ``AuthFailed`` for -6, ``CallFailed``
 for the rest (e.g. -4 unknown symbol).
 """
 
@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Sequence
 from typing import Any
 
-from arbitrex.errors import SourceError
+import numpy as np
 
+from arbitrex.errors import SourceError, SourceUnavailable
+from arbitrex.sources.mt5.bridge import BridgeApi, BridgeDown, parse_bridge
+
+COPY_TICKS_ALL = -1
 IPC_CODES = frozenset({-10001, -10002, -10003, -10004, -10005})
 AUTH_FAILED = -6
 NOT_FOUND = -4
@@ -36,11 +41,18 @@ class AuthFailed(CallFailed):
 
 
 def load_api(bridge: str | None) -> Any:
-    """The MetaTrader5 module, or an mt5linux bridge client when ``bridge`` is host:port."""
+    """The MetaTrader5 module, or the same API over an RPyC bridge when ``bridge`` is
+    host:port (``bridge.py``)."""
     if bridge:
-        host, _, port = bridge.rpartition(":")
-        return importlib.import_module("mt5linux").MetaTrader5(host=host, port=int(port))
+        host, port = parse_bridge(bridge)
+        return BridgeApi(host, port)
     return importlib.import_module("MetaTrader5")
+
+
+def _failure(call: str, exc: Exception, code: int) -> TerminalDown:
+    """An exception from the API itself (not an error code): the bridge failed."""
+    message = str(exc) if isinstance(exc, BridgeDown) else f"bridge error: {exc}"
+    return TerminalDown(call, code, message)
 
 
 class Terminal:
@@ -65,11 +77,18 @@ class Terminal:
     def __repr__(self) -> str:  # never the password
         return f"Terminal(path={self.path!r}, login={self.login!r}, server={self.server!r})"
 
+    @property
+    def batched(self) -> bool:
+        """Whether ``copy_ticks_many`` reads many symbols in one round trip (a bridge)."""
+        return isinstance(self.api, BridgeApi)
+
     def _error(self, call: str) -> CallFailed:
         try:
             code, message = self.api.last_error()
+        except SourceUnavailable:
+            raise
         except Exception as exc:  # a bridge that cannot even say why
-            return TerminalDown(call, -10001, f"bridge error: {exc}")
+            return _failure(call, exc, -10001)
         code = int(code)
         kind = TerminalDown if code in IPC_CODES else AuthFailed if code == AUTH_FAILED \
             else CallFailed
@@ -84,8 +103,10 @@ class Terminal:
             try:
                 ok = (self.api.initialize(self.path, **kwargs) if self.path
                       else self.api.initialize(**kwargs))
+            except SourceUnavailable:
+                raise
             except Exception as exc:
-                raise TerminalDown("initialize", -10003, f"bridge error: {exc}") from exc
+                raise _failure("initialize", exc, -10003) from exc
             if not ok:
                 error = self._error("initialize")
                 if isinstance(error, TerminalDown) or error.code in (-1, -10000):
@@ -97,11 +118,38 @@ class Terminal:
         with self.lock:
             try:
                 result = getattr(self.api, name)(*args)
+            except SourceUnavailable:
+                raise
             except Exception as exc:  # rpyc/bridge failures, serialization errors, timeouts
-                raise TerminalDown(name, -10001, f"bridge error: {exc}") from exc
+                raise _failure(name, exc, -10001) from exc
             if result is None or result is False:
                 raise self._error(name)
             return result
+
+    def copy_ticks_many(self, requests: Sequence[tuple[str, int, int]]
+                        ) -> list[np.ndarray[Any, Any] | CallFailed]:
+        """``copy_ticks_from(symbol, from_second, count, COPY_TICKS_ALL)`` of each request,
+        in one round trip over a bridge: per request the rows, or the error it failed
+        with. TerminalDown when the bridge itself fails."""
+        assert isinstance(self.api, BridgeApi)
+        with self.lock:
+            try:
+                answers = self.api.copy_ticks_many(
+                    [(symbol, second, count, COPY_TICKS_ALL) for symbol, second, count in
+                     requests])
+            except SourceUnavailable:
+                raise
+            except Exception as exc:
+                raise _failure("copy_ticks_many", exc, -10001) from exc
+        out: list[np.ndarray[Any, Any] | CallFailed] = []
+        for answer in answers:
+            if isinstance(answer, tuple):
+                code, message = answer
+                kind = TerminalDown if code in IPC_CODES else CallFailed
+                out.append(kind("copy_ticks_from", code, message))
+            else:
+                out.append(answer)
+        return out
 
     def shutdown(self) -> None:
         with self.lock:
