@@ -182,6 +182,7 @@ class FakeTerminal:
     def _use(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._times = {s: [r[0] for r in rows] for s, rows in scenario.ticks.items()}
+        self._arrays: dict[str, np.ndarray] = {}  # each symbol's rows as the package's dtype
 
     # Helpers
 
@@ -236,11 +237,15 @@ class FakeTerminal:
         raise TypeError("date must be a datetime or epoch seconds")
 
     def _array(self, symbol: str, lo: int, hi: int) -> np.ndarray:
-        rows = self.scenario.ticks[symbol][lo:hi]
-        out = np.zeros(len(rows), dtype=MT5_TICK_DTYPE)
-        for i, (t, bid, ask, last, vol, flags, vr) in enumerate(rows):
-            out[i] = (t // 1000, bid, ask, last, vol, t, flags, vr)
-        return out
+        """Rows lo..hi as a fresh array (built once per symbol, then sliced and copied: the
+        package's answers cost it microseconds, so the double's should not cost more)."""
+        rows = self._arrays.get(symbol)
+        if rows is None:
+            ticks = self.scenario.ticks[symbol]
+            rows = self._arrays[symbol] = np.array(
+                [(t // 1000, bid, ask, last, vol, t, flags, vr)
+                 for t, bid, ask, last, vol, flags, vr in ticks], dtype=MT5_TICK_DTYPE)
+        return rows[lo:hi].copy()
 
     # The module's functions
 

@@ -73,6 +73,7 @@ def _arbitrex_versions():
     return (_arbitrex_sys.version.split()[0],
             str(getattr(_arbitrex_mt5, "__version__", "unknown")))
 '''
+HELPERS = ("_arbitrex_call", "_arbitrex_copy_many", "_arbitrex_versions")
 
 
 class BridgeDown(SourceError):
@@ -112,6 +113,7 @@ class BridgeApi:
         self.port = port
         self.call_timeout = call_timeout
         self._conn: Any = None
+        self._helpers: dict[str, Any] = {}  # the server's helpers, looked up once
 
     def __repr__(self) -> str:
         return f"BridgeApi({self.host}:{self.port})"
@@ -134,6 +136,7 @@ class BridgeApi:
         conn._config["sync_request_timeout"] = self.call_timeout
         try:
             conn.execute(SERVER_CODE)
+            self._helpers = {name: conn.namespace[name] for name in HELPERS}
         except ImportError:
             conn.close()
             raise SourceUnavailable(
@@ -147,9 +150,9 @@ class BridgeApi:
         return conn
 
     def _remote(self, helper: str, *args: Any) -> Any:
-        conn = self._connection()
+        self._connection()
         try:
-            return conn.namespace[helper](*args)
+            return self._helpers[helper](*args)
         except SourceUnavailable:
             raise
         except Exception as exc:  # EOFError, ConnectionError, TimeoutError, remote errors
