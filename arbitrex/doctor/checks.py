@@ -29,7 +29,8 @@ def config_checks(env_file: Path) -> tuple[Settings | None, list[Check]]:
     checks = [_problem_check(p) for p in problems]
     if not env_file.exists():
         checks.insert(0, Check(f"env file {env_file}", "warn", "not found: defaults and the "
-                               "environment are used", "cp .env.example .env and edit it"))
+                               "environment are used", "cp .env.example .env (Windows: "
+                               "copy .env.example .env) and edit it"))
     if not any(c.status == "fail" for c in checks):
         checks.append(Check("settings", "pass", "every setting parses"))
     return settings, checks

@@ -1,11 +1,14 @@
 """How every process stops: one mechanism, the same on every OS.
 
-``Stop`` turns Ctrl-C (SIGINT), SIGTERM where the OS has it, and on Windows Ctrl-Break and
-closing the console window (both SIGBREAK) into one flag. Handlers are installed with
+``Stop`` turns Ctrl-C (SIGINT), SIGTERM where the OS has it, and on Windows Ctrl-Break
+(SIGBREAK) and closing the console window into one flag. Handlers are installed with
 ``signal.signal``, which exists everywhere (asyncio's ``loop.add_signal_handler`` does not
 exist on Windows), and the flag wakes whoever waits for it: threads through a
 ``threading.Event``, event loops through ``call_soon_threadsafe`` (which both asyncio loops,
-selector and proactor, wake for).
+selector and proactor, wake for). Closing the console (or logging off, or shutting down)
+is not a signal Python can handle: the C runtime turns it into a SIGBREAK flag and Windows
+ends the process at once. So on Windows a console control handler of our own sets the stop
+and holds the close until the block has ended (Windows allows about 5 seconds).
 
     with Stop.on_signals() as stop:
         while not stop.wait(1.0): ...          # threads
@@ -32,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
@@ -117,6 +120,10 @@ class Stop:
         previous: dict[signal.Signals, Any] = {}
         if os.environ.get(STOP_PIPE) == "1":
             _watch_stop_pipe(stop)
+        done = threading.Event()
+        release: Callable[[], None] | None = None
+        if sys.platform == "win32":
+            release = _hold_console_close(stop, done)
         if threading.current_thread() is threading.main_thread():
             for signum in stop_signals():
                 previous[signum] = signal.signal(signum, stop._on_signal)
@@ -125,6 +132,41 @@ class Stop:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            done.set()  # flushed: a console close held meanwhile may end the process now
+            if release is not None:
+                release()
+
+
+# Windows: closing the console
+
+if sys.platform == "win32":
+    import ctypes
+    from ctypes import wintypes
+
+    _CLOSE_EVENTS = (2, 5, 6)  # CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT
+    _CLOSE_GRACE = 4.5  # seconds: Windows ends the process about 5 s after a close
+    _HandlerRoutine = ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.DWORD)
+
+    def _hold_console_close(stop: Stop, done: threading.Event) -> Callable[[], None]:
+        """Until ``release()``: a console close sets ``stop`` and waits for ``done``."""
+
+        def on_event(event: int) -> bool:
+            if event not in _CLOSE_EVENTS:
+                return False  # Ctrl-C, Ctrl-Break: the C runtime's SIGINT / SIGBREAK
+            stop.set("console closed")
+            done.wait(_CLOSE_GRACE)
+            return True
+
+        handler = _HandlerRoutine(on_event)  # kept referenced until released
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        if not kernel32.SetConsoleCtrlHandler(handler, True):
+            log.debug("no console control handler: %s", ctypes.get_last_error())
+            return lambda: None
+
+        def release() -> None:
+            kernel32.SetConsoleCtrlHandler(handler, False)
+
+        return release
 
 
 # Children
