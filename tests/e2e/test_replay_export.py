@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import codecs
 import json
 
 from websockets.sync.client import connect
 
 from arbitrex import formats
-from arbitrex.sources.sim import SimModel
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick, to_record
+from arbitrex.tick import to_record
 from tests.conftest import free_port, log_of, port_open, wait_for
 from tests.e2e.streams import assert_contiguous, recv_json
-
-T0 = 1_800_000_000_000
-
-
-def fill(path, n: int = 3000) -> SqliteStore:
-    """A store with n simulated ticks over three symbols, bursts included."""
-    store = SqliteStore(path)
-    model = SimModel(["EURUSD", "USDJPY", "XAUUSD"], seed=5)
-    ticks = []
-    for i in range(n):
-        symbol, bid, ask, flags, burst = next(model)
-        ms = T0 + i * 7 - (7 if burst else 0)
-        ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 2**40 + i, 0.5, flags,
-                          ms * 10**6 + 123, ms))
-    store.append(ticks)
-    return store
-
-
-def records(ticks) -> list[dict]:
-    return [to_record(t) for t in ticks]
+from tests.history import T0, fill, ticks_at, write_mt5_export
 
 
 def test_round_trip_through_the_commands_is_byte_identical(arbitrex, tmp_path):
@@ -63,17 +42,6 @@ def test_export_filters_and_is_quiet_off_a_terminal(arbitrex, tmp_path):
     ticks = list(formats.read(tmp_path / "x.csv"))
     assert ticks and {t.symbol for t in ticks} == {"EURUSD"}
     assert all(T0 + 0 <= t.time_msc < T0 + 10_000 for t in ticks)  # 2027-01-15T08:00:00Z = T0
-
-
-def write_mt5_export(path, encoding: str = "utf-16") -> None:
-    lines = ["<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>",
-             "2026.11.20\t09:30:00.125\t1.08501\t1.08503\t\t\t6",
-             "2026.11.20\t09:30:00.125\t1.08502\t\t\t\t2",   # same ms; ask unchanged
-             "2026.11.20\t09:30:01.000\t\t1.08507\t\t\t4",   # bid unchanged
-             "2026.11.20\t09:30:02.500\t1.08499\t1.08505\t1.085\t3\t134"]
-    text = "\r\n".join(lines) + "\r\n"
-    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le") if encoding == "utf-16"
-                     else text.encode())
 
 
 def test_mt5_export_needs_its_symbol(arbitrex, tmp_path):
@@ -117,11 +85,6 @@ def test_replay_server_streams_marked_frames_and_keeps_serving(arbitrex, tmp_pat
     for t in got:
         assert {k: v for k, v in t.items() if k != "replay"} == original[(t["symbol"], t["seq"])]
     assert proc.poll() is None  # still serving after the data ended
-
-
-def ticks_at(*offsets_ms: int) -> list[Tick]:
-    return [Tick("sim", "EURUSD", i + 1, T0 + ms, 1.0, 1.1, 0.0, 0, 0.0, 6, 0, T0 + ms)
-            for i, ms in enumerate(offsets_ms)]
 
 
 def test_replay_at_speed_keeps_the_spacing(arbitrex, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import sys
 from datetime import datetime, timezone
 
@@ -11,29 +10,7 @@ import pytest
 from arbitrex import formats
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import MissingPackage, TickError
-from arbitrex.sources.sim import SimModel
-from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick, to_record
-
-T0 = 1_800_000_000_000
-
-
-def fill(path, n: int = 3000) -> SqliteStore:
-    """A store with n simulated ticks over three symbols, bursts included."""
-    store = SqliteStore(path)
-    model = SimModel(["EURUSD", "USDJPY", "XAUUSD"], seed=5)
-    ticks = []
-    for i in range(n):
-        symbol, bid, ask, flags, burst = next(model)
-        ms = T0 + i * 7 - (7 if burst else 0)
-        ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 2**40 + i, 0.5, flags,
-                          ms * 10**6 + 123, ms))
-    store.append(ticks)
-    return store
-
-
-def records(ticks) -> list[dict]:
-    return [to_record(t) for t in ticks]
+from tests.history import fill, records, write_mt5_export
 
 
 @pytest.mark.parametrize("fmt, suffix", [("ndjson", ".ndjson"), ("csv", ".csv"),
@@ -44,17 +21,6 @@ def test_every_format_reads_back_identically(tmp_path, fmt, suffix):
     written = formats.write(store.iter_range(chunk=500), path, fmt)
     assert written == 3000
     assert records(formats.read(path)) == records(store.iter_range())
-
-
-def write_mt5_export(path, encoding: str = "utf-16") -> None:
-    lines = ["<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>",
-             "2026.11.20\t09:30:00.125\t1.08501\t1.08503\t\t\t6",
-             "2026.11.20\t09:30:00.125\t1.08502\t\t\t\t2",   # same ms; ask unchanged
-             "2026.11.20\t09:30:01.000\t\t1.08507\t\t\t4",   # bid unchanged
-             "2026.11.20\t09:30:02.500\t1.08499\t1.08505\t1.085\t3\t134"]
-    text = "\r\n".join(lines) + "\r\n"
-    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le") if encoding == "utf-16"
-                     else text.encode())
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])

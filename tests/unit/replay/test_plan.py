@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 from arbitrex.replay import feed, plan
-from arbitrex.sources.sim import SimModel
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick
-
-T0 = 1_800_000_000_000
-
-
-def fill(path, n: int = 3000) -> SqliteStore:
-    """A store with n simulated ticks over three symbols, bursts included."""
-    store = SqliteStore(path)
-    model = SimModel(["EURUSD", "USDJPY", "XAUUSD"], seed=5)
-    ticks = []
-    for i in range(n):
-        symbol, bid, ask, flags, burst = next(model)
-        ms = T0 + i * 7 - (7 if burst else 0)
-        ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 2**40 + i, 0.5, flags,
-                          ms * 10**6 + 123, ms))
-    store.append(ticks)
-    return store
-
-
-def ticks_at(*offsets_ms: int) -> list[Tick]:
-    return [Tick("sim", "EURUSD", i + 1, T0 + ms, 1.0, 1.1, 0.0, 0, 0.0, 6, 0, T0 + ms)
-            for i, ms in enumerate(offsets_ms)]
+from tests.history import fill, ticks_at
 
 
 def test_schedule_scales_the_original_spacing():
