@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -141,3 +141,28 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.kill()
+
+
+@pytest.fixture(autouse=True)
+def _close_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every store a test opens in this process is closed after it: Python 3.13 warns of a
+    database connection left to the garbage collector (and warnings are errors here), at
+    whatever later moment the collector runs."""
+    from arbitrex.stores.spool import SpoolingStore
+    from arbitrex.stores.sqlite import SqliteStore
+
+    opened: list[SqliteStore | SpoolingStore] = []
+    for cls in (SqliteStore, SpoolingStore):
+        original = cls.__init__
+
+        def init(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            __original(self, *args, **kwargs)
+            opened.append(self)
+
+        monkeypatch.setattr(cls, "__init__", init)
+    yield
+    for store in reversed(opened):
+        try:
+            store.close()
+        except Exception:  # closed by the test already, or its server is gone
+            pass

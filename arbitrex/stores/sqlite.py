@@ -74,9 +74,14 @@ def inspect(path: str | Path, *, timeout: float = 2.0) -> FileFacts:
     return FileFacts(str(mode), int(streams), sqlite3.sqlite_version)
 
 
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # result codes (sqlite3 names them from Python 3.11)
+
+
 def _busy(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY,
-                                                          sqlite3.SQLITE_LOCKED)
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is None:
+        return "locked" in str(exc) or "busy" in str(exc)
+    return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 class SqliteStore:

@@ -30,6 +30,10 @@ C = TypeVar("C")
 RETRY_AFTER = 1.0  # seconds after a failed read
 
 
+def _failed(exc: StoreError) -> None:
+    log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
+
+
 async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
                  limit: int) -> None:
     """Follow ``store`` from its head until ``stop`` is set."""
@@ -53,7 +57,7 @@ async def _in_thread(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event
             ticks, cursor = await asyncio.to_thread(store.follow, cursor, timeout=0.2,
                                                     limit=limit)
         except StoreError as exc:
-            log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
+            _failed(exc)
             await asyncio.sleep(RETRY_AFTER)
             continue
         if ticks:
@@ -107,7 +111,7 @@ class InLoop(Generic[C]):
         try:
             ticks, self.cursor = self.store.follow(self.cursor, timeout=0, limit=self.limit)
         except StoreError as exc:
-            log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
+            _failed(exc)
             self.failed_at = now
             return False
         self.failed_at = None
