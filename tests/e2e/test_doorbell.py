@@ -39,5 +39,6 @@ def test_serve_follows_a_writer_that_never_rings(arbitrex, tmp_path):
             message = str(ws.recv(timeout=5))
             if '"type":"tick"' in message and '"snapshot"' not in message:
                 seqs.append(int(message.split('"seq":')[1].split(",")[0]))
+        raw.close()
         assert seqs == [2, 3, 4, 5, 6]
         assert time.monotonic() - started < 5
