@@ -89,7 +89,17 @@ def setup_logging(level: str) -> None:
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_quiet_handshakes)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("websockets").setLevel(max(logging.WARNING, root.level))
+
+
+def _quiet_handshakes(record: logging.LogRecord) -> bool:
+    """A client that fails its opening handshake (a port scanner, a dropped connection) is
+    not the server's error: some websockets versions log it as one, with a traceback. Kept
+    only under LOG_LEVEL=DEBUG."""
+    if record.msg == "opening handshake failed":
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True

@@ -153,3 +153,21 @@ def test_a_bug_is_one_line_unless_debugging(monkeypatch, capsys, level):
         assert "Traceback" in err
     else:
         assert "Traceback" not in err and "LOG_LEVEL=DEBUG" in err
+
+
+@pytest.mark.parametrize("level, shown", [("INFO", False), ("DEBUG", True)])
+def test_a_client_failing_its_handshake_is_not_logged_as_an_error(capsys, level, shown):
+    """Some websockets versions log a dropped handshake (a port probe) as an error with a
+    traceback; the server's log keeps it only under LOG_LEVEL=DEBUG."""
+    import logging
+
+    from arbitrex.cli.common import setup_logging
+
+    setup_logging(level)
+    try:
+        raise EOFError("connection closed while reading HTTP request line")
+    except EOFError:
+        logging.getLogger("websockets.server").error("opening handshake failed", exc_info=True)
+    logging.getLogger("websockets.server").warning("something else")
+    err = capsys.readouterr().err
+    assert ("opening handshake failed" in err) is shown and "something else" in err
