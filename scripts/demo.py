@@ -3,7 +3,8 @@
     python3 scripts/demo.py            (Linux, macOS)
     py scripts\\demo.py                 (Windows PowerShell or cmd)
 
-The simulator collects into SQLite (data/ticks.db) while `serve` streams
+Three simulated brokers (icm, pepper, oanda: one price path, each with its own spread,
+feed latency and pauses) collect into SQLite (data/ticks.db) while `serve` streams
 it on http://127.0.0.1:8000/ (WS_PORT overrides the port; extra arguments go to
 `arbitrex up`, e.g. --open). Ctrl-C stops both, cleanly.
 """
@@ -28,8 +29,8 @@ def main() -> int:
         venv.EnvBuilder(with_pip=True).create(VENV)
     subprocess.run([str(python), "-m", "pip", "install", "--quiet",
                     "--disable-pip-version-check", "-e", str(ROOT)], check=True)
-    command = [str(python), "-m", "arbitrex", "up", "--source", "sim", "--rate",
-               os.environ.get("RATE", "20"), *sys.argv[1:]]
+    command = [str(python), "-m", "arbitrex", "up", "--source", "sim", "--venues",
+               "icm,pepper,oanda", "--rate", os.environ.get("RATE", "50"), *sys.argv[1:]]
     print(f"open http://127.0.0.1:{os.environ.get('WS_PORT', '8000')}/  (Ctrl-C to stop)",
           file=sys.stderr)
     proc = subprocess.Popen(command, cwd=ROOT)

@@ -19,19 +19,21 @@ from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.collect.loop import Collector, CollectStats
 from arbitrex.collect.supervisor import supervise
 from arbitrex.config import Settings
-from arbitrex.errors import ConfigError, ListenError, SourceUnavailable
+from arbitrex.errors import ConfigError, ListenError, SourceUnavailable, TickError
 from arbitrex.runtime.stop import Stop, StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
 from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
 from arbitrex.stores import Reports, open_writer
+from arbitrex.tick import check_symbol
 
 log = logging.getLogger("arbitrex.collect")
 
 
 @friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store",
                  "file": "--file", "venue": "--venue", "source": "--source",
-                 "symbols": "--symbols", "metrics_port": "--metrics-port"})
+                 "symbols": "--symbols", "metrics_port": "--metrics-port",
+                 "venues": "--venues"})
 def collect(
     source: Annotated[str, typer.Option(help="sim, mt5 or file.")] = "mt5",
     file: Annotated[Path | None, typer.Option(
@@ -48,8 +50,13 @@ def collect(
     config: Annotated[Path, typer.Option(
         help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")
     ] = Path("arbitrex.toml"),
+    venues: Annotated[str | None, typer.Option(
+        help="Simulator: one simulated broker per name, comma-separated (one process "
+             "each), all quoting one underlying price per symbol with their own spread, "
+             "feed latency and pauses. Default: one, sim.", show_default=False)] = None,
     venue: Annotated[str | None, typer.Option(
-        help="MT5: run only this venue of --config.", show_default=False)] = None,
+        help="Run only this venue (of --config for MT5, of --venues for the simulator).",
+        show_default=False)] = None,
     poll_interval: Annotated[float | None, typer.Option(
         help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
              "simulator's feed (default 0.01). What one read returns is stored at once: "
@@ -62,33 +69,40 @@ def collect(
 ) -> None:
     """Collect ticks from a source into the store until Ctrl-C, SIGTERM or --duration.
 
-    With --source mt5 and several [[venues]] in --config, one worker process runs per
-    terminal; a failing venue does not stop the others.
+    With --source mt5 and several [[venues]] in --config (or --source sim and several
+    --venues), one worker process runs per venue; a failing venue does not stop the others.
 
     Example: arbitrex collect --source sim --symbols EURUSD,USDJPY --duration 60
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
     # Symbols with nothing stored are collected from this instant (a worker gets its parent's)
     started_ns = int(os.environ.get("ARBITREX_STARTED_NS") or time.time_ns())
+    brokers = _sim_venues(venues, source)
+    argv = ["collect", "--source", source, "--env-file", str(env_file)]
+    for flag, value in (("--symbols", symbols), ("--store", store), ("--duration", duration),
+                        ("--poll-interval", poll_interval)):
+        if value is not None:
+            argv += [flag, str(value)]
     with Stop.on_signals() as stop:
         chosen = None
         if source == "mt5":
-            venues = _venues(settings, config, venue, symbols_flag=symbols is not None)
-            if len(venues) > 1:
-                argv = ["collect", "--source", "mt5", "--config", str(config), "--env-file",
-                        str(env_file)]
-                for flag, value in (("--symbols", symbols), ("--store", store),
-                                    ("--duration", duration),
-                                    ("--poll-interval", poll_interval)):
-                    if value is not None:
-                        argv += [flag, str(value)]
-                raise typer.Exit(_supervise(venues, argv, stop, started_ns))
-            chosen = venues[0]
+            mt5_venues = _venues(settings, config, venue, symbols_flag=symbols is not None)
+            if len(mt5_venues) > 1:
+                for v in mt5_venues:
+                    require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
+                raise typer.Exit(_supervise([v.name for v in mt5_venues],
+                                            [*argv, "--config", str(config)], stop, started_ns))
+            chosen = mt5_venues[0]
+        if len(brokers) > 1 and venue is None:
+            raise typer.Exit(_supervise(list(brokers), [
+                *argv, "--venues", ",".join(brokers), "--rate", str(rate), "--seed", str(seed)],
+                stop, started_ns))
         try:
             tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
                                       poll_interval=poll_interval, started_ns=started_ns,
                                       file=file,
-                                      symbols=settings.symbols if symbols is not None else ())
+                                      symbols=settings.symbols if symbols is not None else (),
+                                      brokers=brokers, broker=venue)
         except SourceUnavailable as exc:
             raise SourceUnavailable(f"{exc}; to try arbitrex without a terminal: "
                                     "--source sim") from None
@@ -116,12 +130,28 @@ def _venues(settings: Settings, config: Path, only: str | None, *, symbols_flag:
     return venues
 
 
-def _supervise(venues: list[Venue], argv: list[str], stop: StopFlag, started_ns: int) -> int:
-    """One worker process per venue (the MetaTrader5 package is a per-process singleton)."""
-    for v in venues:
-        require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
-    commands = {f"venue {v.name}": [sys.executable, "-m", "arbitrex", *argv, "--venue", v.name]
-                for v in venues}
+def _sim_venues(text: str | None, source: str) -> tuple[str, ...]:
+    """The simulated brokers --venues names (none: the simulator's one, sim)."""
+    if text is None:
+        return ()
+    if source != "sim":
+        raise ConfigError("venues", "only the simulator takes venue names here",
+                          "for MT5 terminals, give each a [[venues]] table in arbitrex.toml")
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names or ("",):
+        try:
+            check_symbol(name)
+        except TickError:
+            raise ConfigError("venues", f"{name!r} is not a valid venue name",
+                              "use letters, digits and . _ # -, e.g. icm,pepper,oanda") from None
+    return names
+
+
+def _supervise(names: list[str], argv: list[str], stop: StopFlag, started_ns: int) -> int:
+    """One worker process per venue (the MetaTrader5 package is a per-process singleton;
+    each simulated broker is a process too, like a terminal)."""
+    commands = {f"venue {name}": [sys.executable, "-m", "arbitrex", *argv, "--venue", name]
+                for name in names}
     env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
     log.info("starting one worker per venue: %s", ", ".join(commands))
     return supervise(commands, stop=stop, env=env)

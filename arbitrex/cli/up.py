@@ -26,6 +26,9 @@ def up(
     source: Annotated[str, typer.Option(help="sim, mt5 or file (as for collect).")] = "mt5",
     symbols: Annotated[str | None, typer.Option(
         help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
+    venues: Annotated[str | None, typer.Option(
+        help="Simulator: one simulated broker per name, e.g. icm,pepper,oanda (as for "
+             "collect).", show_default=False)] = None,
     store: StoreOpt = None,
     rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
     seed: Annotated[int, typer.Option(help="Simulator: random seed.")] = 0,
@@ -47,7 +50,7 @@ def up(
     """Run collect and serve together until Ctrl-C: a child that dies is restarted (not one
     that stops on a configuration error); Ctrl-C or SIGTERM stops both cleanly.
 
-    Example: arbitrex up --source sim --symbols EURUSD,GBPUSD --open
+    Example: arbitrex up --source sim --venues icm,pepper,oanda --open
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store, WS_HOST=host,
                             WS_PORT=port)  # a bad setting stops here, before any child
@@ -58,6 +61,8 @@ def up(
                "--config", str(config), *common]
     if symbols is not None:
         collect += ["--symbols", symbols]
+    if venues is not None:
+        collect += ["--venues", venues]
     if poll_interval is not None:
         collect += ["--poll-interval", str(poll_interval)]
     serve = ["serve", "--host", settings.ws_host, "--port", str(settings.ws_port), *common]

@@ -34,13 +34,21 @@ def require_mt5(bridge: str | None) -> None:
 def make_source(kind: str, settings: Settings, *, rate: float = 50.0, seed: int = 0,
                 venue: Venue | None = None, poll_interval: float | None = None,
                 started_ns: int | None = None, file: Path | None = None,
-                symbols: tuple[str, ...] = ()) -> TickSource:
-    """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run."""
+                symbols: tuple[str, ...] = (), brokers: tuple[str, ...] = (),
+                broker: str | None = None) -> TickSource:
+    """The source named ``kind``; SourceUnavailable (exit 2) with a hint when it cannot run.
+    The simulator is ``broker`` of ``brokers`` (default: its one broker, sim)."""
     if kind == "sim":
         from arbitrex.sources.sim import POLL_INTERVAL as SIM_POLL_INTERVAL
-        from arbitrex.sources.sim import SimSource
+        from arbitrex.sources.sim import VENUE, SimSource, brokers_for
 
-        return SimSource(settings.symbols, seed=seed, rate=rate,
+        names = brokers or (VENUE,)
+        chosen = {b.name: b for b in brokers_for(names)}.get(broker or names[0])
+        if chosen is None:
+            raise ConfigError("venue", f"no simulated broker named {broker!r}",
+                              f"use one of {', '.join(names)}")
+        return SimSource(settings.symbols, seed=seed, rate=rate, broker=chosen,
+                         started_ns=started_ns if len(names) > 1 else None,
                          poll_interval=SIM_POLL_INTERVAL if poll_interval is None
                          else poll_interval)
     if kind == "mt5":

@@ -7,6 +7,14 @@ last read), and stamps ticks like the MT5 source does: ``time_msc`` is the event
 (when the tick was due), ``recv_ns`` when the collector read it (SPEC: when the collector
 received it). The wait for the read is in the event-time latency, not in the receive one.
 Ticks of one burst share a millisecond.
+
+Several brokers (``collect --source sim --venues icm,pepper,oanda``, one process each) quote
+one underlying price path per symbol: the same seed and the same start (the parent's
+``ARBITREX_STARTED_NS``) give every broker's process the same path. Each ``Broker`` sees
+the path's moves late (its feed latency), quotes its own spread around its own level and
+with its own digits, and pauses now and then for longer than a view calls stale; so a bid
+at one broker above the ask at another happens every few seconds, as latency makes it
+between real brokers. One broker named ``sim`` (the default) quotes the path as it is.
 """
 
 from __future__ import annotations
@@ -122,10 +130,47 @@ _FLAGS = (TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLAG_BID | TICK_FLAG_ASK, TICK_FLA
           TICK_FLAG_ASK)  # what changed in a tick: both sides half the time
 
 
-class SimSource:
-    """Paces ``SimModel`` at ``rate`` ticks/s. Implements ``TickSource``."""
+@dataclass(frozen=True)
+class Broker:
+    """How one simulated broker quotes the common underlying price."""
 
-    venue = VENUE
+    name: str
+    latency_ms: float = 0.0  # it sees every move this late
+    spread_factor: float = 1.0  # its spread, against the instrument's typical one
+    offset_points: float = 0.0  # where its prices sit against the underlying's
+    fewer_digits: int = 0  # it quotes this many decimals fewer
+    pause_every_s: float = 0.0  # it stops quoting for pause_s every this many seconds (0: never)
+    pause_s: float = 0.0
+    pause_phase_s: float = 0.0
+
+    @property
+    def plain(self) -> bool:
+        """Whether it quotes the underlying as it is (the single default broker)."""
+        return (self.latency_ms, self.spread_factor, self.offset_points, self.fewer_digits,
+                self.pause_every_s) == (0.0, 1.0, 0.0, 0, 0.0)
+
+
+# Broker profiles, by position in --venues: (latency ms, spread factor, offset points,
+# fewer digits, pause every s, pause s). Pauses of 12 s outlast a view's 10 s staleness.
+_PROFILES = ((15, 0.7, 0.0, 0, 0, 0), (140, 1.0, 1.5, 0, 47, 12), (330, 0.8, -1.5, 1, 61, 12),
+             (70, 1.2, 0.8, 0, 53, 12), (220, 0.9, -0.8, 0, 71, 12))
+
+
+def brokers_for(names: tuple[str, ...] | list[str]) -> tuple[Broker, ...]:
+    """One broker per name, each with its own profile; a single name quotes the path as is."""
+    if len(names) == 1:
+        return (Broker(names[0]),)
+    out = []
+    for i, name in enumerate(names):
+        latency, spread, offset, digits, every, pause = _PROFILES[i % len(_PROFILES)]
+        out.append(Broker(name, latency + 25 * (i // len(_PROFILES)), spread, offset, digits,
+                          every, pause, 7.0 * i))
+    return tuple(out)
+
+
+class SimSource:
+    """Paces ``SimModel`` at ``rate`` ticks/s, as one broker. Implements ``TickSource``."""
+
     exhausted = False  # a live source never ends
 
     def __init__(
@@ -138,12 +183,20 @@ class SimSource:
         max_batch: int = 10_000,
         # Polling
         poll_interval: float = POLL_INTERVAL,
+        # Several brokers
+        broker: Broker | None = None,
+        started_ns: int | None = None,  # the common start of every broker's path
         clock_ns: Callable[[], int] = time.time_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0 ticks/s")
         self.model = SimModel(symbols, seed=seed)
+        self.broker = broker or Broker(VENUE)
+        self.venue = self.broker.name
+        self._lag_ns = int(self.broker.latency_ms * 1_000_000)
+        self._started_ns = started_ns
+        self._inst = {s: instrument_for(s) for s in self.model.symbols}
         self.rate = rate
         self.max_batch = max_batch
         self.poll_interval = poll_interval
@@ -155,12 +208,12 @@ class SimSource:
         self.fresh_starts: dict[str, int] = {}  # the simulator has no history to resume
 
     def open(self, positions: Mapping[str, Position]) -> None:
-        self._start_ns = self._clock_ns()
+        self._start_ns = self._clock_ns() if self._started_ns is None else self._started_ns
         # Never stamp a time before what is already stored (a restarted simulator).
         self._last_msc = max((p.broker_msc for p in positions.values()), default=0)
 
     def _due(self, now_ns: int) -> int:
-        return int((now_ns - self._start_ns) / 1e9 * self.rate) - self._emitted
+        return int((now_ns - self._start_ns - self._lag_ns) / 1e9 * self.rate) - self._emitted
 
     def poll(self, timeout: float) -> list[Tick]:
         now_ns = self._clock_ns()
@@ -168,7 +221,7 @@ class SimSource:
         if due <= 0:
             if timeout <= 0:
                 return []
-            due_at = (self._emitted + 1) / self.rate  # seconds after the start
+            due_at = (self._emitted + 1) / self.rate + self._lag_ns / 1e9  # after the start
             if self.poll_interval > 0:  # read every poll_interval, like a terminal
                 due_at = math.ceil(due_at / self.poll_interval) * self.poll_interval
             wait = due_at - (now_ns - self._start_ns) / 1e9
@@ -182,17 +235,41 @@ class SimSource:
         # Emit what is due, then finish any open burst so that its ticks share one millisecond.
         # The event time is when a tick was due, as a feed would have had it.
         at_ns, msc = now_ns, self._last_msc
+        venue, plain, taken = self.venue, self.broker.plain, 0
         while due > 0 or self.model.in_burst:
             symbol, bid, ask, flags, burst_index = next(self.model)
             if burst_index == 0:
-                at_ns = min(now_ns, self._start_ns
-                            + int((self._emitted + len(ticks) + 1) * 1e9 / self.rate))
+                at_ns = min(now_ns, self._start_ns + self._lag_ns
+                            + int((self._emitted + taken + 1) * 1e9 / self.rate))
                 msc = max(at_ns // 1_000_000, msc)
-            ticks.append(Tick(VENUE, symbol, 0, msc, bid, ask, 0.0, 0, 0.0, flags, now_ns, msc))
+            taken += 1
             due -= 1
+            if not plain:
+                if self._paused(at_ns):
+                    continue  # the broker is silent: the move passes it by
+                bid, ask = self._quote(symbol, bid, ask)
+            ticks.append(Tick(venue, symbol, 0, msc, bid, ask, 0.0, 0, 0.0, flags, now_ns, msc))
         self._last_msc = msc
-        self._emitted += len(ticks)
+        self._emitted += taken
         return ticks
+
+    def _paused(self, at_ns: int) -> bool:
+        every = self.broker.pause_every_s
+        if every <= 0:
+            return False
+        t = (at_ns - self._start_ns) / 1e9 + self.broker.pause_phase_s
+        return t % every < self.broker.pause_s
+
+    def _quote(self, symbol: str, bid: float, ask: float) -> tuple[float, float]:
+        """The underlying quote as this broker shows it: its level, spread and digits."""
+        inst = self._inst[symbol]
+        broker = self.broker
+        digits = inst.digits - broker.fewer_digits if inst.digits >= 3 else inst.digits
+        mid = (bid + ask) / 2 + broker.offset_points * 10.0 ** -inst.digits
+        half = (ask - bid) / 2 * broker.spread_factor
+        tick_size = 10.0 ** -digits
+        b = round(mid - half, digits)
+        return b, round(max(mid + half, b + tick_size), digits)
 
     def status(self) -> str:
         return f"simulating {self.rate:g} ticks/s"

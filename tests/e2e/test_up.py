@@ -70,3 +70,39 @@ def test_up_page_and_metrics_are_served(arbitrex):
         assert json.loads(response.read()) == {"status": "ok"}
     up.send_signal(STOP_SIGNAL)
     assert up.wait(timeout=30) == 0, log_of(up)
+
+
+def test_three_simulated_brokers_one_process_each(arbitrex):
+    """The main job's shape: up with three simulated brokers; each stream is its own venue,
+    the snapshot of a symbol is the last tick of every venue quoting it."""
+    port = free_port()
+    up = arbitrex.start("up", "--source", "sim", "--venues", "icm,pepper,oanda", "--symbols",
+                        "EURUSD", "--rate", "100", "--port", str(port))
+    wait_for(lambda: port_open(port) or up.poll() is not None, what="serve to listen")
+    assert up.poll() is None, log_of(up)
+
+    def venues() -> set[str]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/symbols", timeout=5) as resp:
+            return {s.split(":")[0] for s in json.loads(resp.read())["streams"]}
+
+    wait_for(lambda: venues() >= {"icm", "pepper", "oanda"} or up.poll() is not None,
+             timeout=30, what="ticks from the three brokers")
+    with connect(f"ws://127.0.0.1:{port}/ws?symbols=EURUSD") as ws:
+        assert recv_json(ws)["type"] == "subscribed"
+        snapshots = [recv_json(ws) for _ in range(3)]
+    assert all(s["snapshot"] for s in snapshots)
+    assert {s["venue"] for s in snapshots} == {"icm", "pepper", "oanda"}
+    up.send_signal(STOP_SIGNAL)
+    assert up.wait(timeout=30) == 0, log_of(up)
+    assert children(up.pid) == {}
+
+
+def test_bad_venue_names_are_refused(arbitrex):
+    result = arbitrex.run("collect", "--source", "sim", "--venues", "icm,bad/name",
+                          "--duration", "1")
+    assert result.returncode == 2
+    assert "--venues: 'bad/name' is not a valid venue name" in result.stderr
+    result = arbitrex.run("collect", "--source", "mt5", "--venues", "icm", "--duration", "1")
+    assert result.returncode == 2 and "--venues: only the simulator" in result.stderr

@@ -93,3 +93,69 @@ def test_the_feed_is_read_every_poll_interval():
         sizes.append(len(source.poll(1.0)))
         assert (clock.ns - start) % 4_000_000 == 0  # woke on a 4 ms boundary
     assert clock.ns - start == 20_000_000 and sum(sizes) >= 18 and min(sizes) >= 3
+
+
+def brokers_run(names: list[str], seconds: float, seed: int = 0, rate: float = 50.0,
+                symbols: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
+                ) -> dict[str, list]:
+    """Each simulated broker as its own source (as each runs in a process of its own),
+    from one common start, read every 10 ms of a simulated clock."""
+    from arbitrex.sources.sim import brokers_for
+
+    start = 1_800_000_000_000_000_000
+    out = {}
+    for broker in brokers_for(names):
+        clock = FakeClock()
+        clock.ns = start + 400_000_000  # a worker starts a little after its parent
+        source = SimSource(symbols, seed=seed, rate=rate, broker=broker, started_ns=start,
+                           clock_ns=clock.now, sleep=clock.sleep)
+        source.open({})
+        ticks = []
+        while clock.ns < start + seconds * 1e9:
+            clock.ns += 10_000_000
+            ticks.extend(source.poll(0.0))
+        out[broker.name] = ticks
+    return out
+
+
+def test_several_brokers_quote_one_path_with_their_own_spread_lag_and_pauses():
+    runs = brokers_run(["icm", "pepper", "oanda"], 130)
+    assert runs == brokers_run(["icm", "pepper", "oanda"], 130)  # same seed, same ticks
+    for name, ticks in runs.items():
+        assert ticks and all(t.venue == name for t in ticks)
+        times = [t.time_msc for t in ticks]
+        assert times == sorted(times)
+    # pepper and oanda pause now and then for longer than a view calls stale (10 s)
+    for name in ("pepper", "oanda"):
+        times = [t.time_msc for t in runs[name]]
+        assert max(b - a for a, b in zip(times, times[1:], strict=False)) > 10_000, name
+    # oanda quotes one decimal fewer
+    assert all(round(t.bid, 4) == t.bid for t in runs["oanda"] if t.symbol == "EURUSD")
+    assert any(round(t.bid, 4) != t.bid for t in runs["icm"] if t.symbol == "EURUSD")
+
+
+def test_brokers_cross_every_few_seconds_at_the_default_rate():
+    """SPEC: at the default rate, a symbol's brokers cross at least once every few seconds
+    (a bid at one above the ask at another), as latency makes it between real brokers."""
+    from arbitrex.stream.best import Book
+
+    runs = brokers_run(["icm", "pepper", "oanda"], 60)
+    merged = sorted((t.with_seq(i) for ticks in runs.values() for i, t in enumerate(ticks, 1)),
+                    key=lambda t: (t.time_msc, t.venue))  # as stored: seq per broker
+    book, crossed_at = Book(), dict[str, list[int]]()
+    for tick in merged:
+        book.update([tick])
+        view = book.view(tick.symbol)
+        if view is not None and view.top_edge is not None and view.top_edge > 0:
+            crossed_at.setdefault(tick.symbol, []).append(tick.time_msc)
+    start = merged[0].time_msc
+    for symbol in ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD"):
+        moments = [start, *crossed_at.get(symbol, []), start + 60_000]
+        longest = max(b - a for a, b in zip(moments, moments[1:], strict=False))
+        assert longest <= 10_000, (symbol, longest, len(moments) - 2)
+
+
+def test_one_broker_quotes_the_path_as_it_is():
+    plain = brokers_run(["sim"], 5)["sim"]
+    named = brokers_run(["icm"], 5)["icm"]
+    assert [t[2:] for t in plain] == [t[2:] for t in named]  # only the venue differs
