@@ -15,7 +15,19 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    PollIntervalOpt,
+    RateOpt,
+    SeedOpt,
+    SourceOpt,
+    StoreOpt,
+    SymbolsOpt,
+    VenuesOpt,
+    friendly,
+    settings_for,
+)
 from arbitrex.collect.loop import Collector, CollectStats
 from arbitrex.collect.supervisor import supervise
 from arbitrex.config import Settings
@@ -35,33 +47,23 @@ log = logging.getLogger("arbitrex.collect")
                  "symbols": "--symbols", "metrics_port": "--metrics-port",
                  "venues": "--venues"})
 def collect(
-    source: Annotated[str, typer.Option(help="sim, mt5 or file.")] = "mt5",
+    source: SourceOpt = "mt5",
     file: Annotated[Path | None, typer.Option(
         help="File: the ticks to collect (NDJSON, CSV, Parquet, or an MT5 tick export, whose "
              "one symbol --symbols names); venue = the file's name; collect ends at its end.",
         show_default=False)] = None,
-    symbols: Annotated[str | None, typer.Option(
-        help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
+    symbols: SymbolsOpt = None,
     store: StoreOpt = None,
     duration: Annotated[float | None, typer.Option(
         help="Stop after this many seconds.", min=0, show_default=False)] = None,
-    rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
-    seed: Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")] = 0,
-    config: Annotated[Path, typer.Option(
-        help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")
-    ] = Path("arbitrex.toml"),
-    venues: Annotated[str | None, typer.Option(
-        help="Simulator: one simulated broker per name, comma-separated (one process "
-             "each), all quoting one underlying price per symbol with their own spread, "
-             "feed latency and pauses. Default: one, sim.", show_default=False)] = None,
+    rate: RateOpt = 50.0,
+    seed: SeedOpt = 0,
+    config: ConfigOpt = Path("arbitrex.toml"),
+    venues: VenuesOpt = None,
     venue: Annotated[str | None, typer.Option(
         help="Run only this venue (of --config for MT5, of --venues for the simulator).",
         show_default=False)] = None,
-    poll_interval: Annotated[float | None, typer.Option(
-        help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
-             "simulator's feed (default 0.01). What one read returns is stored at once: "
-             "shorter means lower latency from the event time and more CPU.",
-        min=0.001, show_default=False)] = None,
+    poll_interval: PollIntervalOpt = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve collect's Prometheus metrics on 127.0.0.1:PORT/metrics.",
         show_default=False)] = None,

@@ -27,6 +27,24 @@ StoreOpt = Annotated[
                              show_default=False),
 ]
 
+# What collect and up both take, for the source
+SourceOpt = Annotated[str, typer.Option(help="sim, mt5 or file.")]
+SymbolsOpt = Annotated[str | None, typer.Option(
+    help="Comma-separated symbols (env: SYMBOLS).", show_default=False)]
+RateOpt = Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)]
+SeedOpt = Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")]
+ConfigOpt = Annotated[Path, typer.Option(
+    help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")]
+VenuesOpt = Annotated[str | None, typer.Option(
+    help="Simulator: one simulated broker per name, comma-separated (one process each), all "
+         "quoting one underlying price per symbol with their own spread, feed latency and "
+         "pauses. Default: one, sim.", show_default=False)]
+PollIntervalOpt = Annotated[float | None, typer.Option(
+    help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
+         "simulator's feed (default 0.01). What one read returns is stored at once: shorter "
+         "means lower latency from the event time and more CPU.",
+    min=0.001, show_default=False)]
+
 
 def fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"arbitrex: error: {message}", err=True)

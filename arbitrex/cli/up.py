@@ -13,7 +13,19 @@ from typing import Annotated
 
 import typer
 
-from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    PollIntervalOpt,
+    RateOpt,
+    SeedOpt,
+    SourceOpt,
+    StoreOpt,
+    SymbolsOpt,
+    VenuesOpt,
+    friendly,
+    settings_for,
+)
 from arbitrex.collect.supervisor import supervise
 from arbitrex.runtime.stop import Stop, StopFlag
 
@@ -23,21 +35,14 @@ log = logging.getLogger("arbitrex.up")
 @friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store", "WS_HOST": "--host",
                  "WS_PORT": "--port"})
 def up(
-    source: Annotated[str, typer.Option(help="sim, mt5 or file (as for collect).")] = "mt5",
-    symbols: Annotated[str | None, typer.Option(
-        help="Comma-separated symbols (env: SYMBOLS).", show_default=False)] = None,
-    venues: Annotated[str | None, typer.Option(
-        help="Simulator: one simulated broker per name, e.g. icm,pepper,oanda (as for "
-             "collect).", show_default=False)] = None,
+    source: SourceOpt = "mt5",
+    symbols: SymbolsOpt = None,
+    venues: VenuesOpt = None,
     store: StoreOpt = None,
-    rate: Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)] = 50.0,
-    seed: Annotated[int, typer.Option(help="Simulator: random seed.")] = 0,
-    config: Annotated[Path, typer.Option(
-        help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")
-    ] = Path("arbitrex.toml"),
-    poll_interval: Annotated[float | None, typer.Option(
-        help="Seconds between reads of the source (as for collect).", min=0.001,
-        show_default=False)] = None,
+    rate: RateOpt = 50.0,
+    seed: SeedOpt = 0,
+    config: ConfigOpt = Path("arbitrex.toml"),
+    poll_interval: PollIntervalOpt = None,
     host: Annotated[str | None, typer.Option(
         help="Address serve listens on (env: WS_HOST; default 127.0.0.1).",
         show_default=False)] = None,
