@@ -188,6 +188,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("WS_ALLOWED_ORIGINS", "ws_allowed_origins", None, _origins,
               "browser Origins allowed besides the server's own host",
               "https://desk.example.com"),
+    FieldSpec("STALE_AFTER_MS", "stale_after_ms", "10000", _int(0, 86_400_000),
+              "a venue's quote older than this (ms) than the newest is stale in the "
+              "cross-venue view", "10000"),
     FieldSpec("LOG_LEVEL", "log_level", "INFO", _log_level,
               "DEBUG, INFO, WARNING or ERROR", "INFO"),
 )
@@ -215,6 +218,7 @@ class Settings:
     ws_port: int
     ws_token: Secret | None
     ws_allowed_origins: tuple[str, ...] | None
+    stale_after_ms: int
     log_level: str
     # Where each setting came from: flag, environment, .env, default.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)

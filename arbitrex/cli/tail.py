@@ -19,7 +19,15 @@ from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import TickStore, open_store
-from arbitrex.stream.client import TailEvent, from_server, from_store, ws_url
+from arbitrex.stream.best import Best
+from arbitrex.stream.client import (
+    BestEvent,
+    TailEvent,
+    best_views,
+    from_server,
+    from_store,
+    ws_url,
+)
 from arbitrex.tick import Tick, check_symbol, digits_of, to_record
 
 
@@ -57,7 +65,7 @@ def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
     return table
 
 
-@friendly(flags={"url": "--url", "TICK_QUEUE_BACKEND": "--store"})
+@friendly(flags={"url": "--url", "TICK_QUEUE_BACKEND": "--store", "best": "--best"})
 def tail(
     symbols: Annotated[list[str], typer.Argument(help="Symbols to follow, e.g. EURUSD GBPUSD.")],
     url: Annotated[str | None, typer.Option(
@@ -65,7 +73,11 @@ def tail(
         show_default=False)] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON tick per line.")] = False,
     count: Annotated[int | None, typer.Option(
-        help="Exit after this many ticks.", min=1, show_default=False)] = None,
+        help="Exit after this many ticks (with --best: views).", min=1,
+        show_default=False)] = None,
+    best: Annotated[bool, typer.Option(
+        "--best", help="The cross-venue view: each venue's quote, the best bid and ask, the "
+        "edges between venues (with --json: best frames). Reads the store.")] = False,
     store: StoreOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
@@ -74,6 +86,10 @@ def tail(
     Example: arbitrex tail EURUSD --json --count 10
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
+    if best and url:
+        raise ConfigError("best", "the cross-venue view is computed from the store: serve "
+                          "does not send it yet", "run `arbitrex tail SYMBOL --best` where "
+                          "the store is (without --url)")
     wanted = [s for arg in symbols for s in arg.split(",") if s]
     for symbol in wanted:
         try:
@@ -93,7 +109,13 @@ def tail(
             events = from_store(tick_store, tick_store, wanted, stop=stop)
             source = repr(tick_store)
         try:
-            if json or not sys.stdout.isatty():
+            if best:
+                views = best_views(events, stale_after_ms=settings.stale_after_ms)
+                if json or not sys.stdout.isatty():
+                    _print_views(views, count, stop)
+                else:
+                    _show_views(views, count, stop, source)
+            elif json or not sys.stdout.isatty():
                 _print_json(events, count, stop)
             else:
                 _show_table(events, count, stop, source)
@@ -147,3 +169,66 @@ def _show_table(events: Iterable[TailEvent], count: int | None, stop: Stop, sour
                 stop.set("count reached")
                 break
         live.update(_table(rows, source))
+
+
+def _print_views(views: Iterable[BestEvent], count: int | None, stop: Stop) -> None:
+    out = sys.stdout.buffer
+    seen = 0
+    for event in views:
+        if event.view is None:
+            continue
+        extra = {"snapshot": True} if event.snapshot else {}
+        out.write(event.view.encode(**extra) + b"\n")
+        out.flush()
+        seen += 1
+        if count is not None and seen >= count:
+            stop.set("count reached")
+            break
+
+
+def _view_table(views: dict[str, Best], source: str) -> Table:
+    """A row per venue of each symbol: the best bid and ask highlighted, stale rows dimmed,
+    the top edges below (positive ones green)."""
+    table = Table(title=f"arbitrex tail --best — {source}", title_justify="left")
+    for name in ("symbol", "venue", "bid", "ask", "spread (pts)", "age", "lag", ""):
+        table.add_column(name, justify="left" if name in ("symbol", "venue", "") else "right")
+    for symbol in sorted(views):
+        view = views[symbol]
+        digits = max((max(digits_of(q.bid), digits_of(q.ask)) for q in view.venues.values()),
+                     default=0)
+        for venue, q in sorted(view.venues.items()):
+            bid = f"{q.bid:.{digits}f}"
+            ask = f"{q.ask:.{digits}f}"
+            if venue == view.bid_venue:
+                bid = f"[bold green]{bid}[/]"
+            if venue == view.ask_venue:
+                ask = f"[bold cyan]{ask}[/]"
+            age = (view.time_msc - q.time_msc) / 1000
+            table.add_row(symbol, venue, bid, ask, str(round((q.ask - q.bid) * 10**digits)),
+                          f"{age:.1f}s", f"{q.lag_ms:.0f}ms", "stale" if q.stale else "",
+                          style="dim" if q.stale else None)
+        for edge in view.edges[:3]:
+            colour = "green" if edge.edge > 0 else "red"
+            table.add_row("", f"sell {edge.sell} / buy {edge.buy}", "", "",
+                          f"[{colour}]{edge.edge * 10**digits:+.1f}[/]", "", "", "edge")
+    return table
+
+
+def _show_views(views: Iterable[BestEvent], count: int | None, stop: Stop, source: str
+                ) -> None:
+    shown: dict[str, Best] = {}
+    seen = 0
+    with Live(_view_table(shown, source), console=Console(), refresh_per_second=4) as live:
+        last_draw = 0.0
+        for event in views:
+            if event.view is not None:
+                shown[event.view.symbol] = event.view
+                seen += 1
+            now = time.monotonic()
+            if now - last_draw > 0.1:
+                live.update(_view_table(shown, source))
+                last_draw = now
+            if count is not None and seen >= count:
+                stop.set("count reached")
+                break
+        live.update(_view_table(shown, source))

@@ -9,7 +9,7 @@ WebSocket follower reconnects by itself (capped, jittered backoff) and resumes w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -21,6 +21,7 @@ from arbitrex.errors import ArbitrexError, ConfigError, TickError
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores.base import Follower, StreamReader
+from arbitrex.stream.best import STALE_AFTER_MS, Best, Book
 from arbitrex.tick import Tick, from_record
 
 C = TypeVar("C")
@@ -54,6 +55,38 @@ def from_store(store: StreamReader, follower: Follower[C], symbols: Sequence[str
             if tick.symbol in wanted and tick.seq > last.get(tick.key, 0):
                 last[tick.key] = tick.seq
                 yield TailEvent("tick", tick)
+
+
+class BestEvent(NamedTuple):
+    """A view of one symbol across venues (None: nothing new for a while)."""
+
+    view: Best | None
+    snapshot: bool = False
+
+
+def best_views(events: Iterable[TailEvent], *, stale_after_ms: int = STALE_AFTER_MS
+               ) -> Iterator[BestEvent]:
+    """The cross-venue view after each tick of ``events`` (``from_store``'s): first, once
+    every snapshot tick is in, the view of each symbol (``snapshot``), then a view for
+    every tick; idle events pass through as None."""
+    book = Book(stale_after_ms=stale_after_ms)
+    waiting: set[str] = set()  # symbols whose snapshot view is not shown yet
+    for event in events:
+        tick = event.tick
+        if tick is not None and event.snapshot:
+            book.update([tick])
+            waiting.add(tick.symbol)
+            continue
+        for symbol in sorted(waiting):
+            view = book.view(symbol)
+            if view is not None:
+                yield BestEvent(view, snapshot=True)
+        waiting.clear()
+        if tick is not None:
+            if book.update([tick]):
+                yield BestEvent(book.view(tick.symbol))
+        elif event.kind == "idle":
+            yield BestEvent(None)
 
 
 def ws_url(url: str, token: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 from typing import Any
@@ -213,3 +214,35 @@ def test_port_in_use_is_a_clear_error(arbitrex):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tail_best_shows_the_cross_venue_view_from_the_store(arbitrex):
+    from arbitrex.tick import Tick
+
+    def quote(venue: str, seq: int, bid: float, ask: float, ms: int) -> Tick:
+        return Tick(venue, "EURUSD", seq, ms, bid, ask, 0.0, 0, 0.0, 6, (ms + 12) * 10**6, ms)
+
+    store = SqliteStore(arbitrex.workdir / "ticks.db")
+    t0 = 1_800_000_000_000
+    store.append([quote("icm", 0, 1.08505, 1.08507, t0), quote("pepper", 0, 1.08501, 1.08503,
+                                                                 t0 - 20)])
+    tail = arbitrex.start("tail", "EURUSD", "--best", "--json", "--count", "2",
+                          stdout=subprocess.PIPE)
+    assert tail.stdout is not None
+    first = json.loads(tail.stdout.readline())  # the snapshot: tail follows from here on
+    store.append([quote("oanda", 0, 1.08490, 1.08499, t0 + 5)])  # a third venue joins
+    store.close()
+    out, _ = tail.communicate(timeout=30)
+    assert tail.returncode == 0, log_of(tail)
+    second = json.loads(out)
+    assert first["snapshot"] is True and set(first["venues"]) == {"icm", "pepper"}
+    assert (first["bid_venue"], first["ask_venue"]) == ("icm", "pepper")
+    assert first["edges"][0] == {"sell": "icm", "buy": "pepper", "edge": 0.00002}
+    assert first["venues"]["icm"]["lag_ms"] == 12.0
+    assert "snapshot" not in second and set(second["venues"]) == {"icm", "pepper", "oanda"}
+    assert second["ask_venue"] == "oanda" and second["edges"][0]["sell"] == "icm"
+
+
+def test_tail_best_over_a_server_is_refused_for_now(arbitrex):
+    result = arbitrex.run("tail", "EURUSD", "--best", "--url", "ws://127.0.0.1:1/ws")
+    assert result.returncode == 2 and "--best: the cross-venue view" in result.stderr

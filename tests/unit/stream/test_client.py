@@ -109,3 +109,35 @@ def test_from_the_store_a_snapshot_then_what_comes(tmp_path: Path) -> None:
         assert all(e.tick is None for e in events)  # it ends once stopped
     finally:
         store.close()
+
+
+def test_best_views_show_the_snapshot_once_then_a_view_per_tick() -> None:
+    from arbitrex.stream.client import TailEvent, best_views
+
+    def quote(venue: str, seq: int, bid: float) -> Tick:
+        return Tick(venue, "EURUSD", seq, 1_800_000_000_000 + seq, bid, bid + 0.0001, 0.0, 0,
+                    0.0, 6, 0, 0)
+
+    events = [TailEvent("tick", quote("a", 1, 1.1), snapshot=True),
+              TailEvent("tick", quote("b", 1, 1.2), snapshot=True),
+              TailEvent("idle"),
+              TailEvent("tick", quote("a", 2, 1.3)),
+              TailEvent("tick", quote("a", 2, 1.3))]  # already held: no new view
+    views = list(best_views(events, stale_after_ms=10_000))
+    assert [(v.snapshot, v.view and v.view.bid_venue) for v in views] == [
+        (True, "b"), (False, None), (False, "a")]
+
+
+def test_the_view_table_marks_best_stale_and_edges() -> None:
+    from rich.console import Console
+
+    from arbitrex.cli.tail import _view_table
+    from arbitrex.stream.best import consolidate
+
+    ticks = {"icm": Tick("icm", "EURUSD", 1, 100_000, 1.08505, 1.08507, 0, 0, 0, 6, 0, 0),
+             "slow": Tick("slow", "EURUSD", 1, 80_000, 1.08400, 1.08410, 0, 0, 0, 6, 0, 0),
+             "pep": Tick("pep", "EURUSD", 1, 99_990, 1.08501, 1.08503, 0, 0, 0, 6, 0, 0)}
+    console = Console(record=True, width=140)
+    console.print(_view_table({"EURUSD": consolidate("EURUSD", ticks)}, "test"))
+    text = console.export_text()
+    assert "stale" in text and "sell icm / buy pep" in text and "+2.0" in text
