@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 import typer
@@ -29,6 +29,8 @@ from arbitrex.stream.client import (
     ws_url,
 )
 from arbitrex.tick import Tick, check_symbol, digits_of, to_record
+
+E = TypeVar("E")
 
 
 class _Row:
@@ -145,30 +147,42 @@ def _print_json(events: Iterable[TailEvent], count: int | None, stop: Stop) -> N
 def _show_table(events: Iterable[TailEvent], count: int | None, stop: Stop, source: str
                 ) -> None:
     rows: dict[tuple[str, str], _Row] = {}
+
+    def take(event: TailEvent) -> bool:
+        if event.tick is not None:
+            row = rows.get(event.tick.key)
+            if row is None:
+                row = rows[event.tick.key] = _Row(event.tick)
+            row.update(event.tick)
+            if not event.snapshot:
+                row.stamps.append(time.monotonic())
+            return True
+        if event.gap is not None:
+            for key, row in rows.items():
+                if key[1] == event.gap.get("symbol"):
+                    row.gaps += 1
+        return False
+
+    _live(events, take, lambda: _table(rows, source), count, stop)
+
+
+def _live(events: Iterable[E], take: Callable[[E], bool], render: Callable[[], Table],
+          count: int | None, stop: Stop) -> None:
+    """Redraw ``render()`` at most ten times a second while ``take`` applies each event
+    (true when it counts towards ``count``); stop after ``count``."""
     seen = 0
-    with Live(_table(rows, source), console=Console(), refresh_per_second=4) as live:
+    with Live(render(), console=Console(), refresh_per_second=4) as live:
         last_draw = 0.0
         for event in events:
-            if event.tick is not None:
-                row = rows.get(event.tick.key)
-                if row is None:
-                    row = rows[event.tick.key] = _Row(event.tick)
-                row.update(event.tick)
-                if not event.snapshot:
-                    row.stamps.append(time.monotonic())
-                seen += 1
-            elif event.gap is not None:
-                for key, row in rows.items():
-                    if key[1] == event.gap.get("symbol"):
-                        row.gaps += 1
+            seen += take(event)
             now = time.monotonic()
             if now - last_draw > 0.1:
-                live.update(_table(rows, source))
+                live.update(render())
                 last_draw = now
             if count is not None and seen >= count:
                 stop.set("count reached")
                 break
-        live.update(_table(rows, source))
+        live.update(render())
 
 
 def _print_views(views: Iterable[BestEvent], count: int | None, stop: Stop) -> None:
@@ -217,18 +231,11 @@ def _view_table(views: dict[str, Best], source: str) -> Table:
 def _show_views(views: Iterable[BestEvent], count: int | None, stop: Stop, source: str
                 ) -> None:
     shown: dict[str, Best] = {}
-    seen = 0
-    with Live(_view_table(shown, source), console=Console(), refresh_per_second=4) as live:
-        last_draw = 0.0
-        for event in views:
-            if event.view is not None:
-                shown[event.view.symbol] = event.view
-                seen += 1
-            now = time.monotonic()
-            if now - last_draw > 0.1:
-                live.update(_view_table(shown, source))
-                last_draw = now
-            if count is not None and seen >= count:
-                stop.set("count reached")
-                break
-        live.update(_view_table(shown, source))
+
+    def take(event: BestEvent) -> bool:
+        if event.view is None:
+            return False
+        shown[event.view.symbol] = event.view
+        return True
+
+    _live(views, take, lambda: _view_table(shown, source), count, stop)
