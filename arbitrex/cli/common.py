@@ -39,6 +39,10 @@ VenuesOpt = Annotated[str | None, typer.Option(
     help="Simulator: one simulated broker per name, comma-separated (one process each), all "
          "quoting one underlying price per symbol with their own spread, feed latency and "
          "pauses. Default: one, sim.", show_default=False)]
+StaleAfterOpt = Annotated[int | None, typer.Option(
+    "--stale-after-ms", help="The cross-venue view: a venue whose quote is more than this "
+    "many ms older than the newest is stale (env: STALE_AFTER_MS; default 10000).",
+    show_default=False)]
 PollIntervalOpt = Annotated[float | None, typer.Option(
     help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
          "simulator's feed (default 0.01). What one read returns is stored at once: shorter "

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from arbitrex import formats
-from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
 from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.clock import BrokerClock
@@ -44,7 +44,7 @@ def parse_speed(text: str) -> float | None:
 
 
 @friendly(flags={"file": "FILE", "symbols": "--symbols", "WS_PORT": "--port",
-                 "TICK_QUEUE_BACKEND": "--store"})
+                 "TICK_QUEUE_BACKEND": "--store", "STALE_AFTER_MS": "--stale-after-ms"})
 def replay(
     file: Annotated[Path | None, typer.Argument(
         help="An NDJSON, CSV or Parquet export, or a MetaTrader 5 tick export; "
@@ -64,6 +64,7 @@ def replay(
     into_store: Annotated[bool, typer.Option(
         "--into-store", help="Append into the store under venue `replay` instead.")] = False,
     store: StoreOpt = None,
+    stale_after_ms: StaleAfterOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Re-stream history with its original spacing scaled by --speed: over WebSocket (frames
@@ -71,7 +72,8 @@ def replay(
 
     Example: arbitrex replay ticks.ndjson --speed 10 --port 8001
     """
-    settings = settings_for(env_file, TICK_QUEUE_BACKEND=store, WS_PORT=port)
+    settings = settings_for(env_file, TICK_QUEUE_BACKEND=store, WS_PORT=port,
+                            STALE_AFTER_MS=stale_after_ms)
     pace = parse_speed(speed)
     chosen = symbol_list(symbols)
     start, end = time_range(from_, to)
@@ -119,7 +121,7 @@ def _report_failure(task: asyncio.Future[None]) -> None:
 async def _serve(schedule: Plan, settings: Settings, stop: Stop, advance: Callable[[int], None],
                  total: int) -> None:
     memory = MemoryStore()
-    hub = Hub(memory, memory, replay=True)
+    hub = Hub(memory, memory, replay=True, stale_after_ms=settings.stale_after_ms)
     options = ServerOptions.from_settings(settings)
     server = StreamServer(hub, options)
     blocked_since: list[float] = []

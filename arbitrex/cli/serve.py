@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
 from arbitrex.config import Settings
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
@@ -29,7 +29,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@friendly(flags={"WS_HOST": "--host", "WS_PORT": "--port", "TICK_QUEUE_BACKEND": "--store"})
+@friendly(flags={"WS_HOST": "--host", "WS_PORT": "--port", "TICK_QUEUE_BACKEND": "--store",
+                 "STALE_AFTER_MS": "--stale-after-ms"})
 def serve(
     host: Annotated[str | None, typer.Option(
         help="Address to listen on (env: WS_HOST; default 127.0.0.1).", show_default=False)] = None,
@@ -40,13 +41,15 @@ def serve(
     slow_client: Annotated[str, typer.Option(
         help="What to do with a client that cannot keep up: gap (skip to the latest, with a "
              "gap frame) or close (1008; it may resume with since).")] = "gap",
+    stale_after_ms: StaleAfterOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Stream stored ticks to WebSocket clients at ws://HOST:PORT/ws, with the demo page at /.
 
     Example: arbitrex serve --port 8000   (then open http://127.0.0.1:8000/)
     """
-    settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store)
+    settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store,
+                            STALE_AFTER_MS=stale_after_ms)
     if slow_client not in ("gap", "close"):
         raise typer.BadParameter("use gap or close", param_hint="--slow-client")
     if not _is_loopback(settings.ws_host) and settings.ws_token is None:
@@ -60,7 +63,8 @@ async def _serve(settings: Settings, options: ServerOptions, slow_client: str, s
                  ) -> None:
     reader = open_store(settings)
     follower = open_store(settings)
-    hub = Hub(reader, follower, slow_client=slow_client)
+    hub = Hub(reader, follower, slow_client=slow_client,
+              stale_after_ms=settings.stale_after_ms)
     server = StreamServer(hub, options)
 
     def ready(port: int) -> None:

@@ -9,6 +9,11 @@ client that subscribed with ``"batch": true`` gets each dispatch's ticks in one
 ``{"type": "ticks", "data": [...]}``. What a subscription sends is decided by the session
 (``Session.plan_subscribe``); snapshots and resumes read the store, and a resume is sent in
 chunks that wait for the client to drain.
+
+The cross-venue view (``"view": "best"``) is sent after the ticks of each dispatch: a
+``best`` frame per changed symbol, cut from the state ``views.BestViews`` picks for the
+client. A slow client's frames are not queued behind its backlog: it is owed the symbol,
+and gets the state of the moment once it has drained.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from arbitrex.stream.follow import follow
 from arbitrex.stream.index import Client, Index
 from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Bounds, Key, since_of
+from arbitrex.stream.views import BestViews
 from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ class Hub:
         drain_timeout: float = 30.0,
         flush_interval: float = 0.02,
         replay: bool = False,
+        stale_after_ms: int = 10_000,
     ) -> None:
         if slow_client not in ("gap", "close"):
             raise ValueError("slow_client must be 'gap' or 'close'")
@@ -64,6 +71,8 @@ class Hub:
         self.flush_interval = flush_interval
         self.extra = {"replay": True} if replay else {}
         self.index = Index()
+        self.views = BestViews(store, stale_after_ms=stale_after_ms)
+        self.metrics.top_edges = self.top_edges
         self._held = asyncio.Event()  # set when a client's ticks are held back
         self.metrics.buffered = self.buffered
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,6 +97,9 @@ class Hub:
         client.send(proto.error_frame(code, message))
 
     def subscribe(self, client: Client, op: proto.Subscribe) -> None:
+        if op.view == "best":
+            self._subscribe_best(client, op.symbols)
+            return
         session = client.session
         session.subscribe(op.symbols)  # raises ProtocolError past the cap
         session.batch = session.batch or op.batch
@@ -113,6 +125,30 @@ class Hub:
         for key, after in plan.resumes:
             session.sent[key] = after
             self._start_catch_up(client, key)
+        for symbol in op.symbols:
+            if symbol in session.best:  # now held in both views: cut from what was sent
+                self._send_best(client, symbol)
+
+    def _subscribe_best(self, client: Client, symbols: tuple[str, ...]) -> None:
+        """The view of ``symbols``: ``subscribed``, then the state of each (a snapshot)."""
+        session = client.session
+        session.subscribe(symbols, "best")  # raises ProtocolError past the cap
+        self.index.subscribe(client, symbols, "best")
+        self.metrics.subscriptions = self.index.subscriptions()
+        try:
+            streams = self._streams_of(symbols)
+            for symbol in symbols:
+                if session.both(symbol):
+                    self.views.seed_session(session, symbol, streams)
+                else:
+                    self.views.seed(symbol, streams)
+        except StoreError as exc:
+            log.error("subscribe failed: %s", exc)
+            self.send_error(client, "store_unavailable", "the store cannot be read; retry")
+            return
+        client.send(proto.subscribed_frame(symbols, view="best"))
+        for symbol in symbols:
+            self._send_best(client, symbol, snapshot=True)
 
     def _streams_of(self, symbols: Sequence[str]) -> list[Key]:
         """The stored (venue, symbol) streams of ``symbols``, in the order of ``symbols``."""
@@ -126,10 +162,10 @@ class Hub:
         return Bounds(self.store.first_seq(*key), last.seq if last is not None else None)
 
     def unsubscribe(self, client: Client, op: proto.Unsubscribe) -> None:
-        client.session.unsubscribe(op.symbols)
-        self.index.unsubscribe(client, op.symbols)
+        client.session.unsubscribe(op.symbols, op.view)
+        self.index.unsubscribe(client, op.symbols, op.view)
         self.metrics.subscriptions = self.index.subscriptions()
-        client.send(proto.unsubscribed_frame(op.symbols))
+        client.send(proto.unsubscribed_frame(op.symbols, op.view))
 
     # Delivery
 
@@ -143,6 +179,32 @@ class Hub:
             return
         client.session.mark_sent(tick)
         self.metrics.ticks_out[tick.symbol] += 1
+
+    def _send_best(self, client: Client, symbol: str, *, snapshot: bool = False) -> None:
+        """Send the client's view of ``symbol`` now, after the ticks it was sent; a client
+        over its bound is owed it instead (the state of the moment, once it drains)."""
+        if client.closing:
+            return
+        if not snapshot and client.wire.over(self.max_buffer, self.max_frames):
+            client.session.best_owed.add(symbol)
+            self._held.set()
+            return
+        frame = self.views.frame(self.views.latest(client.session, symbol), symbol,
+                                 snapshot=snapshot)
+        if frame is not None:
+            client.flush_batch()
+            if client.send(frame):
+                self.metrics.best_out[symbol] += 1
+
+    def top_edges(self) -> dict[str, float | None]:
+        """Each symbol's top edge (for /metrics): every stored symbol's state is read once."""
+        try:
+            streams = self.store.streams()
+            for symbol in {s for _, s in streams}:
+                self.views.seed(symbol, streams)
+        except StoreError as exc:
+            log.debug("top edges from what was followed only: %s", exc)
+        return self.views.top_edges()
 
     def _slow(self, client: Client) -> None:
         if self.slow_client == "close" and not client.closing:
@@ -158,8 +220,9 @@ class Hub:
         symbols = set()
         for tick in ticks:
             metrics.ticks_in[tick.symbol] += 1
-            metrics.observe(tick.time_msc, tick.recv_ns, now_ns)
+            metrics.observe(tick.time_msc, tick.recv_ns, now_ns, tick.venue)
             symbols.add(tick.symbol)
+        changed = self.views.take(ticks)
         if ticks:
             metrics.last_tick_recv_ns = ticks[-1].recv_ns
             metrics.last_tick_time_msc = ticks[-1].time_msc
@@ -172,6 +235,15 @@ class Hub:
             self._held.set()  # the flush loop watches for the client to drain
         for client in fanned.slow:
             self._slow(client)
+        self._send_views(changed)
+
+    def _send_views(self, symbols: set[str]) -> None:
+        """A ``best`` frame per changed symbol to each client holding its view."""
+        if not symbols:
+            return
+        for client in self.index.interested(symbols, "best"):
+            for symbol in sorted(symbols.intersection(client.session.best)):
+                self._send_best(client, symbol)
 
     def buffered(self) -> int:
         """Bytes waiting in all clients' send buffers."""
@@ -185,7 +257,7 @@ class Hub:
         """Clients that were slow and have drained get their gap frames and latest ticks."""
         for client in self.index.clients:
             session = client.session
-            if not session.pending or client.closing or not self._drained_enough(client):
+            if not session.owes() or client.closing or not self._drained_enough(client):
                 continue
             for skipped, tick in session.take_pending():
                 if skipped is not None:
@@ -195,6 +267,8 @@ class Hub:
                                                 skipped[1], "slow_consumer"))
                 self._send_tick(client, tick)
             client.flush_batch()
+            for symbol in session.take_owed():
+                self._send_best(client, symbol)
 
     # Catching up from the store
 
@@ -237,11 +311,13 @@ class Hub:
         if not client.session.batch:
             for tick in ticks:
                 self._send_tick(client, tick)
-            return
-        client.flush_batch()
-        if client.send(proto.ticks_frame([encode(t, **self.extra) for t in ticks])):
-            client.session.mark_sent(ticks[-1])
-            self.metrics.ticks_out[ticks[-1].symbol] += len(ticks)
+        else:
+            client.flush_batch()
+            if client.send(proto.ticks_frame([encode(t, **self.extra) for t in ticks])):
+                client.session.mark_sent(ticks[-1])
+                self.metrics.ticks_out[ticks[-1].symbol] += len(ticks)
+        if client.session.both(ticks[-1].symbol):
+            self._send_best(client, ticks[-1].symbol)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -264,7 +340,7 @@ class Hub:
         """While some client has ticks held back, look every ``flush_interval`` whether it
         has drained; otherwise sleep until one has (an idle server does not wake)."""
         while not stop.is_set():
-            if not any(c.session.pending for c in self.index.clients):
+            if not any(c.session.owes() for c in self.index.clients):
                 self._held.clear()
                 await self._held.wait()
             await asyncio.sleep(self.flush_interval)

@@ -39,11 +39,11 @@ class Client:
 
 
 class Index:
-    """Every client, and for each symbol the clients subscribed to it."""
+    """Every client, and for each view and symbol the clients subscribed to it."""
 
     def __init__(self) -> None:
         self.clients: set[Client] = set()
-        self.by_symbol: dict[str, set[Client]] = {}
+        self.views: dict[str, dict[str, set[Client]]] = {view: {} for view in proto.VIEWS}
 
     def add(self, client: Client) -> None:
         self.clients.add(client)
@@ -51,25 +51,29 @@ class Index:
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
         self.unsubscribe(client, client.session.symbols)
+        self.unsubscribe(client, client.session.best, "best")
 
-    def subscribe(self, client: Client, symbols: Iterable[str]) -> None:
+    def subscribe(self, client: Client, symbols: Iterable[str], view: str = "ticks") -> None:
+        by_symbol = self.views[view]
         for symbol in symbols:
-            self.by_symbol.setdefault(symbol, set()).add(client)
+            by_symbol.setdefault(symbol, set()).add(client)
 
-    def unsubscribe(self, client: Client, symbols: Iterable[str]) -> None:
+    def unsubscribe(self, client: Client, symbols: Iterable[str], view: str = "ticks") -> None:
+        by_symbol = self.views[view]
         for symbol in list(symbols):
-            subscribers = self.by_symbol.get(symbol)
+            subscribers = by_symbol.get(symbol)
             if subscribers is not None:
                 subscribers.discard(client)
                 if not subscribers:
-                    del self.by_symbol[symbol]
+                    del by_symbol[symbol]
 
-    def interested(self, symbols: Iterable[str]) -> set[Client]:
-        """The clients subscribed to any of ``symbols``."""
+    def interested(self, symbols: Iterable[str], view: str = "ticks") -> set[Client]:
+        """The clients subscribed to any of ``symbols`` in ``view``."""
+        by_symbol = self.views[view]
         out: set[Client] = set()
         for symbol in symbols:
-            out.update(self.by_symbol.get(symbol, ()))
+            out.update(by_symbol.get(symbol, ()))
         return out
 
     def subscriptions(self) -> int:
-        return sum(len(c) for c in self.by_symbol.values())
+        return sum(len(c) for by_symbol in self.views.values() for c in by_symbol.values())

@@ -25,6 +25,34 @@ from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                    10, 30, 60)
+# A venue's lag may be hours off (a wrong BROKER_TIMEZONE). Below zero (the broker's clock
+# ahead) it counts as 0: Prometheus histograms with negative buckets have no sum or count.
+LAG_BUCKETS = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+               10.0, 60.0, 3600.0)
+
+
+class Buckets:
+    """A histogram as plain counts per bucket (the last one is +Inf) and a sum."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        running = 0
+        out: list[tuple[str, float]] = []
+        for le, n in zip((*map(floatToGoString, self.bounds), "+Inf"), self.counts,
+                         strict=True):
+            running += n
+            out.append((le, running))
+        return out
 
 
 class ServerMetrics:
@@ -39,19 +67,22 @@ class ServerMetrics:
         self.buffered: Callable[[], int] = lambda: 0  # bytes in client buffers, when scraped
         self.last_tick_recv_ns = 0
         self.last_tick_time_msc = 0
-        # Latency: per series, counts per bucket (the last one is +Inf) and the sum
-        self.latency = {since: ([0] * (len(LATENCY_BUCKETS) + 1), [0.0])
-                        for since in ("event", "receive")}
+        self.best_out: Counter[str] = Counter()
+        self.top_edges: Callable[[], dict[str, float | None]] = dict  # when scraped
+        self.latency = {since: Buckets(LATENCY_BUCKETS) for since in ("event", "receive")}
+        self.venue_lag: dict[str, Buckets] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Exporter(self))
 
-    def observe(self, time_msc: int, recv_ns: int, now_ns: int) -> None:
-        for since, seconds in (("event", now_ns / 1e9 - time_msc / 1e3),
-                               ("receive", (now_ns - recv_ns) / 1e9)):
-            seconds = max(0.0, seconds)
-            counts, total = self.latency[since]
-            counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            total[0] += seconds
+    def observe(self, time_msc: int, recv_ns: int, now_ns: int, venue: str = "") -> None:
+        """One tick fanned out now: its latency, and its venue's lag (received - event)."""
+        latency = self.latency
+        latency["event"].observe(max(0.0, now_ns / 1e9 - time_msc / 1e3))
+        latency["receive"].observe(max(0.0, (now_ns - recv_ns) / 1e9))
+        lag = self.venue_lag.get(venue)
+        if lag is None:
+            lag = self.venue_lag[venue] = Buckets(LAG_BUCKETS)
+        lag.observe(max(0.0, recv_ns / 1e9 - time_msc / 1e3))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -95,13 +126,30 @@ class _Exporter(Collector):
             "arbitrex_tick_latency_seconds",
             "Seconds from a tick's event time (since=event) or from when the collector "
             "received it (since=receive) until the server fans it out.", labels=["since"])
-        for since, (counts, total) in m.latency.items():
-            cumulative, buckets = 0, []
-            for le, n in zip((*map(floatToGoString, LATENCY_BUCKETS), "+Inf"), counts, strict=True):
-                cumulative += n
-                buckets.append((le, cumulative))
-            latency.add_metric([since], buckets, sum_value=total[0])
+        for since, buckets in m.latency.items():
+            latency.add_metric([since], buckets.cumulative(), sum_value=buckets.total)
         yield latency
+        lag = HistogramMetricFamily(
+            "arbitrex_venue_lag_seconds",
+            "Seconds from a tick's event time until the collector received it, by venue "
+            "(whole hours: check BROKER_TIMEZONE; a clock ahead counts as 0: see doctor).",
+            labels=["venue"])
+        for venue, buckets in sorted(m.venue_lag.items()):
+            lag.add_metric([venue], buckets.cumulative(), sum_value=buckets.total)
+        yield lag
+        best_out = CounterMetricFamily("arbitrex_best_out", "Best frames sent to clients.",
+                                       labels=["symbol"])
+        for symbol, n in sorted(m.best_out.items()):
+            best_out.add_metric([symbol], n)
+        yield best_out
+        edge = GaugeMetricFamily(
+            "arbitrex_best_edge", "The top edge of each symbol quoted at several venues: the "
+            "highest bid minus the lowest ask of two other venues, in price units.",
+            labels=["symbol"])
+        for symbol, top in m.top_edges().items():
+            if top is not None:
+                edge.add_metric([symbol], top)
+        yield edge
         age = (time.time_ns() - m.last_tick_recv_ns) / 1e9 if m.last_tick_recv_ns else 0.0
         yield GaugeMetricFamily("arbitrex_last_tick_age_seconds",
                                 "Seconds since the collector received the newest tick served.",

@@ -18,6 +18,7 @@ from arbitrex.tick import check_symbol
 # Limits
 MAX_FRAME_BYTES = 64 * 1024  # larger client frames are closed with 1009
 MAX_SYMBOLS_PER_FRAME = 1024
+VIEWS = ("ticks", "best")  # what a subscription is to: the ticks, or the cross-venue view
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,13 @@ class Subscribe:
     symbols: tuple[str, ...]
     since: Mapping[str, int] | None = None  # "SYMBOL" or "VENUE:SYMBOL" -> last seq held
     batch: bool = False
+    view: str = "ticks"
 
 
 @dataclass(frozen=True)
 class Unsubscribe:
     symbols: tuple[str, ...]
+    view: str = "ticks"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,14 @@ def _parse_since(value: Any) -> dict[str, int] | None:
     return since
 
 
+def _parse_view(value: Any) -> str:
+    if value is None:
+        return "ticks"
+    if value not in VIEWS:
+        raise ProtocolError("bad_request", '"view" must be "ticks" or "best"')
+    return str(value)
+
+
 def parse_client_frame(text: str | bytes) -> ClientOp:
     if isinstance(text, bytes):
         raise ProtocolError("bad_request", "binary frames are not accepted; send JSON text")
@@ -96,9 +107,11 @@ def parse_client_frame(text: str | bytes) -> ClientOp:
         if not isinstance(batch, bool):
             raise ProtocolError("bad_request", '"batch" must be true or false')
         return Subscribe(parse_symbols(message.get("symbols")),
-                         _parse_since(message.get("since")), batch)
+                         _parse_since(message.get("since")), batch,
+                         _parse_view(message.get("view")))
     if op == "unsubscribe":
-        return Unsubscribe(parse_symbols(message.get("symbols")))
+        return Unsubscribe(parse_symbols(message.get("symbols")),
+                           _parse_view(message.get("view")))
     if op == "ping":
         return Ping()
     if not isinstance(op, str):
@@ -117,16 +130,21 @@ def _dump(frame: dict[str, Any]) -> bytes:
 PONG = _dump({"type": "pong"})
 
 
-def subscribed_frame(symbols: Iterable[str], recovered: Mapping[str, bool] | None = None
-                     ) -> bytes:
+def subscribed_frame(symbols: Iterable[str], recovered: Mapping[str, bool] | None = None,
+                     view: str = "ticks") -> bytes:
     frame: dict[str, Any] = {"type": "subscribed", "symbols": list(symbols)}
     if recovered is not None:
         frame["recovered"] = dict(recovered)
+    if view != "ticks":
+        frame["view"] = view
     return _dump(frame)
 
 
-def unsubscribed_frame(symbols: Iterable[str]) -> bytes:
-    return _dump({"type": "unsubscribed", "symbols": list(symbols)})
+def unsubscribed_frame(symbols: Iterable[str], view: str = "ticks") -> bytes:
+    frame: dict[str, Any] = {"type": "unsubscribed", "symbols": list(symbols)}
+    if view != "ticks":
+        frame["view"] = view
+    return _dump(frame)
 
 
 def ticks_frame(records: Iterable[bytes]) -> bytes:

@@ -11,6 +11,10 @@ dispatch rather than with its ticks.
 A subscription is decided here too (``plan_subscribe``): per stream, the stored last tick
 (a snapshot), or a resume from the store after the client's ``since``, with a
 ``history_trimmed`` gap where the store no longer reaches back that far.
+
+A session may hold the cross-venue view of a symbol (``best``) as well as, or instead of,
+its ticks. For a symbol held in both views, ``book`` keeps the latest tick sent of each
+venue, so that every ``best`` frame is cut from exactly the ticks sent before it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from arbitrex.errors import ProtocolError
+from arbitrex.stream.best import Book
 from arbitrex.tick import Tick
 
 Key = tuple[str, str]  # (venue, symbol)
@@ -113,21 +118,30 @@ class Session:
         max_symbols: int = 256,
     ) -> None:
         self.max_symbols = max_symbols
-        self.symbols: set[str] = set()
+        self.symbols: set[str] = set()  # held in the ticks view
+        self.best: set[str] = set()  # held in the cross-venue view
+        self.book = Book()  # the latest tick sent per venue, of symbols held in both views
+        self.best_owed: set[str] = set()  # best frames held back while the client was slow
         self.batch = False
         self.sent: dict[Key, int] = {}
         self.catching_up: set[Key] = set()
         # Slow consumer: stream -> (first seq not delivered, latest tick held back)
         self.pending: dict[Key, tuple[int, Tick]] = {}
 
-    def subscribe(self, symbols: tuple[str, ...]) -> list[str]:
-        """Add symbols; return the ones that are new. Refuses to exceed ``max_symbols``."""
-        new = [s for s in symbols if s not in self.symbols]
-        if len(self.symbols) + len(new) > self.max_symbols:
+    def subscribe(self, symbols: tuple[str, ...], view: str = "ticks") -> list[str]:
+        """Add symbols to a view; return the ones that are new to it. Refuses to hold more
+        than ``max_symbols`` symbols, both views together."""
+        held = self.best if view == "best" else self.symbols
+        new = [s for s in symbols if s not in held]
+        if len(self.symbols | self.best | set(new)) > self.max_symbols:
             raise ProtocolError("too_many_symbols",
                                 f"at most {self.max_symbols} symbols per connection")
-        self.symbols.update(new)
+        held.update(new)
         return new
+
+    def both(self, symbol: str) -> bool:
+        """Whether the session holds both views of ``symbol``."""
+        return symbol in self.best and symbol in self.symbols
 
     def plan_subscribe(self, symbols: Sequence[str], streams: Sequence[Key],
                        since: Mapping[str, int] | None, bounds: Mapping[Key, Bounds]
@@ -157,7 +171,14 @@ class Session:
                 recovered.setdefault(symbol, since.get(symbol, 0) == 0)
         return plan
 
-    def unsubscribe(self, symbols: tuple[str, ...]) -> None:
+    def unsubscribe(self, symbols: tuple[str, ...], view: str = "ticks") -> None:
+        """Drop symbols from a view (those not held are ignored)."""
+        for symbol in symbols:
+            self.book.latest.pop(symbol, None)  # whichever view goes, "both" ends
+        if view == "best":
+            self.best.difference_update(symbols)
+            self.best_owed.difference_update(symbols)
+            return
         gone = self.symbols.intersection(symbols)
         self.symbols.difference_update(gone)
         for table in (self.sent, self.pending):
@@ -198,6 +219,8 @@ class Session:
                 if last is None or run.first == last + 1:  # the whole run is next: send it
                     self.sent[key] = run.first + len(run.indices) - 1
                     send += run.indices
+                    if key[1] in self.best:
+                        self.book.update((ticks[run.indices[-1]],))
                     continue
             for i in run.indices:  # otherwise tick by tick
                 tick = ticks[i]
@@ -218,6 +241,8 @@ class Session:
 
     def mark_sent(self, tick: Tick) -> None:
         self.sent[tick.key] = tick.seq
+        if tick.symbol in self.best:
+            self.book.update((tick,))
 
     def defer(self, tick: Tick) -> None:
         """The client cannot take ``tick`` now: hold only the latest per stream."""
@@ -229,6 +254,16 @@ class Session:
             self.pending[key] = (first_missing, tick)
         elif tick.seq > held[1].seq:
             self.pending[key] = (held[0], tick)
+
+    def owes(self) -> bool:
+        """Whether something was held back while the client was slow."""
+        return bool(self.pending or self.best_owed)
+
+    def take_owed(self) -> list[str]:
+        """The symbols whose best frame was held back, sorted; cleared."""
+        owed = sorted(self.best_owed)
+        self.best_owed.clear()
+        return owed
 
     def take_pending(self) -> list[tuple[tuple[int, int] | None, Tick]]:
         """What to send once the client drains: per stream the skipped range (or None), then

@@ -3,8 +3,6 @@ or from the store directly; bad URLs and refused tokens are usage errors."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,33 +14,14 @@ from arbitrex.runtime.stop import Stop
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream.client import TailEvent, from_server, from_store, ws_url
-from arbitrex.stream.hub import Hub
-from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
 from arbitrex.tick import Tick
-from tests.conftest import free_port, port_open, wait_for
+from tests.conftest import free_port
+from tests.unit.stream.servers import Server
 
 
 def tick(seq: int, symbol: str = "EURUSD") -> Tick:
     return Tick("sim", symbol, seq, 1_800_000_000_000 + seq, 1.1, 1.2, 0.0, 0, 0.0, 6,
                 time.time_ns(), 1_800_000_000_000 + seq)
-
-
-class Server:
-    """A real StreamServer over a memory store, in a thread of its own."""
-
-    def __init__(self, store: MemoryStore, port: int, token: str | None = None) -> None:
-        self.stop = Stop()
-        self.port = port
-        server = StreamServer(Hub(store, store), ServerOptions(port=port, token=token))
-        self.thread = threading.Thread(
-            target=lambda: asyncio.run(serve_until(server, self.stop, lambda p: None)),
-            daemon=True)
-        self.thread.start()
-        wait_for(lambda: port_open(port), what="the server")
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
 
 def test_urls() -> None:

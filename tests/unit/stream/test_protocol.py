@@ -23,6 +23,10 @@ def test_ops_parse():
                             '"icm:GBPUSD":3}}')
     assert isinstance(op, Subscribe) and op.since == {"EURUSD": 41, "icm:GBPUSD": 3}
     assert parse_client_frame('{"op":"unsubscribe","symbols":[]}') == Unsubscribe(())
+    assert parse_client_frame('{"op":"subscribe","symbols":["A"],"view":"best"}') == Subscribe(
+        ("A",), view="best")
+    assert parse_client_frame('{"op":"unsubscribe","symbols":["A"],"view":"best"}'
+                              ) == Unsubscribe(("A",), "best")
 
 
 @pytest.mark.parametrize("frame, code", [
@@ -35,6 +39,9 @@ def test_ops_parse():
     ('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":-1}}', "bad_request"),
     ('{"op":"subscribe","symbols":["EURUSD"],"since":{"EURUSD":"4"}}', "bad_request"),
     ('{"op":"subscribe","symbols":["EURUSD"],"since":[1]}', "bad_request"),
+    ('{"op":"subscribe","symbols":["EURUSD"],"view":"bbo"}', "bad_request"),
+    ('{"op":"subscribe","symbols":["EURUSD"],"view":["best"]}', "bad_request"),
+    ('{"op":"unsubscribe","symbols":["EURUSD"],"view":1}', "bad_request"),
     ('{"op":"dance"}', "unknown_op"),
     ('{"op":7}', "bad_request"),
     ('{}', "bad_request"),
@@ -91,6 +98,23 @@ def test_subscription_cap():
     assert info.value.code == "too_many_symbols"
     s.unsubscribe(("A",))
     s.subscribe(("C",))
+    s.subscribe(("B",), "best")  # a symbol held in both views counts once
+    with pytest.raises(ProtocolError):
+        s.subscribe(("D",), "best")
+
+
+def test_a_session_holding_both_views_keeps_the_ticks_it_was_sent():
+    s = Session()
+    s.subscribe(("EURUSD", "GBPUSD"))
+    s.subscribe(("EURUSD",), "best")
+    assert s.both("EURUSD") and not s.both("GBPUSD")
+    ticks = [t(1), t(2), t(1, "GBPUSD"), t(3)]
+    s.plan(ticks)
+    assert s.book.latest == {"EURUSD": {"sim": t(3)}}  # GBPUSD's view is not held
+    s.defer(t(4))
+    assert s.book.latest["EURUSD"]["sim"] == t(3)  # held back is not sent
+    s.unsubscribe(("EURUSD",), "best")
+    assert s.book.latest == {} and s.symbols == {"EURUSD", "GBPUSD"}
 
 
 def test_a_dispatch_is_planned_at_once():

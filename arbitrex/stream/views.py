@@ -1,0 +1,80 @@
+"""The cross-venue view as the hub serves it: which state each client's ``best`` frame is
+cut from, and each distinct state encoded once.
+
+A client holding only the view of a symbol is sent the server's state: the latest stored
+tick of each venue (``book``, seeded from the store the first time the symbol is asked
+for, then kept by every dispatch). A client holding both views is sent its own state: the
+ticks sent to it (``Session.book``). Both are a venue -> tick mapping, and two mappings
+with the same seqs are the same state, so a frame is built once per state and symbol and
+reused for every client that holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from arbitrex.stores.base import StreamReader
+from arbitrex.stream.best import STALE_AFTER_MS, Book, consolidate
+from arbitrex.stream.session import Key, Session
+from arbitrex.tick import Tick
+
+_CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be dropped
+
+
+class BestViews:
+    def __init__(self, store: StreamReader, *, stale_after_ms: int = STALE_AFTER_MS) -> None:
+        self.store = store
+        self.stale_after_ms = stale_after_ms
+        self.book = Book(stale_after_ms=stale_after_ms)
+        self._seeded: set[str] = set()
+        self._frames: dict[tuple[object, ...], bytes] = {}
+
+    def take(self, ticks: Sequence[Tick]) -> set[str]:
+        """Freshly stored ticks; the symbols whose state changed."""
+        return self.book.update(ticks)
+
+    def seed(self, symbol: str, streams: Iterable[Key]) -> None:
+        """Read the latest stored tick of each of ``symbol``'s streams, once (raises
+        StoreError when the store cannot be read)."""
+        if symbol in self._seeded:
+            return
+        self.book.update(t for t in (self.store.last(*key) for key in streams
+                                     if key[1] == symbol) if t is not None)
+        self._seeded.add(symbol)
+
+    def seed_session(self, session: Session, symbol: str, streams: Iterable[Key]) -> None:
+        """A session that takes the view of a symbol whose ticks it already holds: its
+        state is the ticks it was sent, read back from the store by their seqs."""
+        for key in streams:
+            seq = session.sent.get(key)
+            if key[1] != symbol or seq is None:
+                continue
+            found = self.store.read_after(key[0], symbol, seq - 1, 1) if seq > 0 else []
+            if found and found[0].seq == seq:
+                session.book.update(found)
+
+    def latest(self, session: Session, symbol: str) -> Mapping[str, Tick]:
+        """The state a session's view of ``symbol`` is cut from."""
+        book = session.book if session.both(symbol) else self.book
+        return book.latest.get(symbol, {})
+
+    def frame(self, latest: Mapping[str, Tick], symbol: str, *, snapshot: bool = False
+              ) -> bytes | None:
+        """The ``best`` frame of a state (None when no venue has quoted the symbol)."""
+        if not latest:
+            return None
+        state = (symbol, snapshot, *sorted((venue, t.seq) for venue, t in latest.items()))
+        frame = self._frames.get(state)
+        if frame is None:
+            if len(self._frames) >= _CACHE_LIMIT:
+                self._frames.clear()
+            view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms)
+            frame = self._frames[state] = view.encode(**({"snapshot": True} if snapshot
+                                                          else {}))
+        return frame
+
+    def top_edges(self) -> dict[str, float | None]:
+        """Each symbol's top edge now, from the server's state (for /metrics)."""
+        return {symbol: consolidate(symbol, latest, stale_after_ms=self.stale_after_ms
+                                    ).top_edge
+                for symbol, latest in sorted(self.book.latest.items()) if len(latest) > 1}
