@@ -26,6 +26,7 @@ from arbitrex.stream.client import (
     best_views,
     from_server,
     from_store,
+    server_views,
     ws_url,
 )
 from arbitrex.tick import Tick, check_symbol, digits_of, to_record
@@ -79,7 +80,8 @@ def tail(
         show_default=False)] = None,
     best: Annotated[bool, typer.Option(
         "--best", help="The cross-venue view: each venue's quote, the best bid and ask, the "
-        "edges between venues (with --json: best frames). Reads the store.")] = False,
+        "edges between venues (with --json: best frames); with --url, as the server sends "
+        "it.")] = False,
     store: StoreOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
@@ -88,10 +90,6 @@ def tail(
     Example: arbitrex tail EURUSD --json --count 10
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
-    if best and url:
-        raise ConfigError("best", "the cross-venue view is computed from the store: serve "
-                          "does not send it yet", "run `arbitrex tail SYMBOL --best` where "
-                          "the store is (without --url)")
     wanted = [s for arg in symbols for s in arg.split(",") if s]
     for symbol in wanted:
         try:
@@ -104,7 +102,8 @@ def tail(
     with Stop.on_signals() as stop:
         tick_store: TickStore | None = None
         if url:
-            events = from_server(url, wanted, stop=stop, token=token)
+            events = from_server(url, wanted, stop=stop, token=token,
+                                 view="best" if best else "ticks")
             source = url
         else:
             tick_store = open_store(settings)
@@ -112,7 +111,8 @@ def tail(
             source = repr(tick_store)
         try:
             if best:
-                views = best_views(events, stale_after_ms=settings.stale_after_ms)
+                views = (server_views(events) if url else
+                         best_views(events, stale_after_ms=settings.stale_after_ms))
                 if json or not sys.stdout.isatty():
                     _print_views(views, count, stop)
                 else:

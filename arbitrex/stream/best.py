@@ -76,6 +76,15 @@ class Best:
     def encode(self, **extra: Any) -> bytes:
         return orjson.dumps(self.record(**extra))
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Best:
+        """A ``best`` frame as received (KeyError or TypeError when it is not one)."""
+        return cls(record["symbol"], record["time_msc"], record["bid"], record["bid_venue"],
+                   record["ask"], record["ask_venue"],
+                   {name: Quote(q["bid"], q["ask"], q["time_msc"], q["seq"], q["lag_ms"],
+                                q["stale"]) for name, q in record["venues"].items()},
+                   tuple(Edge(e["sell"], e["buy"], e["edge"]) for e in record["edges"]))
+
 
 def lag_ms(tick: Tick) -> float:
     """How late the collector received the tick (a broker clock's error included)."""

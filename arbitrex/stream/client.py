@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import orjson
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from arbitrex.errors import ArbitrexError, ConfigError, TickError
 from arbitrex.runtime.backoff import Backoff
@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class TailEvent(NamedTuple):
-    kind: str  # "tick", "gap", or "idle" (nothing new for a while: a chance to redraw)
+    kind: str  # "tick", "gap", "best", or "idle" (nothing new for a while: a chance to redraw)
     tick: Tick | None = None
     snapshot: bool = False
     gap: dict[str, Any] | None = None
+    best: Best | None = None
 
 
 def from_store(store: StreamReader, follower: Follower[C], symbols: Sequence[str], *,
@@ -89,6 +90,16 @@ def best_views(events: Iterable[TailEvent], *, stale_after_ms: int = STALE_AFTER
             yield BestEvent(None)
 
 
+def server_views(events: Iterable[TailEvent]) -> Iterator[BestEvent]:
+    """The views a server sent (``from_server`` with ``view="best"``); idle events pass
+    through as None."""
+    for event in events:
+        if event.best is not None:
+            yield BestEvent(event.best, snapshot=event.snapshot)
+        elif event.kind == "idle":
+            yield BestEvent(None)
+
+
 def ws_url(url: str, token: str | None) -> str:
     """The URL to connect to (``/ws`` by default, the token as a query parameter);
     ConfigError for what is not a ws:// or wss:// URL."""
@@ -103,9 +114,11 @@ def ws_url(url: str, token: str | None) -> str:
 
 
 def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
-                token: str | None = None,
+                token: str | None = None, view: str = "ticks",
                 # Retries
                 max_backoff: float = 10.0) -> Iterator[TailEvent]:
+    """Ticks (or with ``view="best"``, the cross-venue views) of ``symbols`` from a server,
+    across reconnections: ticks resume after the last seq seen, never twice."""
     target = ws_url(url, token)
     last: dict[str, int] = {}  # "venue:symbol" -> last seq
     backoff = Backoff(initial=min(0.25, max_backoff), cap=max_backoff)
@@ -113,23 +126,7 @@ def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
         try:
             with connect(target, open_timeout=5, max_size=2**22) as ws:
                 backoff.reset()
-                message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
-                if last:
-                    message["since"] = dict(last)
-                ws.send(orjson.dumps(message).decode())
-                while not stop.is_set():
-                    try:
-                        raw = ws.recv(timeout=0.25)
-                    except TimeoutError:
-                        yield TailEvent("idle")
-                        continue
-                    for event in _events(orjson.loads(raw)):
-                        if event.tick is not None:
-                            key = f"{event.tick.venue}:{event.tick.symbol}"
-                            if event.tick.seq <= last.get(key, 0):
-                                continue
-                            last[key] = event.tick.seq
-                        yield event
+                yield from _follow(ws, symbols, view, last, stop)
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
@@ -145,6 +142,31 @@ def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
         stop.wait(backoff.next())
 
 
+def _follow(ws: ClientConnection, symbols: Sequence[str], view: str, last: dict[str, int],
+            stop: StopFlag) -> Iterator[TailEvent]:
+    """One connection: subscribe (resuming after ``last``), then its events until stopped;
+    ``last`` is kept as ticks come."""
+    message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
+    if view != "ticks":
+        message["view"] = view
+    if last:
+        message["since"] = dict(last)
+    ws.send(orjson.dumps(message).decode())
+    while not stop.is_set():
+        try:
+            raw = ws.recv(timeout=0.25)
+        except TimeoutError:
+            yield TailEvent("idle")
+            continue
+        for event in _events(orjson.loads(raw)):
+            if event.tick is not None:
+                key = f"{event.tick.venue}:{event.tick.symbol}"
+                if event.tick.seq <= last.get(key, 0):
+                    continue
+                last[key] = event.tick.seq
+            yield event
+
+
 def _events(message: Any) -> Iterator[TailEvent]:
     kind = message.get("type") if isinstance(message, dict) else None
     if kind == "tick":
@@ -154,6 +176,12 @@ def _events(message: Any) -> Iterator[TailEvent]:
             yield _tick_event(record)
     elif kind == "gap":
         yield TailEvent("gap", gap=message)
+    elif kind == "best":
+        try:
+            yield TailEvent("best", best=Best.from_record(message),
+                            snapshot=bool(message.get("snapshot")))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ArbitrexError(f"the server sent an invalid best frame: {exc!r}") from exc
     elif kind == "error":
         log.warning("server error %s: %s", message.get("code"), message.get("message"))
 

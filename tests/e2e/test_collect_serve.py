@@ -241,8 +241,3 @@ def test_tail_best_shows_the_cross_venue_view_from_the_store(arbitrex):
     assert first["venues"]["icm"]["lag_ms"] == 12.0
     assert "snapshot" not in second and set(second["venues"]) == {"icm", "pepper", "oanda"}
     assert second["ask_venue"] == "oanda" and second["edges"][0]["sell"] == "icm"
-
-
-def test_tail_best_over_a_server_is_refused_for_now(arbitrex):
-    result = arbitrex.run("tail", "EURUSD", "--best", "--url", "ws://127.0.0.1:1/ws")
-    assert result.returncode == 2 and "--best: the cross-venue view" in result.stderr
