@@ -74,3 +74,47 @@ def test_page_streams_picks_symbols_and_resumes_after_a_server_restart(arbitrex,
     phone.goto(f"http://127.0.0.1:{port}/?symbols=EURUSD,USDJPY")
     phone.wait_for_function("() => window.arbitrex.ticks > 5", timeout=20_000)
     phone.screenshot(path=str(ARTIFACTS / "demo-page-phone.png"))
+
+
+def test_page_shows_the_cross_venue_view_of_three_brokers(arbitrex, browser):
+    from tests.e2e.test_best_view import collect_three
+
+    collect_three(arbitrex)
+    port = arbitrex.serve()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{port}/?symbols=EURUSD,GBPUSD")
+    view = page.locator('[data-view="EURUSD"]')
+    view.locator('tbody tr[data-venue="pepper"]').wait_for(timeout=20_000)
+    assert view.locator("tbody tr").count() == 3 and "3 venues" in view.inner_text()
+    # the best bid and the best ask are marked, once each, where the frame says
+    page.wait_for_function("() => window.arbitrex.views.get('EURUSD').last !== null")
+    best = state(page, "window.arbitrex.views.get('EURUSD').last")
+    page.wait_for_function("() => window.arbitrex.bests > 20", timeout=20_000)
+    assert view.locator("td.best").count() == 2
+    assert best["bid_venue"] in best["venues"] and best["ask_venue"] in best["venues"]
+    # the per-venue tick cards of the symbol give way to its view card
+    assert page.locator('[data-key="icm:EURUSD"]').is_hidden()
+    # brokers cross now and then: the top edge turns green above zero
+    green = page.wait_for_function(
+        "() => { const b = document.querySelector('[data-view=\"EURUSD\"] .edge.pos b');"
+        " return b && b.textContent.startsWith('+') && getComputedStyle(b).color; }",
+        timeout=30_000).json_value()
+    assert green == "rgb(63, 185, 80)"
+    assert view.locator("canvas").evaluate(
+        "(cv) => cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data"
+        ".some((x, i) => i % 4 === 3 && x > 0)")  # the top edge chart is drawn
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-page-best.png"))
+    # a stricter server (stale after 30 ms): rows of venues behind the newest are dimmed
+    strict = arbitrex.serve("--stale-after-ms", "30")
+    page.goto(f"http://127.0.0.1:{strict}/?symbols=EURUSD")
+    opacity = page.wait_for_function(  # one look: rows are redrawn with every frame
+        "() => { const tr = document.querySelector('[data-view=\"EURUSD\"] tr.stale');"
+        " return tr && getComputedStyle(tr).opacity; }", timeout=20_000).json_value()
+    assert float(opacity) < 0.5
+    # removing the symbol removes its view and stops its frames
+    page.locator('[data-view="EURUSD"] .close').click()
+    assert page.locator('[data-view="EURUSD"]').count() == 0
+    assert errors == []
