@@ -11,11 +11,13 @@ from pathlib import Path
 
 from arbitrex import __version__
 from arbitrex.config import Problem, Settings, check_settings
+from arbitrex.doctor.lag import lag_checks
 from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.report import Check
 from arbitrex.doctor.stores import redis_checks, sqlite_check
 from arbitrex.errors import ArbitrexError
 from arbitrex.sources.mt5.venues import default_venue, load_venues
+from arbitrex.stores import open_store
 
 __all__ = ["Check", "config_checks", "run_checks"]
 
@@ -81,16 +83,29 @@ def _kafka(settings: Settings) -> Check:
     return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
 
 
+def _lags(settings: Settings) -> list[Check]:
+    """Each venue's lag, from the store (when there is one to read)."""
+    try:
+        store = open_store(settings)
+        try:
+            return list(lag_checks(store))
+        finally:
+            store.close()
+    except ArbitrexError as exc:
+        return [Check("lag", "warn", f"the store could not be read: {exc}")]
+
+
 def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
     """Every check: configuration first, then what the settings point at."""
     settings, checks = config_checks(env_file)
     checks.insert(0, _python())
     if settings is None:
         return checks
-    if settings.backend == "sqlite":
-        checks.append(sqlite_check(settings))
-    else:
-        checks.extend(redis_checks(settings))
+    store_checks = ([sqlite_check(settings)] if settings.backend == "sqlite"
+                    else redis_checks(settings))
+    checks.extend(store_checks)
+    if store_checks[0].status == "pass":  # a file in WAL mode, a Redis that answers: read it
+        checks.extend(_lags(settings))
     checks.append(_port(settings))
     try:
         venues = (load_venues(config, settings) if config is not None and config.exists()

@@ -110,3 +110,40 @@ def test_without_the_package_or_a_bridge_only_a_warning() -> None:
         pytest.skip("MetaTrader5 is installed here")
     checks = mt5_checks(Venue("mt5", ("EURUSD",)))
     assert [(c.name, c.status) for c in checks] == [("mt5: MetaTrader5", "warn")]
+
+
+@pytest.mark.parametrize("lag_ms, status, words", [
+    (12.5, "pass", "median lag 12.5 ms"),
+    (-7_200_000 + 35.0, "warn", "2 h ahead of this machine's clock"),
+    (3_600_000 - 90_000, "warn", "wrong BROKER_TIMEZONE"),
+    (3_500.0, "warn", "+3.5 s: the broker's clock is behind"),
+    (-1_500.0, "warn", "ahead of this machine"),
+    (900.0, "pass", "median lag 900.0 ms"),
+    (1_800_000.0, "warn", "clock"),  # half an hour: not a zone of whole hours
+])
+def test_a_venue_lag_is_judged(lag_ms: float, status: str, words: str) -> None:
+    from arbitrex.doctor.lag import judge_lag
+
+    check = judge_lag("icm", lag_ms)
+    assert check.name == "lag icm" and check.status == status and words in check.detail
+    assert ("BROKER_TIMEZONE" in check.fix) == ("BROKER_TIMEZONE" in check.detail)
+
+
+def test_doctor_reads_each_venues_lag_from_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.db"
+    store = SqliteStore(path)
+    t0 = 1_800_000_000_000
+    lags = {"ok": 8, "tz": -3 * 3_600_000 + 20, "drift": 4_000}
+    ticks = [Tick(venue, symbol, 0, t0 + i * 100, 1.1, 1.2, 0.0, 0, 0.0, 6,
+                  (t0 + i * 100 + lag + i % 7) * 10**6, t0)
+             for venue, lag in lags.items() for symbol in ("EURUSD", "GBPUSD")
+             for i in range(300)]
+    store.append(ticks)
+    store.close()
+    env = tmp_path / ".env"
+    env.write_text(f"SQLITE_PATH={path}\n")
+    by_name = {c.name: c for c in run_checks(env)}
+    assert by_name["lag ok"].status == "pass"
+    assert by_name["lag tz"].status == "warn" and "3 h ahead" in by_name["lag tz"].detail
+    assert "+3 h off" in by_name["lag tz"].fix
+    assert by_name["lag drift"].status == "warn" and "+4.0 s" in by_name["lag drift"].detail
