@@ -1,11 +1,15 @@
 """Benchmark clients, in their own process: N WebSocket connections that read and count.
 
     python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
+                                    [--best]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
 now - recv_ns (``lat_us``) and of now - time_msc (``event_us``, the feed's event time, ms
 resolution) in microseconds, taken after --warmup seconds from one frame in --sample.
-Stalled connections complete the handshake and never read. With --expect N the process
+With --best each connection also holds the cross-venue view, and (with --latency) every
+``best`` frame is sampled (``best_us``: now - when the newest tick it reflects was received,
+from its venues' ``time_msc`` + ``lag_ms``). Stalled connections complete the handshake and
+never read. With --expect N the process
 ends once N ticks have come.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
@@ -66,6 +70,19 @@ class Reader(asyncio.Protocol):
         if not self.done.done():
             self.done.set_result(None)
 
+    def subscribe(self) -> None:
+        """What the connection asks for besides the URL's symbols."""
+        ops: list[dict] = []
+        if self.a.since or self.a.batch:
+            op: dict = {"op": "subscribe", "symbols": self.symbols, "batch": True}
+            if self.a.since:
+                op["since"] = dict.fromkeys(self.symbols, 0)
+            ops.append(op)
+        if self.a.best:
+            ops.append({"op": "subscribe", "symbols": self.symbols, "view": "best"})
+        for op in ops:
+            self.transport.write(client_frame(1, orjson.dumps(op)))  # type: ignore[union-attr]
+
     def data_received(self, data: bytes) -> None:
         buf = self.buf
         buf += data
@@ -78,11 +95,7 @@ class Reader(asyncio.Protocol):
             del buf[:end + 4]
             self.upgraded = True
             self.stats["open"] += 1
-            if self.a.since or self.a.batch:
-                op: dict = {"op": "subscribe", "symbols": self.symbols, "batch": True}
-                if self.a.since:
-                    op["since"] = dict.fromkeys(self.symbols, 0)
-                self.transport.write(client_frame(1, orjson.dumps(op)))  # type: ignore[union-attr]
+            self.subscribe()
         pos = 0
         size = len(buf)
         while size - pos >= 2:
@@ -119,6 +132,16 @@ class Reader(asyncio.Protocol):
             return
         stats["frames"] += 1
         stats["last_at"] = time.monotonic()
+        if payload.startswith(b'{"type":"best"'):
+            stats["bests"] += 1
+            if self.a.latency and stats["last_at"] >= self.a.measure_from:
+                now_us = time.time_ns() // 1000
+                view = orjson.loads(payload)
+                if "snapshot" not in view:
+                    received = max(q["time_msc"] * 1000 + q["lag_ms"] * 1000
+                                   for q in view["venues"].values())
+                    stats["best"].append(int(now_us - received))
+            return
         if self.a.latency and stats["last_at"] >= self.a.measure_from \
                 and stats["frames"] % self.a.sample == 0:
             now = time.time_ns()
@@ -168,6 +191,7 @@ async def main() -> None:
     ap.add_argument("--stalled", type=int, default=0)
     ap.add_argument("--since", action="store_true", help="resume from seq 0, batched")
     ap.add_argument("--batch", action="store_true", help='subscribe with "batch": true')
+    ap.add_argument("--best", action="store_true", help="hold the cross-venue view too")
     ap.add_argument("--expect", type=int, default=0, help="end once this many ticks came")
     ap.add_argument("--sample", type=int, default=1,
                     help="with --latency, parse one frame in this many for samples (the "
@@ -177,17 +201,19 @@ async def main() -> None:
     a = ap.parse_args()
     a.measure_from = time.monotonic() + a.warmup
     socks = [stalled(a.url) for _ in range(a.stalled)]
-    stats = {"frames": 0, "ticks": 0, "open": 0, "lat": [], "event": [], "last_at": 0.0}
+    stats = {"frames": 0, "ticks": 0, "bests": 0, "open": 0, "lat": [], "event": [],
+             "best": [], "last_at": 0.0}
     start = time.monotonic()
     deadline = start + a.seconds
     tasks = [asyncio.create_task(client(a.url, stats, deadline, a)) for _ in range(a.n)]
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in socks:
         s.close()
-    lat, event = stats.pop("lat"), stats.pop("event")
+    lat, event, best = stats.pop("lat"), stats.pop("event"), stats.pop("best")
     stats["elapsed"] = (stats["last_at"] or time.monotonic()) - start
     step = max(1, len(lat) // 20000)
     stats["lat_us"], stats["event_us"] = lat[::step], event[::step]
+    stats["best_us"] = best[::max(1, len(best) // 20000)]
     print(json.dumps(stats))
     sys.stdout.flush()
 

@@ -12,8 +12,7 @@ it happened). ``Book`` keeps the latest tick per venue; ``consolidate`` computes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,8 +23,7 @@ STALE_AFTER_MS = 10_000
 _DECIMALS = 10  # edges are differences of prices: rounded, so that 0.00002 stays 0.00002
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     """One venue's latest tick, as the view shows it."""
 
     bid: float
@@ -36,15 +34,13 @@ class Quote:
     stale: bool
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     sell: str
     buy: str
     edge: float
 
 
-@dataclass(frozen=True)
-class Best:
+class Best(NamedTuple):
     """The view of one symbol across venues (a ``best`` frame)."""
 
     symbol: str
@@ -66,10 +62,12 @@ class Best:
             "type": "best", "symbol": self.symbol, "time_msc": self.time_msc,
             "bid": self.bid, "bid_venue": self.bid_venue, "ask": self.ask,
             "ask_venue": self.ask_venue,
-            "venues": {name: {"bid": q.bid, "ask": q.ask, "time_msc": q.time_msc, "seq": q.seq,
-                              "lag_ms": q.lag_ms, "stale": q.stale}
-                       for name, q in sorted(self.venues.items())},
-            "edges": [{"sell": e.sell, "buy": e.buy, "edge": e.edge} for e in self.edges]}
+            "venues": {name: {"bid": bid, "ask": ask, "time_msc": time_msc, "seq": seq,
+                              "lag_ms": lag, "stale": stale}
+                       for name, (bid, ask, time_msc, seq, lag, stale)
+                       in sorted(self.venues.items())},
+            "edges": [{"sell": sell, "buy": buy, "edge": edge}
+                      for sell, buy, edge in self.edges]}
         out.update(extra)
         return out
 
@@ -88,26 +86,39 @@ class Best:
 
 def lag_ms(tick: Tick) -> float:
     """How late the collector received the tick (a broker clock's error included)."""
-    return round(tick.recv_ns / 1e6 - tick.time_msc, 3)
+    return round(tick.recv_ns / 1e6 - tick.time_msc, 3) + 0.0  # + 0.0: never -0.0
 
 
 def consolidate(symbol: str, latest: Mapping[str, Tick], *,
                 stale_after_ms: int = STALE_AFTER_MS) -> Best:
     """The view of ``symbol`` from the latest tick of each venue (venue -> tick)."""
-    newest = max((t.time_msc for t in latest.values()), default=0)
-    quotes = {venue: Quote(t.bid, t.ask, t.time_msc, t.seq, lag_ms(t),
-                           newest - t.time_msc > stale_after_ms)
-              for venue, t in latest.items()}
-    live = sorted(venue for venue, q in quotes.items() if not q.stale)
-    bid_venue = min(live, key=lambda v: (-quotes[v].bid, v), default=None)
-    ask_venue = min(live, key=lambda v: (quotes[v].ask, v), default=None)
-    edges = sorted((Edge(sell, buy, round(quotes[sell].bid - quotes[buy].ask, _DECIMALS))
-                    for sell in live for buy in live if sell != buy),
-                   key=lambda e: (-e.edge, e.sell, e.buy))
-    return Best(symbol, newest,
-                quotes[bid_venue].bid if bid_venue else None, bid_venue,
-                quotes[ask_venue].ask if ask_venue else None, ask_venue,
-                quotes, tuple(edges))
+    # It runs for every change of every symbol served: tuples are made with tuple.__new__
+    # (a NamedTuple's own __new__ costs three times as much).
+    new = tuple.__new__
+    newest = max([t.time_msc for t in latest.values()], default=0)
+    cutoff = newest - stale_after_ms  # older than this: stale
+    quotes = {}
+    live = []
+    for venue, t in latest.items():
+        stale = t.time_msc < cutoff
+        quotes[venue] = new(Quote, (t.bid, t.ask, t.time_msc, t.seq, lag_ms(t), stale))
+        if not stale:
+            live.append(venue)
+    live.sort()
+    bid_venue = ask_venue = None
+    for venue in live:  # in name order: strict comparisons leave a tie to the first name
+        q = quotes[venue]
+        if bid_venue is None or q.bid > quotes[bid_venue].bid:
+            bid_venue = venue
+        if ask_venue is None or q.ask < quotes[ask_venue].ask:
+            ask_venue = venue
+    # by edge (descending), then sell, then buy: sorted as (-edge, sell, buy)
+    order = sorted([(-round(quotes[sell].bid - quotes[buy].ask, _DECIMALS), sell, buy)
+                    for sell in live for buy in live if sell != buy])
+    edges = tuple([new(Edge, (sell, buy, -neg + 0.0)) for neg, sell, buy in order])
+    return new(Best, (symbol, newest,
+                      quotes[bid_venue].bid if bid_venue else None, bid_venue,
+                      quotes[ask_venue].ask if ask_venue else None, ask_venue, quotes, edges))
 
 
 class Book:
@@ -116,6 +127,13 @@ class Book:
     def __init__(self, *, stale_after_ms: int = STALE_AFTER_MS) -> None:
         self.stale_after_ms = stale_after_ms
         self.latest: dict[str, dict[str, Tick]] = {}  # symbol -> venue -> tick
+
+    def put(self, tick: Tick) -> None:
+        """Take a tick known to be newer than the one held of its venue."""
+        venues = self.latest.get(tick.symbol)
+        if venues is None:
+            venues = self.latest[tick.symbol] = {}
+        venues[tick.venue] = tick
 
     def update(self, ticks: Iterable[Tick]) -> set[str]:
         """Take ticks (any order); the symbols whose view changed."""

@@ -2,14 +2,15 @@
 
 Each client's share of a dispatch is decided at once by its session (stream by stream,
 ``runs_of``) and written in one socket write. A tick is encoded once, and what a share
-puts on the wire is built once for every client that gets the same ticks. What fan-out
-cannot do itself (catch a stream up from the store, watch a held-back client, close a
-slow one) it returns to the hub in a ``Fanned``.
+puts on the wire is built once for every client that gets the same ticks. Shares are
+queued, not yet written: the hub adds the dispatch's ``best`` frames and then writes each
+client's whole dispatch in one call (``Client.flush``). What fan-out cannot do itself
+(catch a stream up from the store, watch a held-back client, close a slow one) it returns
+to the hub in a ``Fanned``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -19,8 +20,6 @@ from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Key, Run, runs_of
 from arbitrex.stream.wire import text_frame
 from arbitrex.tick import Tick, encode
-
-log = logging.getLogger(__name__)
 
 
 class Share:
@@ -41,6 +40,7 @@ class Fanned(NamedTuple):
     behind: list[tuple[Client, Key]]  # streams to catch up from the store
     held: bool  # some client has ticks held back (it was over its bound)
     slow: list[Client]  # clients over their bound in this dispatch
+    queued: list[Client]  # clients with a share queued, to be flushed
 
 
 def fan_out(ticks: Sequence[Tick], clients: Iterable[Client], *, extra: Mapping[str, Any],
@@ -49,15 +49,15 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Client], *, extra: Mapping[
     runs = runs_of(ticks)
     frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
     shares: dict[tuple[tuple[int, ...], bool], Share] = {}  # (indices, batch) -> wire
-    fanned = Fanned([], False, [])
+    fanned = Fanned([], False, [], [])
     for client in clients:
         if client.closing:
             continue
         send, held = _plan(client, ticks, runs, fanned, max_buffer, max_frames)
         if held:
             fanned = fanned._replace(held=True)
-        if send:
-            _queue(client, send, ticks, frames, shares, extra)
+        if send and _queue(client, send, ticks, frames, shares, extra):
+            fanned.queued.append(client)
     for (indices, _), share in shares.items():
         for i in indices:
             metrics.ticks_out[ticks[i].symbol] += share.clients
@@ -77,8 +77,9 @@ def _plan(client: Client, ticks: Sequence[Tick], runs: list[Run], fanned: Fanned
 
 def _queue(client: Client, send: list[int], ticks: Sequence[Tick], frames: dict[int, bytes],
            shares: dict[tuple[tuple[int, ...], bool], Share], extra: Mapping[str, Any]
-           ) -> None:
-    """Write the client's share, building it once for every client that gets the same."""
+           ) -> bool:
+    """Queue the client's share, built once for every client that gets the same; whether
+    it was queued."""
     batch = client.session.batch
     which = (tuple(send), batch)
     share = shares.get(which)
@@ -87,9 +88,7 @@ def _queue(client: Client, send: list[int], ticks: Sequence[Tick], frames: dict[
             if i not in frames:
                 frames[i] = encode(ticks[i], **extra)
         share = shares[which] = Share([frames[i] for i in send], batch)
-    if client.wire.queue(share.messages, share.wire):
-        share.clients += 1
-    try:
-        client.wire.flush()
-    except Exception as exc:  # the peer went away: its handler cleans up
-        log.debug("flush failed: %s", exc)
+    if not client.wire.queue(share.messages, share.wire):
+        return False
+    share.clients += 1
+    return True

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from arbitrex.errors import StoreError
 from arbitrex.stores.base import Follower, StreamReader
@@ -36,6 +36,20 @@ from arbitrex.stream.views import BestViews
 from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
+
+
+class Pack(NamedTuple):
+    """A client's ``best`` frames of one dispatch, and them framed for the wire."""
+
+    symbols: list[str]
+    messages: list[bytes]
+    wire: bytes
+
+    @classmethod
+    def of(cls, frames: Iterable[tuple[str, tuple[bytes, bytes] | None]]) -> Pack:
+        present = [(symbol, frame) for symbol, frame in frames if frame is not None]
+        return cls([s for s, _ in present], [f[0] for _, f in present],
+                   b"".join(f[1] for _, f in present))
 
 
 class Hub:
@@ -193,8 +207,9 @@ class Hub:
                                  snapshot=snapshot)
         if frame is not None:
             client.flush_batch()
-            if client.send(frame):
+            if client.queue(*frame):
                 self.metrics.best_out[symbol] += 1
+            client.flush()
 
     def top_edges(self) -> dict[str, float | None]:
         """Each symbol's top edge (for /metrics): every stored symbol's state is read once."""
@@ -235,15 +250,45 @@ class Hub:
             self._held.set()  # the flush loop watches for the client to drain
         for client in fanned.slow:
             self._slow(client)
-        self._send_views(changed)
+        touched = set(fanned.queued)
+        if changed:
+            touched.update(self._queue_views(changed))
+        for client in touched:  # each client's dispatch, ticks then views, in one write
+            client.flush()
 
-    def _send_views(self, symbols: set[str]) -> None:
-        """A ``best`` frame per changed symbol to each client holding its view."""
-        if not symbols:
-            return
+    def _queue_views(self, symbols: set[str]) -> list[Client]:
+        """Queue a ``best`` frame per changed symbol to each client holding its view (one
+        owed instead to a client over its bound); the clients queued to.
+
+        The server's state of each symbol is framed once. A client holding both views
+        whose ticks sent are the server's latest (the usual case) gets that frame too; so
+        clients holding the same symbols get the same bytes, joined once per dispatch."""
+        views = self.views
+        server = views.book.latest
+        shared = {s: views.frame(server[s], s) for s in symbols if server.get(s)}
+        packs: dict[tuple[str, ...], Pack] = {}  # held symbols -> their frames, all shared
+        queued = []
         for client in self.index.interested(symbols, "best"):
-            for symbol in sorted(symbols.intersection(client.session.best)):
-                self._send_best(client, symbol)
+            session = client.session
+            if client.closing:
+                continue
+            held = tuple(sorted(symbols.intersection(session.best)))
+            if client.wire.over(self.max_buffer, self.max_frames):
+                session.best_owed.update(held)
+                self._held.set()
+                continue
+            mine = session.book.latest
+            own = [s for s in held if s in session.symbols and mine.get(s) != server.get(s)]
+            if own:
+                pack = Pack.of((s, views.frame(mine.get(s, {}), s) if s in own
+                                else shared.get(s)) for s in held)
+            else:
+                pack = packs.get(held) or packs.setdefault(
+                    held, Pack.of((s, shared.get(s)) for s in held))
+            if pack.messages and client.wire.queue(pack.messages, pack.wire):
+                self.metrics.best_out.update(pack.symbols)
+                queued.append(client)
+        return queued
 
     def buffered(self) -> int:
         """Bytes waiting in all clients' send buffers."""

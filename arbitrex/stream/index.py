@@ -3,11 +3,14 @@ waiting for its batch frame) and the ``Index`` from symbol to subscribed clients
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.session import Session
 from arbitrex.stream.wire import Wire
+
+log = logging.getLogger(__name__)
 
 
 class Client:
@@ -28,8 +31,16 @@ class Client:
         """Write one message now; False when closing or closed."""
         return not self.closing and self.wire.send(frame)
 
-    def queue(self, frame: bytes) -> bool:
-        return not self.closing and self.wire.queue((frame,))
+    def queue(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """Queue one message (``wire``: it framed) until ``flush``."""
+        return not self.closing and self.wire.queue((frame,), wire)
+
+    def flush(self) -> None:
+        """Write what was queued, in one call."""
+        try:
+            self.wire.flush()
+        except Exception as exc:  # the peer went away: its handler cleans up
+            log.debug("flush failed: %s", exc)
 
     def flush_batch(self) -> None:
         """Send the tick records gathered for a batching client as one ``ticks`` frame."""

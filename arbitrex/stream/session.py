@@ -219,8 +219,8 @@ class Session:
                 if last is None or run.first == last + 1:  # the whole run is next: send it
                     self.sent[key] = run.first + len(run.indices) - 1
                     send += run.indices
-                    if key[1] in self.best:
-                        self.book.update((ticks[run.indices[-1]],))
+                    if key[1] in self.best:  # seqs sent only grow: the run's last is newest
+                        self.book.put(ticks[run.indices[-1]])
                     continue
             for i in run.indices:  # otherwise tick by tick
                 tick = ticks[i]

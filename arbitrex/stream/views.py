@@ -4,9 +4,10 @@ cut from, and each distinct state encoded once.
 A client holding only the view of a symbol is sent the server's state: the latest stored
 tick of each venue (``book``, seeded from the store the first time the symbol is asked
 for, then kept by every dispatch). A client holding both views is sent its own state: the
-ticks sent to it (``Session.book``). Both are a venue -> tick mapping, and two mappings
-with the same seqs are the same state, so a frame is built once per state and symbol and
-reused for every client that holds it.
+ticks sent to it (``Session.book``). Both are a venue -> tick mapping; the books of
+clients in step hold the very same tick objects (those of the dispatch), so a frame is
+built once per state, keyed by the identity of its ticks, and reused for every client that
+holds it. A cached frame keeps its ticks alive, so that their identities are not reused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from arbitrex.stores.base import StreamReader
 from arbitrex.stream.best import STALE_AFTER_MS, Book, consolidate
 from arbitrex.stream.session import Key, Session
+from arbitrex.stream.wire import text_frame
 from arbitrex.tick import Tick
 
 _CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be dropped
@@ -27,7 +29,8 @@ class BestViews:
         self.stale_after_ms = stale_after_ms
         self.book = Book(stale_after_ms=stale_after_ms)
         self._seeded: set[str] = set()
-        self._frames: dict[tuple[object, ...], bytes] = {}
+        # (symbol, snapshot, ids of the ticks) -> (frame, framed, the ticks, kept alive)
+        self._frames: dict[tuple[object, ...], tuple[bytes, bytes, tuple[Tick, ...]]] = {}
 
     def take(self, ticks: Sequence[Tick]) -> set[str]:
         """Freshly stored ticks; the symbols whose state changed."""
@@ -59,19 +62,20 @@ class BestViews:
         return book.latest.get(symbol, {})
 
     def frame(self, latest: Mapping[str, Tick], symbol: str, *, snapshot: bool = False
-              ) -> bytes | None:
-        """The ``best`` frame of a state (None when no venue has quoted the symbol)."""
+              ) -> tuple[bytes, bytes] | None:
+        """The ``best`` frame of a state, and it framed for the wire (``text_frame``); None
+        when no venue has quoted the symbol."""
         if not latest:
             return None
-        state = (symbol, snapshot, *sorted((venue, t.seq) for venue, t in latest.items()))
-        frame = self._frames.get(state)
-        if frame is None:
+        state = (symbol, snapshot, *map(id, latest.values()))
+        cached = self._frames.get(state)
+        if cached is None:
             if len(self._frames) >= _CACHE_LIMIT:
                 self._frames.clear()
             view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms)
-            frame = self._frames[state] = view.encode(**({"snapshot": True} if snapshot
-                                                          else {}))
-        return frame
+            frame = view.encode(**({"snapshot": True} if snapshot else {}))
+            cached = self._frames[state] = (frame, text_frame(frame), tuple(latest.values()))
+        return cached[0], cached[1]
 
     def top_edges(self) -> dict[str, float | None]:
         """Each symbol's top edge now, from the server's state (for /metrics)."""

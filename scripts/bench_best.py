@@ -1,0 +1,215 @@
+"""The cross-venue view's benchmarks, side by side in one run (issue: the arbitrage view).
+
+    python scripts/bench_best.py                          # the full run (about 4 minutes)
+    python scripts/bench_best.py --quick                  # about a minute
+    python scripts/bench_best.py --out docs/BENCHMARKS.md # and replace its "best" section
+
+Three simulated brokers (collect --venues icm,pepper,oanda) over three symbols feed SQLite;
+serve sends to clients in separate processes (scripts/bench_clients.py).
+- Latency at 2,000 ticks/s (667 per venue) to 100 batching clients (`"batch": true`, which
+  the baseline ignores): holding the ticks view alone,
+  then both views (ticks p99, and best frames p99: now minus when the newest tick a frame
+  reflects was received); beside them, a FastAPI/uvicorn server built the way the original
+  stack was (scripts/baseline_fastapi.py: one send_json per client per tick), same clients,
+  same load. Each configuration runs twice (once with --quick).
+- The CPU the view adds to serve at 1,000 ticks/s with 10 clients: ticks view alone against
+  both views, alternated (A B A B), each window measured from /proc.
+Needs the bench extra for the baseline: pip install -e '.[bench]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import (  # noqa: E402
+    PY,
+    ROOT,
+    arbitrex,
+    clients,
+    cpu_seconds,
+    free_port,
+    results,
+    start,
+    stop_all,
+    wait_port,
+)
+
+SYMBOLS = "EURUSD,GBPUSD,USDJPY"
+VENUES = "icm,pepper,oanda"
+BASELINE = str(ROOT / "scripts" / "baseline_fastapi.py")
+SECTION = re.compile(r"<!-- best -->.*<!-- /best -->\n?", re.S)
+
+
+def collect(rate_per_venue: int, name: str, env: dict, tmp: Path) -> subprocess.Popen:
+    proc = arbitrex("collect", "--source", "sim", "--venues", VENUES, "--symbols", SYMBOLS,
+                    "--rate", str(rate_per_venue), env=env, log=tmp / f"{name}-collect.log")
+    time.sleep(2)  # three workers started and writing
+    if proc.poll() is not None:
+        raise RuntimeError((tmp / f"{name}-collect.log").read_text())
+    return proc
+
+
+def serve(name: str, env: dict, tmp: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = arbitrex("serve", "--port", str(port), env=env, log=tmp / f"{name}-serve.log")
+    wait_port(port)
+    return proc, port
+
+
+def baseline(db: Path, tmp: Path, env: dict) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = start([PY, BASELINE, str(db), str(port)], env, tmp / "fastapi.log")
+    wait_port(port)
+    return proc, port
+
+
+def pct(values: list[int], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))] / 1000 if values else float("nan")
+
+
+def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
+    """100 clients at 2,000 ticks/s over three venues; mode: ticks, both or fastapi."""
+    e = dict(env, SQLITE_PATH=str(tmp / f"lat-{mode}.db"))
+    feed = collect(667, f"lat-{mode}", e, tmp)
+    server, port = (baseline(tmp / f"lat-{mode}.db", tmp, e) if mode == "fastapi"
+                    else serve(f"lat-{mode}", e, tmp))
+    try:
+        flags = ["--latency", "--batch", "--warmup", "1", "--sample", "4"]
+        if mode == "both":
+            flags.append("--best")
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 50, seconds + 1,
+                               *flags) for _ in range(2)])
+        cpu = 100 * (cpu_seconds(server.pid) - cpu0) / (time.monotonic() - t0)
+    finally:
+        stop_all(feed, server)
+    lat = [x for g in got for x in g["lat_us"]]
+    best = [x for g in got for x in g["best_us"]]
+    ticks = sum(g["ticks"] for g in got)
+    return {"mode": mode, "tick_p50_ms": pct(lat, 0.5), "tick_p99_ms": pct(lat, 0.99),
+            "best_p50_ms": pct(best, 0.5), "best_p99_ms": pct(best, 0.99),
+            "best_frames_per_client_s": sum(g["bests"] for g in got) / 100 / seconds,
+            "ticks_per_client_s": ticks / 100 / seconds, "server_cpu_pct": cpu,
+            "samples": len(lat), "best_samples": len(best)}
+
+
+def cpu_run(both: bool, seconds: float, tmp: Path, env: dict) -> float:
+    """serve's CPU (% of a core) at 1,000 ticks/s over three venues, 10 clients."""
+    name = "cpu-both" if both else "cpu-ticks"
+    e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
+    feed = collect(333, name, e, tmp)
+    server, port = serve(name, e, tmp)
+    try:
+        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3,
+                        *(["--best"] if both else []))
+        time.sleep(2)
+        c0 = cpu_seconds(server.pid)
+        time.sleep(seconds)
+        cpu = 100 * (cpu_seconds(server.pid) - c0) / seconds
+        got = results([crowd])[0]
+    finally:
+        stop_all(feed, server)
+    if got["ticks"] < 0.5 * 1000 * seconds * 10 or (both and got["bests"] == 0):
+        raise RuntimeError(f"the CPU run did not deliver: {got}")
+    return cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, help="replace the best section of this Markdown file")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-best-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
+                                                                      "TICK_", "KAFKA"))}
+    env["LOG_LEVEL"] = "INFO"
+    r: dict = {"quick": a.quick, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "latency": [], "cpu": {"ticks": [], "both": []}}
+    began = time.monotonic()
+    try:
+        window = 5 if a.quick else 15
+        for _ in range(1 if a.quick else 2):
+            for mode in ("ticks", "both", "fastapi"):
+                run = latency_run(mode, window, tmp, env)
+                r["latency"].append(run)
+                print(f"{time.monotonic() - began:6.1f} s  latency {run}", flush=True)
+        for _ in range(2):
+            for both in (False, True):
+                cpu = cpu_run(both, 5 if a.quick else 15, tmp, env)
+                r["cpu"]["both" if both else "ticks"].append(cpu)
+                print(f"{time.monotonic() - began:6.1f} s  cpu both={both}: {cpu:.1f}%",
+                      flush=True)
+    finally:
+        (tmp / "results.json").write_text(json.dumps(r, indent=2))
+    command = " ".join(["python scripts/bench_best.py", *sys.argv[1:]])
+    text = report(r, command)
+    print(text)
+    if a.out:
+        old = a.out.read_text() if a.out.exists() else ""
+        a.out.write_text(SECTION.sub("", old).rstrip() + "\n\n" + text)
+        print("wrote", a.out)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(r: dict, command: str) -> str:
+    lines = ["<!-- best -->", "## The cross-venue view", "",
+             f"`{command}` — {r['started']}, commit {_commit()}. Three simulated brokers "
+             "(icm, pepper, oanda) over three symbols into SQLite; clients in two processes "
+             "of 50 connections.", "",
+             "Latency at 2,000 ticks/s (667 per venue) to 100 clients asking for batches "
+             "(`\"batch\": true`; the baseline ignores it), each run "
+             f"{'5' if r['quick'] else '15'} s. `both`: every client holds the ticks and the "
+             "view of its symbols; best p99 is now minus when the newest tick a frame reflects "
+             "was received. `fastapi`: scripts/baseline_fastapi.py (FastAPI on uvicorn, "
+             "polling the same store, one `send_json` per client per tick).", "",
+             "| server | ticks/client/s | tick p50 | tick p99 | best frames/client/s | "
+             "best p50 | best p99 | server CPU |", "|---|---|---|---|---|---|---|---|"]
+    for run in r["latency"]:
+        best = run["mode"] == "both"
+        lines.append(
+            f"| {run['mode']} | {run['ticks_per_client_s']:.0f} | {run['tick_p50_ms']:.1f} ms | "
+            f"{run['tick_p99_ms']:.1f} ms | "
+            + (f"{run['best_frames_per_client_s']:.0f} | {run['best_p50_ms']:.1f} ms | "
+               f"{run['best_p99_ms']:.1f} ms" if best else "– | – | –")
+            + f" | {run['server_cpu_pct']:.0f}% |")
+    worst = max((run["best_p99_ms"] for run in r["latency"] if run["mode"] == "both"),
+                default=float("nan"))
+    ticks, both = r["cpu"]["ticks"], r["cpu"]["both"]
+    extra = (sum(both) / len(both)) / (sum(ticks) / len(ticks)) - 1 if ticks and both else 0
+    worst_pair = max((b / t - 1 for t, b in zip(ticks, both, strict=False)), default=0)
+    lines += ["",
+              f"Target best p99 <= 10 ms: worst run {worst:.1f} ms, "
+              f"{'met' if worst <= 10 else '**not met**'}.", "",
+              "The CPU the view adds to serve at 1,000 ticks/s (333 per venue), 10 clients, "
+              "alternated:", "",
+              "| ticks view alone | both views |", "|---|---|"]
+    lines += [f"| {t:.1f}% | {b:.1f}% |" for t, b in zip(ticks, both, strict=False)]
+    lines += ["", f"Mean: {extra * 100:+.0f}% with the view (worst pair "
+              f"{worst_pair * 100:+.0f}%); target <= +20%: "
+              f"{'met' if max(extra, worst_pair) <= 0.2 else '**not met**'}.",
+              "<!-- /best -->", ""]
+    return "\n".join(lines)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
