@@ -129,6 +129,7 @@ def cpu_run(both: bool, seconds: float, tmp: Path, env: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("latency", "cpu"), help="run one part")
     ap.add_argument("--out", type=Path, help="replace the best section of this Markdown file")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-best-"))
@@ -140,12 +141,12 @@ def main() -> None:
     began = time.monotonic()
     try:
         window = 5 if a.quick else 15
-        for _ in range(1 if a.quick else 2):
+        for _ in range(0 if a.only == "cpu" else 1 if a.quick else 2):
             for mode in ("ticks", "both", "fastapi"):
                 run = latency_run(mode, window, tmp, env)
                 r["latency"].append(run)
                 print(f"{time.monotonic() - began:6.1f} s  latency {run}", flush=True)
-        for _ in range(2):
+        for _ in range(0 if a.only == "latency" else 2):
             for both in (False, True):
                 cpu = cpu_run(both, 5 if a.quick else 15, tmp, env)
                 r["cpu"]["both" if both else "ticks"].append(cpu)
@@ -172,7 +173,9 @@ def report(r: dict, command: str) -> str:
              "(`\"batch\": true`; the baseline ignores it), each run "
              f"{'5' if r['quick'] else '15'} s. `both`: every client holds the ticks and the "
              "view of its symbols; best p99 is now minus when the newest tick a frame reflects "
-             "was received. `fastapi`: scripts/baseline_fastapi.py (FastAPI on uvicorn, "
+             "was received (one frame in four sampled, as for ticks, so that the clients, "
+             "which share the two cores, cost little). `fastapi`: "
+             "scripts/baseline_fastapi.py (FastAPI on uvicorn, "
              "polling the same store, one `send_json` per client per tick).", "",
              "| server | ticks/client/s | tick p50 | tick p99 | best frames/client/s | "
              "best p50 | best p99 | server CPU |", "|---|---|---|---|---|---|---|---|"]

@@ -6,11 +6,10 @@
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
 now - recv_ns (``lat_us``) and of now - time_msc (``event_us``, the feed's event time, ms
 resolution) in microseconds, taken after --warmup seconds from one frame in --sample.
-With --best each connection also holds the cross-venue view, and (with --latency) every
-``best`` frame is sampled (``best_us``: now - when the newest tick it reflects was received,
-from its venues' ``time_msc`` + ``lag_ms``). Stalled connections complete the handshake and
-never read. With --expect N the process
-ends once N ticks have come.
+With --best each connection also holds the cross-venue view, and (with --latency) one
+``best`` frame in --sample is sampled (``best_us``: now - when the newest tick it reflects
+was received, from its venues' ``time_msc`` + ``lag_ms``). Stalled connections complete
+the handshake and never read. With --expect N the process ends once N ticks have come.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
 hand, answers pings, and parses JSON with orjson only when measuring latency): they share
@@ -134,7 +133,8 @@ class Reader(asyncio.Protocol):
         stats["last_at"] = time.monotonic()
         if payload.startswith(b'{"type":"best"'):
             stats["bests"] += 1
-            if self.a.latency and stats["last_at"] >= self.a.measure_from:
+            if self.a.latency and stats["last_at"] >= self.a.measure_from \
+                    and stats["bests"] % self.a.sample == 0:
                 now_us = time.time_ns() // 1000
                 view = orjson.loads(payload)
                 if "snapshot" not in view:
