@@ -11,13 +11,12 @@ from typing import Annotated
 
 import typer
 
-from arbitrex import formats
 from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
 from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
-from arbitrex.clock import BrokerClock
 from arbitrex.config import Settings
 from arbitrex.errors import ConfigError
+from arbitrex.history import of_file, ordered
 from arbitrex.replay import feed, plan
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store, open_writer
@@ -79,16 +78,12 @@ def replay(
     start, end = time_range(from_, to)
     source_store = None
     if file is not None:
-        if not file.exists():
-            raise ConfigError("file", f"{file} does not exist", "give an existing file")
-        ticks: Iterable[Tick] = plan.from_file(
-            formats.read(file, symbols=chosen, clock=BrokerClock(settings.broker_timezone)),
-            symbols=chosen if formats.guess_format(file) != "mt5" else (),
-            from_msc=start, to_msc=end)
+        ticks: Iterable[Tick] = of_file(file, symbols=chosen, from_msc=start, to_msc=end,
+                                        broker_timezone=settings.broker_timezone)
         total = len(ticks)  # type: ignore[arg-type]
     else:
         source_store = open_store(settings)
-        ticks = plan.from_store(source_store, symbols=chosen, from_msc=start, to_msc=end)
+        ticks = ordered(source_store, symbols=chosen, from_msc=start, to_msc=end)
         total = source_store.count_range(symbols=chosen, from_msc=start, to_msc=end)
     schedule = plan.schedule(ticks, speed=pace)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from arbitrex.bars import Bar
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.tick import Tick
@@ -52,6 +53,24 @@ def write(ticks: Iterable[Tick], path: Path, fmt: str) -> int:
         from arbitrex.formats import parquet
 
         return parquet.write(ticks, path)
+    raise ConfigError("format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+
+
+def write_bars(bars: Iterable[Bar], path: Path, fmt: str) -> int:
+    """Bars (``arbitrex.bars``) in the same formats: NDJSON bar records, CSV with a header
+    of the bar's fields, Parquet with typed columns."""
+    if fmt == "ndjson":
+        from arbitrex.formats import ndjson
+
+        return ndjson.write_bars(bars, path)
+    if fmt == "csv":
+        from arbitrex.formats import csvfile
+
+        return csvfile.write_bars(bars, path)
+    if fmt == "parquet":
+        from arbitrex.formats import parquet
+
+        return parquet.write_bars(bars, path)
     raise ConfigError("format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
 
 

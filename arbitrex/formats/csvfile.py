@@ -6,6 +6,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import TickError
 from arbitrex.tick import RECORD_FIELDS, Tick, from_record
 
@@ -14,13 +15,22 @@ _REQUIRED = {"symbol", "time_msc", "bid", "ask"}
 
 
 def write(ticks: Iterable[Tick], path: Path) -> int:
+    return _write(RECORD_FIELDS, ([getattr(t, f) for f in RECORD_FIELDS] for t in ticks),
+                  path)
+
+
+def write_bars(bars: Iterable[Bar], path: Path) -> int:
+    return _write(BAR_FIELDS, bars, path)
+
+
+def _write(header: Iterable[str], rows: Iterable[Iterable[object]], path: Path) -> int:
+    """A header, then a row per item; floats as repr, so that they read back exactly."""
     n = 0
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(RECORD_FIELDS)
-        for tick in ticks:
-            writer.writerow([repr(v) if isinstance(v, float) else v
-                             for v in (getattr(tick, f) for f in RECORD_FIELDS)])
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
             n += 1
     return n
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 
+from arbitrex.bars import Bar, bar_record
 from arbitrex.errors import TickError
 from arbitrex.tick import Tick, from_record, to_record
 
@@ -16,6 +17,15 @@ def write(ticks: Iterable[Tick], path: Path) -> int:
     with open(path, "wb") as out:
         for tick in ticks:
             out.write(orjson.dumps(to_record(tick)) + b"\n")
+            n += 1
+    return n
+
+
+def write_bars(bars: Iterable[Bar], path: Path) -> int:
+    n = 0
+    with open(path, "wb") as out:
+        for bar in bars:
+            out.write(orjson.dumps(bar_record(bar)) + b"\n")
             n += 1
     return n
 

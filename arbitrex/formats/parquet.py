@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import MissingPackage, TickError
 from arbitrex.tick import RECORD_FIELDS, Tick, from_record
 
@@ -30,23 +31,38 @@ def _schema(pa: Any) -> Any:
 
 def write(ticks: Iterable[Tick], path: Path) -> int:
     pa = _pyarrow()
-    schema = _schema(pa)
+    return _write(([getattr(t, f) for f in RECORD_FIELDS] for t in ticks), path,
+                  _schema(pa))
+
+
+def write_bars(bars: Iterable[Bar], path: Path) -> int:
+    pa = _pyarrow()
+    ints = {"start_msc", "width_ms", "ticks"}
+    schema = pa.schema([(f, pa.string() if f in ("venue", "symbol") else
+                         pa.int64() if f in ints else pa.float64()) for f in BAR_FIELDS])
+    return _write(bars, path, schema)
+
+
+def _write(rows: Iterable[Iterable[Any]], path: Path, schema: Any) -> int:
+    """Rows (values in the schema's column order), written in row groups of ROW_GROUP."""
+    pa = _pyarrow()
+    names = schema.names
     n = 0
-    columns: dict[str, list[Any]] = {f: [] for f in RECORD_FIELDS}
+    columns: list[list[Any]] = [[] for _ in names]
 
     def flush(writer: Any) -> None:
-        writer.write_table(pa.table(columns, schema=schema))
-        for values in columns.values():
+        writer.write_table(pa.table(dict(zip(names, columns, strict=True)), schema=schema))
+        for values in columns:
             values.clear()
 
     with pa.parquet.ParquetWriter(str(path), schema) as writer:
-        for tick in ticks:
-            for f in RECORD_FIELDS:
-                columns[f].append(getattr(tick, f))
+        for row in rows:
+            for values, value in zip(columns, row, strict=True):
+                values.append(value)
             n += 1
             if n % ROW_GROUP == 0:
                 flush(writer)
-        if columns["symbol"] or n == 0:
+        if columns[0] or n == 0:
             flush(writer)
     return n
 

@@ -121,3 +121,34 @@ def test_collect_from_a_file_once_under_its_own_venue(arbitrex, tmp_path):
     assert len(target.read_after("EURUSD", "EURUSD", 0, 100)) == 4
     result = arbitrex.run("collect", "--source", "file")
     assert result.returncode == 2 and "--file: the file source needs the file" in result.stderr
+
+
+def test_export_bars_in_every_format_match_duckdb_over_the_ticks(arbitrex, tmp_path):
+    duckdb = __import__("pytest").importorskip("duckdb")
+    fill(tmp_path / "ticks.db", 6000).close()
+    assert arbitrex.run("export", "--out", "ticks.parquet").returncode == 0
+    for out in ("bars.ndjson", "bars.csv", "bars.parquet"):
+        result = arbitrex.run("export", "--out", out, "--bars", "5s")
+        assert result.returncode == 0, result.stderr
+    ndjson = [json.loads(line) for line in (tmp_path / "bars.ndjson").read_text().splitlines()]
+    assert ndjson and all(b["type"] == "bar" and b["width_ms"] == 5000 for b in ndjson)
+    rows = [tuple(b[k] for k in list(b)[1:]) for b in ndjson]
+    con = duckdb.connect()
+    assert con.execute(f"SELECT * FROM read_csv_auto('{tmp_path / 'bars.csv'}')").fetchall() \
+        == rows
+    assert con.execute(f"SELECT * FROM '{tmp_path / 'bars.parquet'}'").fetchall() == rows
+    # the same bars computed by DuckDB from the exported ticks
+    expected = con.execute(f"""
+        SELECT venue, symbol, time_msc - time_msc % 5000 AS start_msc, 5000, count(*),
+               arg_min(bid, (time_msc, seq)), max(bid), min(bid), arg_max(bid, (time_msc, seq)),
+               arg_min(ask, (time_msc, seq)), max(ask), min(ask), arg_max(ask, (time_msc, seq)),
+               min(round(ask - bid, 10)), max(round(ask - bid, 10))
+        FROM '{tmp_path / 'ticks.parquet'}' GROUP BY ALL ORDER BY start_msc, venue, symbol
+    """).fetchall()
+    assert rows == expected
+    # bars of a file, and a bad width
+    result = arbitrex.run("export", "ticks.parquet", "--out", "again.ndjson", "--bars", "5s")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "again.ndjson").read_text() == (tmp_path / "bars.ndjson").read_text()
+    result = arbitrex.run("export", "--out", "x.csv", "--bars", "5 minutes")
+    assert result.returncode == 2 and "--bars" in result.stderr

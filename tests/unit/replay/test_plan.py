@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arbitrex.history import order_key, ordered
 from arbitrex.replay import feed, plan
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
@@ -39,8 +40,8 @@ def test_into_store_waits_on_the_clock_it_is_given(tmp_path):
 
 def test_merge_is_deterministic_by_time_then_seq(tmp_path):
     store = fill(tmp_path / "a.db", 600)
-    merged = list(plan.from_store(store, symbols=(), from_msc=0, to_msc=2**62))
-    assert [plan.order_key(t) for t in merged] == sorted(plan.order_key(t) for t in merged)
+    merged = list(ordered(store))
+    assert [order_key(t) for t in merged] == sorted(order_key(t) for t in merged)
     assert len(merged) == 600
     memory = MemoryStore()
     memory.add(merged)
