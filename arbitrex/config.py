@@ -191,6 +191,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("STALE_AFTER_MS", "stale_after_ms", "10000", _int(0, 86_400_000),
               "a venue's quote older than this (ms) than the newest is stale in the "
               "cross-venue view", "10000"),
+    FieldSpec("ARCHIVE_DIR", "archive_dir", "data/archive", _text,
+              "where `archive` moves whole old days: VENUE/SYMBOL/DATE Parquet files",
+              "data/archive"),
+    FieldSpec("RETAIN_DAYS", "retain_days", None, _int(1, 36_500),
+              "keep this many whole days in the store: `archive`'s default, and collect "
+              "archives older days by itself once a day (unset: keep everything)", "30"),
     FieldSpec("LOG_LEVEL", "log_level", "INFO", _log_level,
               "DEBUG, INFO, WARNING or ERROR", "INFO"),
 )
@@ -219,6 +225,8 @@ class Settings:
     ws_token: Secret | None
     ws_allowed_origins: tuple[str, ...] | None
     stale_after_ms: int
+    archive_dir: str
+    retain_days: int | None
     log_level: str
     # Where each setting came from: flag, environment, .env, default.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)

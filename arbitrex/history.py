@@ -1,4 +1,4 @@
-"""History for programs: stored ticks in one deterministic order, and bars of them.
+"""History for programs: stored and archived ticks in one deterministic order, and bars.
 
     import arbitrex.history
     for tick in arbitrex.history.read(symbols=["EURUSD"], start="2026-11-20T00:00:00Z"):
@@ -6,9 +6,10 @@
     for bar in arbitrex.history.bars("1m", symbols=["EURUSD"]):
         ...                                  # an arbitrex.bars.Bar
 
-``ordered`` merges a store's streams in (time_msc, seq, venue, symbol) order in constant
-memory (one cursor per stream); ``read`` and ``bars`` open the store the settings name
-(the environment and ``.env``, as every command reads them) and close it when done.
+``ordered`` merges a store's streams, and the archive's day files of the same streams, in
+(time_msc, seq, venue, symbol) order in constant memory (one cursor per stream); ``read``
+and ``bars`` open the store and the archive the settings name (the environment and
+``.env``, as every command reads them) and close the store when done.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from arbitrex.archive import files as archive_files
+from arbitrex.archive.layout import DayKey, days_in
 from arbitrex.bars import Bar, make_bars, parse_width
 from arbitrex.config import load_settings
 from arbitrex.errors import ConfigError
@@ -33,13 +36,57 @@ def order_key(tick: Tick) -> tuple[int, int, str, str]:
 
 
 def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
-            from_msc: int = 0, to_msc: int = END_OF_TIME) -> Iterator[Tick]:
-    """The store's ticks with from_msc <= time_msc < to_msc, merged across streams."""
-    streams = [(v, s) for v, s in store.streams()
-               if (not symbols or s in symbols) and (not venues or v in venues)]
-    cursors = [store.iter_range(symbols=[s], venues=[v], from_msc=from_msc, to_msc=to_msc,
-                                chunk=2000) for v, s in streams]
+            from_msc: int = 0, to_msc: int = END_OF_TIME, archive: Path | None = None
+            ) -> Iterator[Tick]:
+    """The ticks with from_msc <= time_msc < to_msc of the store and of the archive under
+    ``archive`` (when given), merged across streams; each seq of a stream once (a day being
+    archived may be in both for a moment)."""
+    def wanted(venue: str, symbol: str) -> bool:
+        return (not symbols or symbol in symbols) and (not venues or venue in venues)
+
+    days: dict[tuple[str, str], list[tuple[DayKey, Path]]] = {}
+    if archive is not None and archive.is_dir():
+        for key, path in days_in(archive):
+            if wanted(key.venue, key.symbol) and key.end_msc > from_msc \
+                    and key.start_msc < to_msc:
+                days.setdefault((key.venue, key.symbol), []).append((key, path))
+    streams = sorted({k for k in store.streams() if wanted(*k)} | set(days))
+    cursors = []
+    for venue, symbol in streams:
+        stored = store.iter_range(symbols=[symbol], venues=[venue], from_msc=from_msc,
+                                  to_msc=to_msc, chunk=2000)
+        archived = days.get((venue, symbol))
+        if archived:
+            old = (t for key, path in archived for t in archive_files.read(path, key)
+                   if from_msc <= t.time_msc < to_msc)
+            stored = _once(heapq.merge(old, stored, key=_seq))
+        cursors.append(stored)
     return heapq.merge(*cursors, key=order_key)
+
+
+def count(store: RangeReader, *, symbols: Sequence[str] = (), from_msc: int = 0,
+          to_msc: int = END_OF_TIME, archive: Path | None = None) -> int:
+    """How many ticks ``ordered`` gives (a day in both places counted twice)."""
+    n = store.count_range(symbols=symbols, from_msc=from_msc, to_msc=to_msc)
+    if archive is not None and archive.is_dir():
+        for key, path in days_in(archive):
+            if (not symbols or key.symbol in symbols) and key.end_msc > from_msc \
+                    and key.start_msc < to_msc:
+                n += archive_files.count_between(path, from_msc, to_msc)
+    return n
+
+
+def _seq(tick: Tick) -> int:
+    return tick.seq
+
+
+def _once(ticks: Iterable[Tick]) -> Iterator[Tick]:
+    """One stream's ticks in seq order, each seq once."""
+    last = -1
+    for tick in ticks:
+        if tick.seq != last:
+            yield tick
+            last = tick.seq
 
 
 def numbered(ticks: Iterable[Tick]) -> Iterator[Tick]:
@@ -98,7 +145,8 @@ def read(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = No
     store = open_store(settings)
     try:
         yield from ordered(store, symbols=symbols or (), venues=venues or (),
-                           from_msc=from_msc, to_msc=END_OF_TIME if to_msc is None else to_msc)
+                           from_msc=from_msc, to_msc=END_OF_TIME if to_msc is None else to_msc,
+                           archive=Path(settings.archive_dir))
     finally:
         store.close()
 

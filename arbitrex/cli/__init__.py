@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from arbitrex import __version__
-from arbitrex.cli import collect, doctor, export, replay, serve, tail, up
+from arbitrex.cli import archive, collect, doctor, export, replay, serve, tail, up
 
 app = typer.Typer(
     name="arbitrex",
@@ -44,6 +44,7 @@ app.command("serve")(serve.serve)
 app.command("tail")(tail.tail)
 app.command("replay")(replay.replay)
 app.command("export")(export.export)
+app.command("archive")(archive.archive)
 app.command("up")(up.up)
 app.add_typer(doctor.app, name="doctor")
 

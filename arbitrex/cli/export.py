@@ -15,7 +15,7 @@ from arbitrex.cli.progress import counted, progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.errors import ConfigError
 from arbitrex.formats import FORMATS, write, write_bars
-from arbitrex.history import of_file, ordered
+from arbitrex.history import count, of_file, ordered
 from arbitrex.stores import open_store
 from arbitrex.tick import Tick
 
@@ -66,14 +66,12 @@ def export(
         _write(ticks, len(ticks), out, fmt, width)
         return
     tick_store = open_store(settings)
-    try:
-        if width is None:  # ticks in store order: a plain scan, the fastest
-            ranged: Iterable[Tick] = tick_store.iter_range(symbols=chosen, from_msc=start,
-                                                           to_msc=end)
-        else:  # bars need time order
-            ranged = ordered(tick_store, symbols=chosen, from_msc=start, to_msc=end)
-        _write(ranged, lambda: tick_store.count_range(symbols=chosen, from_msc=start,
-                                                      to_msc=end), out, fmt, width)
+    archive = Path(settings.archive_dir)
+    try:  # in (time_msc, seq) order, archive and store as one history
+        ranged = ordered(tick_store, symbols=chosen, from_msc=start, to_msc=end,
+                         archive=archive)
+        _write(ranged, lambda: count(tick_store, symbols=chosen, from_msc=start, to_msc=end,
+                                     archive=archive), out, fmt, width)
     finally:
         tick_store.close()
 

@@ -16,7 +16,7 @@ from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.config import Settings
 from arbitrex.errors import ConfigError
-from arbitrex.history import of_file, ordered
+from arbitrex.history import count, of_file, ordered
 from arbitrex.replay import feed, plan
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store, open_writer
@@ -83,8 +83,11 @@ def replay(
         total = len(ticks)  # type: ignore[arg-type]
     else:
         source_store = open_store(settings)
-        ticks = ordered(source_store, symbols=chosen, from_msc=start, to_msc=end)
-        total = source_store.count_range(symbols=chosen, from_msc=start, to_msc=end)
+        archive = Path(settings.archive_dir)
+        ticks = ordered(source_store, symbols=chosen, from_msc=start, to_msc=end,
+                        archive=archive)
+        total = count(source_store, symbols=chosen, from_msc=start, to_msc=end,
+                      archive=archive)
     schedule = plan.schedule(ticks, speed=pace)
     try:
         with Stop.on_signals() as stop, progress("replay", total) as advance:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from arbitrex.tick import Position, Tick
 
@@ -116,6 +116,37 @@ class Bell(Protocol):
         """Called now and then while following: keeps the writer ringing."""
 
     def close(self) -> None: ...
+
+
+class StoredDay(NamedTuple):
+    """What the store holds of one stream's UTC day (day: days since 1970-01-01)."""
+
+    venue: str
+    symbol: str
+    day: int
+    rows: int
+    first_seq: int
+    last_seq: int
+
+
+@runtime_checkable
+class Archivable(Protocol):
+    """A store whose old days ``arbitrex archive`` can move out."""
+
+    def stored_days(self, before_msc: int) -> list[StoredDay]:
+        """Each stream's days that end at or before ``before_msc``."""
+        ...
+
+    def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
+                    chunk: int = 10_000) -> Iterator[Tick]:
+        """One stream's ticks with from_msc <= time_msc < to_msc, in seq order."""
+        ...
+
+    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int
+             ) -> int:
+        """Delete one stream's ticks in [from_msc, to_msc) up to ``last_seq``, at once;
+        how many. The seq counter is kept: seqs are never reused."""
+        ...
 
 
 @runtime_checkable

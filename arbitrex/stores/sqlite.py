@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import END_OF_TIME
+from arbitrex.stores.base import END_OF_TIME, StoredDay
 from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
@@ -281,6 +281,39 @@ class SqliteStore:
                 return
             cursor = rows[-1][0]
             yield from (Tick._make(r[1:]) for r in rows)
+
+    # Archiving
+
+    def stored_days(self, before_msc: int) -> list[StoredDay]:
+        rows = self._query(
+            "SELECT venue, symbol, time_msc / 86400000 AS day, COUNT(*), MIN(seq), MAX(seq) "
+            "FROM ticks WHERE time_msc < ? GROUP BY venue, symbol, day "
+            "ORDER BY venue, symbol, day", [before_msc - before_msc % 86_400_000])
+        return [StoredDay(*row) for row in rows]
+
+    def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
+                    chunk: int = 10_000) -> Iterator[Tick]:
+        sql = (f"SELECT {COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND seq > ? AND "
+               "time_msc >= ? AND time_msc < ? ORDER BY seq LIMIT ?")
+        after = 0
+        while True:
+            rows = self._query(sql, [venue, symbol, after, from_msc, to_msc, chunk])
+            if not rows:
+                return
+            after = rows[-1][2]
+            yield from (Tick._make(r) for r in rows)
+
+    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int
+             ) -> int:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                cursor = self._db.execute(
+                    "DELETE FROM ticks WHERE venue=? AND symbol=? AND time_msc >= ? AND "
+                    "time_msc < ? AND seq <= ?", [venue, symbol, from_msc, to_msc, last_seq])
+                return cursor.rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot delete from {self.path}: {exc}") from exc
 
     # Following
 

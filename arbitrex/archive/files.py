@@ -1,0 +1,120 @@
+"""Day files: written under a temporary name, fsynced, checked, renamed into place; read
+back in row groups. A file that cannot be read is an ArchiveError naming it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from arbitrex.archive.layout import ARCHIVED_FIELDS, DayKey
+from arbitrex.errors import ArbitrexError
+from arbitrex.formats.parquet import ROW_GROUP, _pyarrow
+from arbitrex.tick import Tick
+
+
+class ArchiveError(ArbitrexError):
+    """An archive file cannot be written or read."""
+
+
+class Facts(NamedTuple):
+    """What verification compares: how many rows, and the first and last seq."""
+
+    rows: int
+    first_seq: int | None
+    last_seq: int | None
+
+
+def _schema(pa: Any) -> Any:
+    ints = {"seq", "time_msc", "volume", "flags", "recv_ns", "broker_msc"}
+    return pa.schema([(f, pa.uint64() if f == "volume" else pa.int64() if f in ints
+                       else pa.float64()) for f in ARCHIVED_FIELDS])
+
+
+def temporary(path: Path) -> Path:
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+
+def write(path: Path, ticks: Iterable[Tick]) -> Facts:
+    """Write ``ticks`` (one stream's day, in seq order) to ``path`` and fsync it."""
+    pa = _pyarrow()
+    schema = _schema(pa)
+    index = [Tick._fields.index(f) for f in ARCHIVED_FIELDS]
+    columns: list[list[Any]] = [[] for _ in ARCHIVED_FIELDS]
+    rows, first, last = 0, None, None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "wb") as raw:
+            with pa.parquet.ParquetWriter(raw, schema) as writer:
+                for tick in ticks:
+                    for values, i in zip(columns, index, strict=True):
+                        values.append(tick[i])
+                    first = tick.seq if first is None else first
+                    last = tick.seq
+                    rows += 1
+                    if rows % ROW_GROUP == 0:
+                        writer.write_table(pa.table(dict(zip(ARCHIVED_FIELDS, columns,
+                                                             strict=True)), schema=schema))
+                        columns = [[] for _ in ARCHIVED_FIELDS]
+                if columns[0] or rows == 0:
+                    writer.write_table(pa.table(dict(zip(ARCHIVED_FIELDS, columns,
+                                                         strict=True)), schema=schema))
+            raw.flush()
+            os.fsync(raw.fileno())
+    except Exception as exc:  # OSError, or pyarrow's own for a full disk
+        raise ArchiveError(f"cannot write {path}: {exc}") from exc
+    return Facts(rows, first, last)
+
+
+def facts(path: Path) -> Facts:
+    """Rows and first and last seq, read back from the file itself."""
+    seqs = _column(path, "seq")
+    return Facts(len(seqs), seqs[0] if seqs else None, seqs[-1] if seqs else None)
+
+
+def seqs(path: Path) -> list[int]:
+    return _column(path, "seq")
+
+
+def count_between(path: Path, from_msc: int, to_msc: int) -> int:
+    times = _column(path, "time_msc")
+    return sum(1 for t in times if from_msc <= t < to_msc)
+
+
+def _column(path: Path, name: str) -> list[int]:
+    pa = _pyarrow()
+    try:
+        return list(pa.parquet.read_table(str(path), columns=[name]).column(name).to_pylist())
+    except Exception as exc:
+        raise ArchiveError(f"{path}: cannot be read ({exc}); move it aside and restore it "
+                           "from a backup, or delete it if the day is still in the store"
+                           ) from exc
+
+
+def place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path`` and make the rename durable (fsync the folder)."""
+    os.replace(tmp, path)
+    if hasattr(os, "O_DIRECTORY"):  # POSIX; on Windows the rename is durable by itself
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read(path: Path, key: DayKey) -> Iterator[Tick]:
+    """The ticks of a day file, in file (seq) order, a row group at a time."""
+    pa = _pyarrow()
+    try:
+        source = pa.parquet.ParquetFile(str(path))
+        for batch in source.iter_batches(batch_size=ROW_GROUP):
+            columns = [batch.column(f).to_pylist() for f in ARCHIVED_FIELDS]
+            for row in zip(*columns, strict=True):
+                yield Tick(key.venue, key.symbol, *row)
+    except ArbitrexError:
+        raise
+    except Exception as exc:
+        raise ArchiveError(f"{path}: cannot be read ({exc}); move it aside and restore it "
+                           "from a backup, or delete it if the day is still in the store"
+                           ) from exc

@@ -1,0 +1,183 @@
+"""arbitrex archive on real processes: old days move to Parquet day files and every reader
+still sees one history; a kill -9 at any step, then a rerun, loses and doubles nothing;
+bad input is refused before the store is touched."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from arbitrex.sources.sim import SimModel
+from arbitrex.stores.sqlite import SqliteStore
+from arbitrex.tick import Tick
+from tests.conftest import log_of
+from tests.e2e.streams import next_of_type
+
+DAY = 86_400_000
+pytest.importorskip("pyarrow")
+
+
+def fill_days(path: Path, n: int = 6000, days: float = 5.0) -> int:
+    """n simulated ticks over two symbols, spread over the last ``days`` days; the time of
+    the first."""
+    now = int(time.time() * 1000)
+    start = now - int(days * DAY)
+    model = SimModel(["EURUSD", "USDJPY"], seed=11)
+    ticks = []
+    for i in range(n):
+        symbol, bid, ask, flags, _ = next(model)
+        ms = start + i * int(days * DAY) // n
+        ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, i, 0.5, flags, ms * 10**6 + 7,
+                          ms))
+    store = SqliteStore(path)
+    store.append(ticks)
+    store.close()
+    return start
+
+
+def stored_days(path: Path) -> set[tuple[str, int]]:
+    db = sqlite3.connect(path)
+    try:
+        return set(db.execute("SELECT DISTINCT symbol, time_msc / 86400000 FROM ticks"))
+    finally:
+        db.close()
+
+
+def query(path: Path, sql: str) -> object:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchone()[0]
+    finally:
+        db.close()
+
+
+def archived_days(root: Path) -> set[tuple[str, int]]:
+    from arbitrex.archive.layout import days_in
+
+    return {(key.symbol, key.day) for key, _ in days_in(root)}
+
+
+def export(arbitrex, name: str) -> bytes:
+    result = arbitrex.run("export", "--out", name)
+    assert result.returncode == 0, result.stderr
+    return (arbitrex.workdir / name).read_bytes()
+
+
+def test_archive_moves_old_days_and_the_history_reads_the_same(arbitrex):
+    duckdb = pytest.importorskip("duckdb")
+    db = arbitrex.workdir / "ticks.db"
+    fill_days(db)
+    before = export(arbitrex, "before.ndjson")
+    size = db.stat().st_size
+    result = arbitrex.run("archive", "--older-than", "2")
+    assert result.returncode == 0, result.stderr
+    root = arbitrex.workdir / "data" / "archive"
+    today = int(time.time() * 1000) // DAY
+    assert archived_days(root) and all(day < today - 2 for _, day in archived_days(root))
+    assert not archived_days(root) & stored_days(db)  # no day in both places
+    assert all(day >= today - 2 for _, day in stored_days(db))
+    assert export(arbitrex, "after.ndjson") == before  # one history, byte-identical
+    assert list(root.rglob("*.tmp-*")) == []
+    # other programs read the tree as one table (hive partitioning)
+    con = duckdb.connect()
+    archived = con.execute(
+        f"SELECT count(*), count(DISTINCT symbol), min(venue) FROM read_parquet("
+        f"'{root}/**/*.parquet', hive_partitioning = true)").fetchone()
+    remaining = query(db, "SELECT count(*) FROM ticks")
+    assert archived[0] + remaining == 6000 and archived[1:] == (2, "sim")
+    # the space freed is reused: storing as many ticks again does not grow the file
+    assert db.stat().st_size <= size
+    store = SqliteStore(db)
+    store.append([Tick("sim", "EURUSD", 0, int(time.time() * 1000), 1.1, 1.2, 0, 0, 0, 6, 0, 0)
+                  for _ in range(archived[0] // 2)])
+    store.close()
+    assert db.stat().st_size <= size
+    # replay and bars read the archive too
+    result = arbitrex.run("export", "--out", "bars.ndjson", "--bars", "1d")
+    assert result.returncode == 0, result.stderr
+    bars = [json.loads(line) for line in
+            (arbitrex.workdir / "bars.ndjson").read_text().splitlines()]
+    assert sum(b["ticks"] for b in bars) == 6000 + archived[0] // 2
+
+
+def test_a_resume_into_archived_history_gets_a_history_trimmed_gap(arbitrex):
+    fill_days(arbitrex.workdir / "ticks.db")
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    first = query(arbitrex.workdir / "ticks.db",
+                  "SELECT min(seq) FROM ticks WHERE symbol = 'EURUSD'")
+    assert isinstance(first, int)
+    port = arbitrex.serve()
+    with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD"],
+                            "since": {"EURUSD": 10}}))
+        assert next_of_type(ws, "subscribed")["recovered"] == {"EURUSD": False}
+        gap = next_of_type(ws, "gap")
+        assert (gap["from_seq"], gap["to_seq"], gap["reason"]) == (11, first - 1,
+                                                                   "history_trimmed")
+        assert next_of_type(ws, "tick")["seq"] == first
+
+
+@pytest.mark.parametrize("step", ["written", "verified", "renamed", "dropped"])
+def test_a_kill_at_any_step_then_a_rerun_loses_and_doubles_nothing(arbitrex, step):
+    db = arbitrex.workdir / "ticks.db"
+    fill_days(db)
+    before = export(arbitrex, "before.ndjson")
+    arbitrex.env["ARBITREX_CRASH_AT"] = f"archive:{step}"
+    crashed = arbitrex.run("archive", "--older-than", "2")
+    assert crashed.returncode == -9, crashed.stderr
+    assert export(arbitrex, "between.ndjson") == before  # readable meanwhile, as one
+    del arbitrex.env["ARBITREX_CRASH_AT"]
+    rerun = arbitrex.run("archive", "--older-than", "2")
+    assert rerun.returncode == 0, rerun.stderr
+    root = arbitrex.workdir / "data" / "archive"
+    assert export(arbitrex, "after.ndjson") == before
+    assert not archived_days(root) & stored_days(db)
+    assert list(root.rglob("*.tmp-*")) == []
+
+
+def test_ticks_of_an_archived_day_stored_later_join_its_file(arbitrex):
+    db = arbitrex.workdir / "ticks.db"
+    start = fill_days(db)
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    store = SqliteStore(db)  # a backfill of an old day, after it was archived
+    store.append([Tick("sim", "EURUSD", 0, start + 5, 1.1, 1.2, 0, 0, 0, 6, 0, 0)])
+    store.close()
+    before = export(arbitrex, "before.ndjson")
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    # the same ticks, each once (a tick stored late is out of time order in its stream,
+    # so where the merge places it may differ)
+    after = export(arbitrex, "after.ndjson")
+    assert sorted(after.splitlines()) == sorted(before.splitlines())
+    assert len(set(after.splitlines())) == 6001
+    assert not archived_days(arbitrex.workdir / "data" / "archive") & stored_days(db)
+
+
+def test_bad_input_is_refused_before_the_store_is_touched(arbitrex):
+    db = arbitrex.workdir / "ticks.db"
+    fill_days(db, 600)
+    for days in ("0", "-3"):
+        result = arbitrex.run("archive", "--older-than", days)
+        assert result.returncode == 2 and "--older-than" in result.stderr
+    result = arbitrex.run("archive")
+    assert result.returncode == 2 and "RETAIN_DAYS" in result.stderr
+    (arbitrex.workdir / "a-file").write_text("")
+    arbitrex.env["ARCHIVE_DIR"] = str(arbitrex.workdir / "a-file" / "archive")
+    result = arbitrex.run("archive", "--older-than", "1")
+    assert result.returncode == 2 and "ARCHIVE_DIR" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert query(db, "SELECT count(*) FROM ticks") == 600
+
+
+def test_a_corrupt_day_file_fails_the_reader_naming_it(arbitrex):
+    fill_days(arbitrex.workdir / "ticks.db", 600)
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    victim = sorted((arbitrex.workdir / "data" / "archive").rglob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    result = arbitrex.run("export", "--out", "x.ndjson")
+    assert result.returncode == 1 and str(victim.name) in result.stderr, log_of
+    assert "Traceback" not in result.stderr
