@@ -28,6 +28,7 @@ from arbitrex.cli.common import (
     friendly,
     settings_for,
 )
+from arbitrex.collect.archiving import run_daily
 from arbitrex.collect.loop import Collector, CollectStats
 from arbitrex.collect.supervisor import supervise
 from arbitrex.config import Settings
@@ -92,10 +93,12 @@ def collect(
             if len(mt5_venues) > 1:
                 for v in mt5_venues:
                     require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
+                _archive_daily(settings, argv, stop)
                 raise typer.Exit(_supervise([v.name for v in mt5_venues],
                                             [*argv, "--config", str(config)], stop, started_ns))
             chosen = mt5_venues[0]
         if len(brokers) > 1 and venue is None:
+            _archive_daily(settings, argv, stop)
             raise typer.Exit(_supervise(list(brokers), [
                 *argv, "--venues", ",".join(brokers), "--rate", str(rate), "--seed", str(seed)],
                 stop, started_ns))
@@ -115,6 +118,7 @@ def collect(
             _serve_metrics(collector, metrics_port)
         log.info("collecting %s from %s into %r", ",".join(
             chosen.symbols if chosen else settings.symbols), source, tick_store)
+        _archive_daily(settings, argv, stop)
         _run(collector, stop, duration)
 
 
@@ -157,6 +161,19 @@ def _supervise(names: list[str], argv: list[str], stop: StopFlag, started_ns: in
     env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
     log.info("starting one worker per venue: %s", ", ".join(commands))
     return supervise(commands, stop=stop, env=env)
+
+
+def _archive_daily(settings: Settings, argv: list[str], stop: StopFlag) -> None:
+    """With RETAIN_DAYS, archive old days in a child process daily (in the parent only:
+    venue workers leave it to their supervisor)."""
+    if settings.retain_days is None or os.environ.get("ARBITREX_WORKER"):
+        return
+    keep = []
+    for flag in ("--env-file", "--store"):
+        if flag in argv:
+            keep += [flag, argv[argv.index(flag) + 1]]
+    threading.Thread(target=run_daily, args=(settings.retain_days, keep, stop),
+                     name="archive", daemon=True).start()
 
 
 def _sinks(settings: Settings) -> list[Sink]:

@@ -144,8 +144,8 @@ class Archivable(Protocol):
 
     def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int
              ) -> int:
-        """Delete one stream's ticks in [from_msc, to_msc) up to ``last_seq``, at once;
-        how many. The seq counter is kept: seqs are never reused."""
+        """Delete one stream's ticks in [from_msc, to_msc) up to ``last_seq``; how many.
+        The seq counter is kept: seqs are never reused."""
         ...
 
 

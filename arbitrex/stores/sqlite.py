@@ -303,15 +303,22 @@ class SqliteStore:
             after = rows[-1][2]
             yield from (Tick._make(r) for r in rows)
 
-    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int
-             ) -> int:
+    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int,
+             *, chunk: int = 5000) -> int:
+        """Delete in transactions of ``chunk`` rows: a writer (collect) waits for one chunk
+        at most, never for a whole day."""
+        sql = ("DELETE FROM ticks WHERE id IN (SELECT id FROM ticks WHERE venue=? AND symbol=? "
+               "AND seq <= ? AND time_msc >= ? AND time_msc < ? LIMIT ?)")
+        total = 0
         try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.execute(
-                    "DELETE FROM ticks WHERE venue=? AND symbol=? AND time_msc >= ? AND "
-                    "time_msc < ? AND seq <= ?", [venue, symbol, from_msc, to_msc, last_seq])
-                return cursor.rowcount
+            while True:
+                with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    n = self._db.execute(sql, [venue, symbol, last_seq, from_msc, to_msc,
+                                               chunk]).rowcount
+                total += n
+                if n < chunk:
+                    return total
         except sqlite3.Error as exc:
             raise StoreError(f"cannot delete from {self.path}: {exc}") from exc
 

@@ -181,3 +181,25 @@ def test_a_corrupt_day_file_fails_the_reader_naming_it(arbitrex):
     result = arbitrex.run("export", "--out", "x.ndjson")
     assert result.returncode == 1 and str(victim.name) in result.stderr, log_of
     assert "Traceback" not in result.stderr
+
+
+def test_collect_archives_by_itself_with_retain_days_and_ingest_goes_on(arbitrex):
+    db = arbitrex.workdir / "ticks.db"
+    fill_days(db, 60_000)
+    arbitrex.env["RETAIN_DAYS"] = "2"
+    collect = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD,GBPUSD",
+                             "--rate", "200", "--duration", "12")
+    root = arbitrex.workdir / "data" / "archive"
+    worst = 0.0  # the longest the newest stored tick was behind now, while archiving
+    deadline = time.monotonic() + 60
+    while collect.poll() is None and time.monotonic() < deadline:
+        newest = query(db, "SELECT max(recv_ns) FROM ticks WHERE venue = 'sim' AND "
+                           "symbol = 'GBPUSD'")
+        if isinstance(newest, int):
+            worst = max(worst, time.time() - newest / 1e9)
+        time.sleep(0.02)
+    assert collect.wait(30) == 0, log_of(collect)
+    assert archived_days(root) and not archived_days(root) & stored_days(db)
+    assert "archived" in log_of(collect)
+    print(f"newest stored tick at most {worst * 1000:.0f} ms behind while archiving")
+    assert worst < 1.0, worst  # ingest did not stall (the sim feed is read every 10 ms)

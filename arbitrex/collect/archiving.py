@@ -1,0 +1,45 @@
+"""collect's own archiving (RETAIN_DAYS): ``arbitrex archive`` in a child process once at
+start and then once each UTC day, so that the moving of old days never runs on the ingest
+path (its reads do not block the writer under WAL; its deletes go in small transactions)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from arbitrex.archive.layout import DAY_MS
+from arbitrex.runtime.stop import StopFlag
+
+log = logging.getLogger(__name__)
+AFTER_MIDNIGHT_S = 120.0  # the day's run starts this long after 00:00 UTC
+
+
+def seconds_to_next_run(now_ms: int) -> float:
+    return (DAY_MS - now_ms % DAY_MS) / 1000 + AFTER_MIDNIGHT_S
+
+
+def run_daily(days: int, argv: Sequence[str], stop: StopFlag) -> None:
+    """Archive what is older than ``days`` now and after each UTC midnight until stopped
+    (a thread's target). ``argv``: the archive command's options (env file, store)."""
+    while not stop.is_set():
+        archive_once(days, argv, stop)
+        stop.wait(seconds_to_next_run(int(time.time() * 1000)))
+
+
+def archive_once(days: int, argv: Sequence[str], stop: StopFlag) -> int | None:
+    """One run of ``arbitrex archive``; its exit code (None when stopped first)."""
+    command = [sys.executable, "-m", "arbitrex", "archive", "--older-than", str(days), *argv]
+    log.info("archiving days older than %d (RETAIN_DAYS) in a child process", days)
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    while proc.poll() is None:
+        if stop.wait(0.5):
+            proc.terminate()  # safe at any moment: the next run finishes the work
+            proc.wait(10)
+            return None
+    if proc.returncode != 0:
+        log.error("archiving failed (exit %d); collect goes on, and tries again tomorrow",
+                  proc.returncode)
+    return proc.returncode
