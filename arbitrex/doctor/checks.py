@@ -11,6 +11,7 @@ from pathlib import Path
 
 from arbitrex import __version__
 from arbitrex.config import Problem, Settings, check_settings
+from arbitrex.doctor.archive import archive_check
 from arbitrex.doctor.lag import lag_checks
 from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.report import Check
@@ -18,6 +19,7 @@ from arbitrex.doctor.stores import redis_checks, sqlite_check
 from arbitrex.errors import ArbitrexError
 from arbitrex.sources.mt5.venues import default_venue, load_venues
 from arbitrex.stores import open_store
+from arbitrex.stores.base import Archivable
 
 __all__ = ["Check", "config_checks", "run_checks"]
 
@@ -83,16 +85,19 @@ def _kafka(settings: Settings) -> Check:
     return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
 
 
-def _lags(settings: Settings) -> list[Check]:
-    """Each venue's lag, from the store (when there is one to read)."""
+def _read_store(settings: Settings) -> list[Check]:
+    """Each venue's lag, and the archive against the store."""
     try:
         store = open_store(settings)
         try:
-            return list(lag_checks(store))
+            checks = list(lag_checks(store))
+            checks.append(archive_check(Path(settings.archive_dir),
+                                        store if isinstance(store, Archivable) else None))
+            return checks
         finally:
             store.close()
     except ArbitrexError as exc:
-        return [Check("lag", "warn", f"the store could not be read: {exc}")]
+        return [Check("store", "warn", f"the store could not be read: {exc}")]
 
 
 def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
@@ -105,7 +110,7 @@ def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
                     else redis_checks(settings))
     checks.extend(store_checks)
     if store_checks[0].status == "pass":  # a file in WAL mode, a Redis that answers: read it
-        checks.extend(_lags(settings))
+        checks.extend(_read_store(settings))
     checks.append(_port(settings))
     try:
         venues = (load_venues(config, settings) if config is not None and config.exists()

@@ -203,3 +203,25 @@ def test_collect_archives_by_itself_with_retain_days_and_ingest_goes_on(arbitrex
     assert "archived" in log_of(collect)
     print(f"newest stored tick at most {worst * 1000:.0f} ms behind while archiving")
     assert worst < 1.0, worst  # ingest did not stall (the sim feed is read every 10 ms)
+
+
+def archive_row(arbitrex) -> dict:
+    result = arbitrex.run("doctor", "--json")
+    rows = json.loads(result.stdout)["checks"]
+    return next(r for r in rows if r["name"].startswith("archive "))
+
+
+def test_doctor_checks_the_archive(arbitrex):
+    fill_days(arbitrex.workdir / "ticks.db", 600)
+    assert archive_row(arbitrex)["status"] == "pass"
+    arbitrex.env["ARBITREX_CRASH_AT"] = "archive:renamed"
+    assert arbitrex.run("archive", "--older-than", "2").returncode == -9
+    del arbitrex.env["ARBITREX_CRASH_AT"]
+    row = archive_row(arbitrex)
+    assert row["status"] == "warn" and "both archived and in the store" in row["detail"]
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    assert archive_row(arbitrex)["status"] == "pass"
+    victim = sorted((arbitrex.workdir / "data" / "archive").rglob("*.parquet"))[0]
+    victim.write_bytes(b"PAR1 not really")
+    row = archive_row(arbitrex)
+    assert row["status"] == "fail" and victim.name in row["detail"]
