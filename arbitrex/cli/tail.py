@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.client import ws_url
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import TickStore, open_store
@@ -27,7 +28,6 @@ from arbitrex.stream.client import (
     from_server,
     from_store,
     server_views,
-    ws_url,
 )
 from arbitrex.tick import Tick, check_symbol, digits_of, to_record
 

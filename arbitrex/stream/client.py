@@ -11,18 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-import orjson
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-from websockets.sync.client import ClientConnection, connect
-
-from arbitrex.errors import ArbitrexError, ConfigError, TickError
-from arbitrex.runtime.backoff import Backoff
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.stream.best import STALE_AFTER_MS, Best, Book
-from arbitrex.tick import Tick, from_record
+from arbitrex.tick import Tick
 
 C = TypeVar("C")
 
@@ -100,94 +93,30 @@ def server_views(events: Iterable[TailEvent]) -> Iterator[BestEvent]:
             yield BestEvent(None)
 
 
-def ws_url(url: str, token: str | None) -> str:
-    """The URL to connect to (``/ws`` by default, the token as a query parameter);
-    ConfigError for what is not a ws:// or wss:// URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise ConfigError("url", f"{url!r} is not a WebSocket URL", "e.g. ws://127.0.0.1:8000/ws")
-    path = parts.path or "/ws"
-    query = parse_qs(parts.query)
-    if token and "token" not in query:
-        query["token"] = [token]
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, doseq=True), ""))
-
-
 def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
                 token: str | None = None, view: str = "ticks",
                 # Retries
                 max_backoff: float = 10.0) -> Iterator[TailEvent]:
     """Ticks (or with ``view="best"``, the cross-venue views) of ``symbols`` from a server,
-    across reconnections: ticks resume after the last seq seen, never twice."""
-    target = ws_url(url, token)
-    last: dict[str, int] = {}  # "venue:symbol" -> last seq
-    backoff = Backoff(initial=min(0.25, max_backoff), cap=max_backoff)
-    while not stop.is_set():
-        try:
-            with connect(target, open_timeout=5, max_size=2**22) as ws:
-                backoff.reset()
-                yield from _follow(ws, symbols, view, last, stop)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise ConfigError("WS_TOKEN", f"the server at {url} refused the connection "
-                                  f"({status})", "set the server's token (WS_TOKEN, or "
-                                  "token= in the URL)") from exc
-            log.warning("server answered %d; retrying", status)
-        except InvalidURI as exc:
-            raise ConfigError("url", f"{url!r} is not a WebSocket URL",
-                              "e.g. ws://127.0.0.1:8000/ws") from exc
-        except (OSError, ConnectionClosed, TimeoutError) as exc:
-            log.warning("connection to %s lost (%s); reconnecting", url, exc)
-        stop.wait(backoff.next())
+    through ``arbitrex.client`` (reconnecting, resuming after the last seq seen, never
+    twice), with an idle event whenever nothing came for a quarter second."""
+    from arbitrex import client
 
-
-def _follow(ws: ClientConnection, symbols: Sequence[str], view: str, last: dict[str, int],
-            stop: StopFlag) -> Iterator[TailEvent]:
-    """One connection: subscribe (resuming after ``last``), then its events until stopped;
-    ``last`` is kept as ticks come."""
-    message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
-    if view != "ticks":
-        message["view"] = view
-    if last:
-        message["since"] = dict(last)
-    ws.send(orjson.dumps(message).decode())
-    while not stop.is_set():
-        try:
-            raw = ws.recv(timeout=0.25)
-        except TimeoutError:
-            yield TailEvent("idle")
-            continue
-        for event in _events(orjson.loads(raw)):
-            if event.tick is not None:
-                key = f"{event.tick.venue}:{event.tick.symbol}"
-                if event.tick.seq <= last.get(key, 0):
-                    continue
-                last[key] = event.tick.seq
-            yield event
-
-
-def _events(message: Any) -> Iterator[TailEvent]:
-    kind = message.get("type") if isinstance(message, dict) else None
-    if kind == "tick":
-        yield _tick_event(message)
-    elif kind == "ticks":
-        for record in message.get("data", []):
-            yield _tick_event(record)
-    elif kind == "gap":
-        yield TailEvent("gap", gap=message)
-    elif kind == "best":
-        try:
-            yield TailEvent("best", best=Best.from_record(message),
-                            snapshot=bool(message.get("snapshot")))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ArbitrexError(f"the server sent an invalid best frame: {exc!r}") from exc
-    elif kind == "error":
-        log.warning("server error %s: %s", message.get("code"), message.get("message"))
-
-
-def _tick_event(record: dict[str, Any]) -> TailEvent:
+    items = client.flagged(url, symbols, token=token, view=view, max_backoff=max_backoff,
+                           idle=0.25)
     try:
-        return TailEvent("tick", from_record(record), snapshot=bool(record.get("snapshot")))
-    except TickError as exc:
-        raise ArbitrexError(f"the server sent an invalid tick: {exc}") from exc
+        for got in items:
+            if stop.is_set():
+                return
+            if got is None:
+                yield TailEvent("idle")
+                continue
+            item, snapshot = got
+            if isinstance(item, Tick):
+                yield TailEvent("tick", item, snapshot=snapshot)
+            elif isinstance(item, client.Gap):
+                yield TailEvent("gap", gap={"type": "gap", **item._asdict()})
+            else:
+                yield TailEvent("best", best=item, snapshot=snapshot)
+    finally:
+        items.close()

@@ -38,13 +38,18 @@ def collect_three(arbitrex):
     return proc
 
 
-def follow_both(ws, seconds_of_frames: int) -> tuple[list[dict], int]:
-    """Frames of a connection holding both views; each best frame is checked against the
-    ticks received before it. Returns (frames, views checked)."""
+def follow_both(ws, frames: int | None) -> tuple[list[dict], int]:
+    """Frames of a connection holding both views (``frames`` of them, or until none comes
+    for a second); each best frame is checked against the ticks received before it.
+    Returns (frames, views checked)."""
     latest: dict[str, dict[str, Tick]] = {}
-    got, checked = [], 0
-    for _ in range(seconds_of_frames):
-        frame = recv_json(ws)
+    got: list[dict] = []
+    checked = 0
+    while frames is None or len(got) < frames:
+        try:
+            frame = recv_json(ws, timeout=10 if frames else 1)
+        except TimeoutError:
+            break
         got.append(frame)
         if frame["type"] == "tick":
             tick = from_record(frame)
@@ -94,12 +99,7 @@ def test_replay_serves_the_same_view_from_replayed_ticks(arbitrex):
     with connect(f"ws://127.0.0.1:{port}/ws") as ws:
         ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD"], "since": {"EURUSD": 0}}))
         ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD"], "view": "best"}))
-        got, checked = follow_both(ws, total + 2)
-        while True:  # the views after the last tick
-            try:
-                got.append(json.loads(ws.recv(timeout=1)))
-            except TimeoutError:
-                break
+        got, checked = follow_both(ws, None)
     ticks = [f for f in got if f["type"] == "tick"]
     assert len(ticks) == total and checked >= 1
     last = [f for f in got if f["type"] == "best"][-1]

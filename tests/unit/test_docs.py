@@ -9,8 +9,8 @@ from arbitrex.cli import app
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()
-SUBCOMMANDS = {"collect", "serve", "tail", "replay", "export", "doctor", "env", "check", "show",
-               "up"}
+SUBCOMMANDS = {"archive", "collect", "serve", "tail", "replay", "export", "doctor", "env",
+               "check", "show", "up"}
 
 
 def readme_commands() -> list[str]:
@@ -37,7 +37,7 @@ def command_path(line: str) -> list[str]:
 
 def test_readme_shows_every_command():
     shown = {" ".join(command_path(line)) for line in readme_commands()}
-    for command in ("up", "collect", "serve", "tail", "replay", "export", "doctor",
+    for command in ("up", "collect", "serve", "tail", "replay", "export", "archive", "doctor",
                     "doctor env check",
                     "doctor env show"):
         assert command in shown, command
@@ -58,3 +58,30 @@ def test_readme_settings_table_lists_every_setting():
 
     for spec in FIELDS:
         assert f"`{spec.name}`" in README, spec.name
+
+
+def test_the_readme_client_example_runs() -> None:
+    """The README's arbitrex.client example, run as it is against a real server."""
+    import subprocess
+    import sys
+    import time
+
+    from arbitrex.stores.memory import MemoryStore
+    from arbitrex.tick import Tick
+    from tests.unit.stream.servers import Server
+
+    code = README.split("```python\nimport asyncio\nfrom arbitrex.client")[1].split("```")[0]
+    code = "import asyncio\nfrom arbitrex.client" + code
+    store = MemoryStore()
+    store.add([Tick("sim", "EURUSD", i, 1_800_000_000_000 + i, 1.1, 1.1002, 0.0, 0, 0.0, 6,
+                    time.time_ns(), 0) for i in range(1, 151)])
+    server = Server(store)
+    try:
+        out = subprocess.run([sys.executable, "-c", code.replace("8000", str(server.port))],
+                             capture_output=True, text=True, timeout=60, cwd=REPO)
+    finally:
+        server.close()
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "sim EURUSD 1 1.1 1.1002" and lines[-1].startswith("sim EURUSD 100 ")
+    assert len(lines) == 100

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from arbitrex.client import ws_url
 from arbitrex.errors import ConfigError
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.stream.client import TailEvent, from_server, from_store, ws_url
+from arbitrex.stream.client import TailEvent, from_server, from_store
 from arbitrex.tick import Tick
 from tests.conftest import free_port
 from tests.unit.stream.servers import Server

@@ -1,0 +1,242 @@
+"""The Python client of arbitrex's WebSocket protocol (SPEC: Python client and history).
+
+    from arbitrex.client import connect, Gap, Best
+    async with connect("ws://127.0.0.1:8000/ws", token=None) as client:
+        async for item in client.subscribe(["EURUSD"], since={"EURUSD": 41}):
+            ...  # an arbitrex.tick.Tick, or a Gap(venue, symbol, from_seq, to_seq, reason)
+
+With ``view="best"`` the items are ``Best`` views. The client reconnects by itself (capped,
+jittered backoff) and resumes each stream after the last seq it yielded: it never yields a
+seq twice, and every hole is a ``Gap`` (the server's, or ``"unannounced"`` should a seq be
+skipped without one). For scripts and notebooks, ``ticks(url, symbols)`` is the same as a
+plain iterator: ``for tick in arbitrex.client.ticks(url, ["EURUSD"]): ...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple, cast
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import orjson
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from arbitrex.errors import ArbitrexError, ConfigError, TickError
+from arbitrex.runtime.backoff import Backoff
+from arbitrex.stream.best import Best
+from arbitrex.tick import Tick, from_record
+
+__all__ = ["Best", "Client", "Gap", "Item", "connect", "flagged", "ticks", "ws_url"]
+
+log = logging.getLogger(__name__)
+
+
+class Gap(NamedTuple):
+    """Seqs from_seq..to_seq of a stream that will not come (reason: slow_consumer,
+    history_trimmed, or unannounced)."""
+
+    venue: str
+    symbol: str
+    from_seq: int
+    to_seq: int
+    reason: str
+
+
+Item = Tick | Gap | Best
+
+
+def ws_url(url: str, token: str | None) -> str:
+    """The URL to connect to (``/ws`` by default, the token as a query parameter);
+    ConfigError for what is not a ws:// or wss:// URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ConfigError("url", f"{url!r} is not a WebSocket URL", "e.g. ws://127.0.0.1:8000/ws")
+    path = parts.path or "/ws"
+    query = parse_qs(parts.query)
+    if token and "token" not in query:
+        query["token"] = [token]
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, doseq=True), ""))
+
+
+class Client:
+    """A connection to a server, made (and remade) by ``subscribe``."""
+
+    def __init__(self, url: str, *, token: str | None = None, max_backoff: float = 10.0,
+                 open_timeout: float = 5.0) -> None:
+        self.url = ws_url(url, token)  # ConfigError for what is not a ws:// URL
+        self.shown_url = url
+        self.max_backoff = max_backoff
+        self.open_timeout = open_timeout
+        self.connects = 0
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None
+
+    async def subscribe(self, symbols: Sequence[str], *,
+                        since: Mapping[str, int] | None = None, view: str = "ticks",
+                        batch: bool = False) -> AsyncGenerator[Item, None]:
+        """Ticks (or views) of ``symbols`` until the caller stops iterating. ``since``:
+        the last seq already held, per ``SYMBOL`` or ``VENUE:SYMBOL``."""
+        async for item, _ in self.flagged(symbols, since=since, view=view, batch=batch):
+            yield item
+
+    async def flagged(self, symbols: Sequence[str], *,
+                      since: Mapping[str, int] | None = None, view: str = "ticks",
+                      batch: bool = False) -> AsyncGenerator[tuple[Item, bool], None]:
+        """``subscribe``'s items with whether each is a snapshot (the stored state sent
+        first, before live ones)."""
+        last: dict[str, int] = {}  # "venue:symbol" -> the last seq yielded (or declared lost)
+        backoff = Backoff(initial=min(0.25, self.max_backoff), cap=self.max_backoff)
+        while True:
+            try:
+                async with ws_connect(self.url, open_timeout=self.open_timeout,
+                                      max_size=2**22) as ws:
+                    self.connects += 1
+                    backoff.reset()
+                    await ws.send(_subscribe(symbols, since, last, view, batch))
+                    async for raw in ws:
+                        for item in _items(raw, last):
+                            yield item
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    raise ConfigError("WS_TOKEN", f"the server at {self.shown_url} refused "
+                                      f"the connection ({status})", "set the server's token "
+                                      "(WS_TOKEN, or token= in the URL)") from exc
+                log.warning("server answered %d; retrying", status)
+            except InvalidURI as exc:
+                raise ConfigError("url", f"{self.shown_url!r} is not a WebSocket URL",
+                                  "e.g. ws://127.0.0.1:8000/ws") from exc
+            except (OSError, ConnectionClosed, TimeoutError) as exc:
+                log.warning("connection to %s lost (%s); reconnecting", self.shown_url, exc)
+            await asyncio.sleep(backoff.next())
+
+
+def connect(url: str, *, token: str | None = None, max_backoff: float = 10.0) -> Client:
+    """A client of the server at ``url`` (``async with connect(...) as client``)."""
+    return Client(url, token=token, max_backoff=max_backoff)
+
+
+def _subscribe(symbols: Sequence[str], since: Mapping[str, int] | None, last: dict[str, int],
+               view: str, batch: bool) -> str:
+    message: dict[str, Any] = {"op": "subscribe", "symbols": list(symbols)}
+    resume = {**(since or {}), **last}  # a stream's own seq wins over its symbol's
+    if resume and view == "ticks":
+        message["since"] = resume
+    if view != "ticks":
+        message["view"] = view
+    if batch:
+        message["batch"] = True
+    return orjson.dumps(message).decode()
+
+
+def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, bool]]:
+    """The items of one server frame (with their snapshot flag), each seq once; ``last``
+    kept."""
+    message = orjson.loads(raw)
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind in ("tick", "ticks"):
+        for record in (message["data"] if kind == "ticks" else [message]):
+            try:
+                tick = from_record(record)
+            except TickError as exc:
+                raise ArbitrexError(f"the server sent an invalid tick: {exc}") from exc
+            key = f"{tick.venue}:{tick.symbol}"
+            held = last.get(key)
+            if held is not None and tick.seq <= held:
+                continue
+            if held is not None and tick.seq > held + 1:
+                yield Gap(tick.venue, tick.symbol, held + 1, tick.seq - 1, "unannounced"), False
+            last[key] = tick.seq
+            yield tick, bool(record.get("snapshot"))
+    elif kind == "gap":
+        gap = Gap(message.get("venue", ""), message["symbol"], message["from_seq"],
+                  message["to_seq"], message["reason"])
+        key = f"{gap.venue}:{gap.symbol}"
+        last[key] = max(last.get(key, 0), gap.to_seq)
+        yield gap, False
+    elif kind == "best":
+        try:
+            yield Best.from_record(message), bool(message.get("snapshot"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ArbitrexError(f"the server sent an invalid best frame: {exc!r}") from exc
+    elif kind == "error":
+        log.warning("server error %s: %s", message.get("code"), message.get("message"))
+
+
+_DONE = object()
+
+
+def ticks(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
+          view: str = "ticks", batch: bool = False, token: str | None = None,
+          max_backoff: float = 10.0) -> Iterator[Item]:
+    """``subscribe`` as a plain iterator, for scripts and notebooks (the client runs on an
+    event loop in a thread of its own). Closing the iterator closes the connection."""
+    for got in flagged(url, symbols, since=since, view=view, batch=batch, token=token,
+                       max_backoff=max_backoff):
+        if got is not None:
+            yield got[0]
+
+
+def flagged(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
+            view: str = "ticks", batch: bool = False, token: str | None = None,
+            max_backoff: float = 10.0, idle: float | None = None
+            ) -> Generator[tuple[Item, bool] | None, None, None]:
+    """(item, snapshot) pairs as ``ticks`` gives items; with ``idle``, None whenever
+    nothing came for that many seconds (a chance to redraw)."""
+    client = Client(url, token=token, max_backoff=max_backoff)
+    items: queue.Queue[object] = queue.Queue(maxsize=10_000)
+    loop = asyncio.new_event_loop()
+
+    async def pump() -> None:
+        try:
+            async for pair in client.flagged(symbols, since=since, view=view, batch=batch):
+                while True:  # a bounded queue: wait for the reader, without blocking the loop
+                    try:
+                        items.put_nowait(pair)
+                        break
+                    except queue.Full:
+                        await asyncio.sleep(0.005)
+        except asyncio.CancelledError:
+            items.put(_DONE)
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            items.put(exc)
+
+    task = loop.create_task(pump())
+    thread = threading.Thread(target=_run, args=(loop, task), daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                got = items.get(timeout=idle)
+            except queue.Empty:
+                yield None
+                continue
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield cast(tuple[Item, bool], got)
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        thread.join(5)
+
+
+def _run(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    try:
+        loop.run_until_complete(task)
+    except BaseException:  # noqa: BLE001, S110 - cancelled on close; errors went to the queue
+        pass
+    finally:
+        loop.close()
