@@ -229,7 +229,10 @@ def flagged(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None
                 raise got
             yield cast(tuple[Item, bool], got)
     finally:
-        loop.call_soon_threadsafe(task.cancel)
+        try:
+            loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop already ended (the client failed) and closed
+            pass
         thread.join(5)
 
 
