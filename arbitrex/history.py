@@ -5,6 +5,7 @@
         ...                                  # an arbitrex.tick.Tick, in (time_msc, seq) order
     for bar in arbitrex.history.bars("1m", symbols=["EURUSD"]):
         ...                                  # an arbitrex.bars.Bar
+    frame = arbitrex.history.table(symbols=["EURUSD"]).to_pandas()   # with pyarrow
 
 ``ordered`` merges a store's streams, and the archive's day files of the same streams, in
 (time_msc, seq, venue, symbol) order in constant memory (one cursor per stream); ``read``
@@ -18,6 +19,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from arbitrex.archive import files as archive_files
 from arbitrex.archive.layout import DayKey, days_in
@@ -26,7 +28,7 @@ from arbitrex.config import load_settings
 from arbitrex.errors import ConfigError
 from arbitrex.stores import open_store
 from arbitrex.stores.base import END_OF_TIME, RangeReader
-from arbitrex.tick import Tick
+from arbitrex.tick import STORED_FIELDS, Tick
 
 When = datetime | str | int | None  # a datetime (naive: UTC), ISO-8601 text, or epoch ms
 
@@ -157,3 +159,18 @@ def bars(width: str | int, symbols: Sequence[str] | None = None,
     """Bars of ``width`` (``"1m"``, ``"1h"``, ... or milliseconds) of the stored ticks."""
     width_ms = parse_width(width) if isinstance(width, str) else width
     return make_bars(read(symbols, venues, start, end, env_file=env_file), width_ms)
+
+
+def table(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
+          start: When = None, end: When = None, *, env_file: str | Path = ".env") -> Any:
+    """``read`` as a ``pyarrow.Table`` with the stored fields as columns (pandas:
+    ``.to_pandas()``); needs pyarrow (``pip install 'arbitrex[parquet]'``)."""
+    from arbitrex.formats.parquet import _pyarrow
+
+    pa = _pyarrow()
+    columns: dict[str, list[Any]] = {f: [] for f in STORED_FIELDS}
+    lists = list(columns.values())
+    for tick in read(symbols, venues, start, end, env_file=env_file):
+        for values, value in zip(lists, tick, strict=True):
+            values.append(value)
+    return pa.table(columns)

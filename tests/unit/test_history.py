@@ -27,6 +27,11 @@ def test_read_and_bars_from_the_store_the_settings_name(tmp_path: Path) -> None:
     assert list(history.read(["EURUSD"], start="1970-01-01T00:00:00Z", env_file=env)) == [
         t for t in ticks if t.symbol == "EURUSD"]
     assert list(history.bars("1s", env_file=env)) == list(make_bars(ticks, 1000))
+    pytest.importorskip("pyarrow")
+    table = history.table(["EURUSD"], env_file=env)
+    assert table.num_rows == len([t for t in ticks if t.symbol == "EURUSD"])
+    assert table.column("seq").to_pylist()[:3] == [t.seq for t in ticks
+                                                   if t.symbol == "EURUSD"][:3]
 
 
 def test_a_bad_time_names_the_argument() -> None:
