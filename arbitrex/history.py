@@ -27,7 +27,7 @@ from arbitrex.bars import Bar, make_bars, parse_width
 from arbitrex.config import load_settings
 from arbitrex.errors import ConfigError
 from arbitrex.stores import open_store
-from arbitrex.stores.base import END_OF_TIME, RangeReader
+from arbitrex.stores.base import END_OF_TIME, Archivable, RangeReader
 from arbitrex.tick import STORED_FIELDS, Tick
 
 When = datetime | str | int | None  # a datetime (naive: UTC), ISO-8601 text, or epoch ms
@@ -55,15 +55,33 @@ def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence
     streams = sorted({k for k in store.streams() if wanted(*k)} | set(days))
     cursors = []
     for venue, symbol in streams:
-        stored = store.iter_range(symbols=[symbol], venues=[venue], from_msc=from_msc,
-                                  to_msc=to_msc, chunk=2000)
+        stored: Iterable[Tick]
+        if isinstance(store, Archivable):  # each stream in (time_msc, seq) order
+            stored = store.iter_stream(venue, symbol, from_msc, to_msc, chunk=2000)
+        else:  # in seq order: the same wherever a stream's times follow its seqs
+            stored = store.iter_range(symbols=[symbol], venues=[venue], from_msc=from_msc,
+                                      to_msc=to_msc, chunk=2000)
         archived = days.get((venue, symbol))
         if archived:
             old = (t for key, path in archived for t in archive_files.read(path, key)
                    if from_msc <= t.time_msc < to_msc)
-            stored = _once(heapq.merge(old, stored, key=_seq))
+            stored = _once(heapq.merge(old, stored, key=_time_seq))
         cursors.append(stored)
     return heapq.merge(*cursors, key=order_key)
+
+
+def _time_seq(tick: Tick) -> tuple[int, int]:
+    return (tick.time_msc, tick.seq)
+
+
+def _once(ticks: Iterable[Tick]) -> Iterator[Tick]:
+    """One stream's ticks in (time_msc, seq) order, each seq once: a tick both archived and
+    stored comes twice in a row."""
+    last = -1
+    for tick in ticks:
+        if tick.seq != last:
+            yield tick
+            last = tick.seq
 
 
 def count(store: RangeReader, *, symbols: Sequence[str] = (), from_msc: int = 0,
@@ -76,19 +94,6 @@ def count(store: RangeReader, *, symbols: Sequence[str] = (), from_msc: int = 0,
                     and key.start_msc < to_msc:
                 n += archive_files.count_between(path, from_msc, to_msc)
     return n
-
-
-def _seq(tick: Tick) -> int:
-    return tick.seq
-
-
-def _once(ticks: Iterable[Tick]) -> Iterator[Tick]:
-    """One stream's ticks in seq order, each seq once."""
-    last = -1
-    for tick in ticks:
-        if tick.seq != last:
-            yield tick
-            last = tick.seq
 
 
 def numbered(ticks: Iterable[Tick]) -> Iterator[Tick]:

@@ -19,7 +19,7 @@ class ArchiveError(ArbitrexError):
 
 
 class Facts(NamedTuple):
-    """What verification compares: how many rows, and the first and last seq."""
+    """What verification compares: how many rows, and the lowest and highest seq."""
 
     rows: int
     first_seq: int | None
@@ -37,7 +37,7 @@ def temporary(path: Path) -> Path:
 
 
 def write(path: Path, ticks: Iterable[Tick]) -> Facts:
-    """Write ``ticks`` (one stream's day, in seq order) to ``path`` and fsync it."""
+    """Write ``ticks`` (one stream's day, in (time_msc, seq) order) to ``path``, fsynced."""
     pa = _pyarrow()
     schema = _schema(pa)
     index = [Tick._fields.index(f) for f in ARCHIVED_FIELDS]
@@ -50,8 +50,8 @@ def write(path: Path, ticks: Iterable[Tick]) -> Facts:
                 for tick in ticks:
                     for values, i in zip(columns, index, strict=True):
                         values.append(tick[i])
-                    first = tick.seq if first is None else first
-                    last = tick.seq
+                    first = tick.seq if first is None else min(first, tick.seq)
+                    last = tick.seq if last is None else max(last, tick.seq)
                     rows += 1
                     if rows % ROW_GROUP == 0:
                         writer.write_table(pa.table(dict(zip(ARCHIVED_FIELDS, columns,
@@ -68,9 +68,9 @@ def write(path: Path, ticks: Iterable[Tick]) -> Facts:
 
 
 def facts(path: Path) -> Facts:
-    """Rows and first and last seq, read back from the file itself."""
+    """Rows and lowest and highest seq, read back from the file itself."""
     seqs = _column(path, "seq")
-    return Facts(len(seqs), seqs[0] if seqs else None, seqs[-1] if seqs else None)
+    return Facts(len(seqs), min(seqs, default=None), max(seqs, default=None))
 
 
 def seqs(path: Path) -> list[int]:
@@ -104,7 +104,7 @@ def place(tmp: Path, path: Path) -> None:
 
 
 def read(path: Path, key: DayKey) -> Iterator[Tick]:
-    """The ticks of a day file, in file (seq) order, a row group at a time."""
+    """The ticks of a day file, in file ((time_msc, seq)) order, a row group at a time."""
     pa = _pyarrow()
     try:
         source = pa.parquet.ParquetFile(str(path))

@@ -60,7 +60,8 @@ def move_day(store: Archivable, root: Path, stored: StoredDay) -> int:
                 key.venue, key.symbol, key.start_msc, key.end_msc)):
             return _drop(store, key, stored.last_seq)
         union = _union(files.read(path, key), ticks)
-        expected = Facts(len(union), union[0].seq, union[-1].seq)
+        seqs = [t.seq for t in union]
+        expected = Facts(len(union), min(seqs), max(seqs))
         ticks = iter(union)
     tmp = files.temporary(path)
     try:
@@ -87,9 +88,9 @@ def _drop(store: Archivable, key: DayKey, last_seq: int) -> int:
 
 
 def _union(*sources: Iterable[Tick]) -> list[Tick]:
-    """Ticks of several sources of one stream, each seq once, in seq order."""
+    """Ticks of several sources of one stream, each seq once, in (time_msc, seq) order."""
     by_seq: dict[int, Tick] = {}
     for source in sources:
         for tick in source:
             by_seq.setdefault(tick.seq, tick)
-    return [by_seq[seq] for seq in sorted(by_seq)]
+    return sorted(by_seq.values(), key=lambda t: (t.time_msc, t.seq))

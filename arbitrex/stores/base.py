@@ -139,7 +139,8 @@ class Archivable(Protocol):
 
     def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
                     chunk: int = 10_000) -> Iterator[Tick]:
-        """One stream's ticks with from_msc <= time_msc < to_msc, in seq order."""
+        """One stream's ticks with from_msc <= time_msc < to_msc, in (time_msc, seq)
+        order."""
         ...
 
     def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int

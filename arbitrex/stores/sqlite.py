@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS ticks (
     broker_msc INTEGER NOT NULL,
     UNIQUE (venue, symbol, seq)
 );
+CREATE INDEX IF NOT EXISTS ticks_by_time ON ticks (venue, symbol, time_msc, seq);
 CREATE TABLE IF NOT EXISTS streams (
     venue TEXT NOT NULL,
     symbol TEXT NOT NULL,
@@ -127,6 +128,7 @@ class SqliteStore:
             if mode != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA cache_size = -65536")  # 64 MiB: every stream's index pages
             db.executescript(_SCHEMA)
         except BaseException:
             db.close()
@@ -262,6 +264,12 @@ class SqliteStore:
 
     def count_range(self, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
                     from_msc: int = 0, to_msc: int = END_OF_TIME) -> int:
+        if from_msc > 0 or to_msc < END_OF_TIME:  # a range of time: per stream, on the index
+            return sum(int(self._query(
+                "SELECT COUNT(*) FROM ticks WHERE venue=? AND symbol=? AND time_msc >= ? AND "
+                "time_msc < ?", [v, s, from_msc, to_msc])[0][0])
+                for v, s in self.streams()
+                if (not symbols or s in symbols) and (not venues or v in venues))
         where, args = self._range_sql(symbols, venues)
         return int(self._query(f"SELECT COUNT(*) FROM ticks WHERE {where}",
                                [from_msc, to_msc, *args])[0][0])
@@ -293,14 +301,16 @@ class SqliteStore:
 
     def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
                     chunk: int = 10_000) -> Iterator[Tick]:
-        sql = (f"SELECT {COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND seq > ? AND "
-               "time_msc >= ? AND time_msc < ? ORDER BY seq LIMIT ?")
-        after = 0
+        """One stream's ticks in [from_msc, to_msc) in (time_msc, seq) order, through the
+        index ticks_by_time: a range of time costs what it holds, however old the store."""
+        sql = (f"SELECT {COLUMNS} FROM ticks WHERE venue=? AND symbol=? AND time_msc < ? "
+               "AND (time_msc, seq) > (?, ?) ORDER BY time_msc, seq LIMIT ?")
+        at = (from_msc, -1)
         while True:
-            rows = self._query(sql, [venue, symbol, after, from_msc, to_msc, chunk])
+            rows = self._query(sql, [venue, symbol, to_msc, *at, chunk])
             if not rows:
                 return
-            after = rows[-1][2]
+            at = (rows[-1][3], rows[-1][2])
             yield from (Tick._make(r) for r in rows)
 
     def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int,
