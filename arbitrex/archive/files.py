@@ -41,30 +41,42 @@ def write(path: Path, ticks: Iterable[Tick]) -> Facts:
     pa = _pyarrow()
     schema = _schema(pa)
     index = [Tick._fields.index(f) for f in ARCHIVED_FIELDS]
-    columns: list[list[Any]] = [[] for _ in ARCHIVED_FIELDS]
     rows, first, last = 0, None, None
     path.parent.mkdir(parents=True, exist_ok=True)
+
+    def group(buffer: list[Tick]) -> Any:
+        columns = list(zip(*buffer, strict=True))  # rows to columns, in C
+        return pa.table({f: columns[i] for f, i in zip(ARCHIVED_FIELDS, index, strict=True)},
+                        schema=schema)
+
     try:
         with open(path, "wb") as raw:
             with pa.parquet.ParquetWriter(raw, schema) as writer:
+                buffer: list[Tick] = []
                 for tick in ticks:
-                    for values, i in zip(columns, index, strict=True):
-                        values.append(tick[i])
-                    first = tick.seq if first is None else min(first, tick.seq)
-                    last = tick.seq if last is None else max(last, tick.seq)
-                    rows += 1
-                    if rows % ROW_GROUP == 0:
-                        writer.write_table(pa.table(dict(zip(ARCHIVED_FIELDS, columns,
-                                                             strict=True)), schema=schema))
-                        columns = [[] for _ in ARCHIVED_FIELDS]
-                if columns[0] or rows == 0:
-                    writer.write_table(pa.table(dict(zip(ARCHIVED_FIELDS, columns,
-                                                         strict=True)), schema=schema))
+                    buffer.append(tick)
+                    if len(buffer) == ROW_GROUP:
+                        writer.write_table(group(buffer))
+                        rows, first, last = _count(buffer, rows, first, last)
+                        buffer = []
+                if buffer or rows == 0:
+                    writer.write_table(group(buffer) if buffer else schema.empty_table())
+                    rows, first, last = _count(buffer, rows, first, last)
             raw.flush()
             os.fsync(raw.fileno())
     except Exception as exc:  # OSError, or pyarrow's own for a full disk
         raise ArchiveError(f"cannot write {path}: {exc}") from exc
     return Facts(rows, first, last)
+
+
+def _count(buffer: list[Tick], rows: int, first: int | None, last: int | None
+           ) -> tuple[int, int | None, int | None]:
+    if not buffer:
+        return rows, first, last
+    seqs = [t.seq for t in buffer]
+    low, high = min(seqs), max(seqs)
+    return (rows + len(buffer), low if first is None else min(first, low),
+            high if last is None else max(last, high))
 
 
 def facts(path: Path) -> Facts:

@@ -1,11 +1,12 @@
 """The move of old days from the store to the archive, safe against a crash at any step.
 
-For each stream's day that ended before the cutoff:
+Day by day, for each stream's day that ended before the cutoff:
 1. its ticks are written to ``date=....parquet.tmp-PID`` and fsynced (``written``);
-2. the file is read back and checked against the store: rows, first and last seq
+2. the file is read back and checked against the store: rows, lowest and highest seq
    (``verified``);
 3. it is renamed into place and the folder fsynced (``renamed``);
-4. only then are those ticks deleted from the store, in one transaction (``dropped``).
+4. once every stream's file of the day is in place, those ticks are deleted from the store
+   (``dropped``), in rowid order, a few thousand per transaction.
 A crash before 3 leaves the store whole and a temporary file, removed by the next run. A
 crash between 3 and 4 leaves the day in both places: readers of the history take each seq
 once, and the next run, finding the file, deletes what the file holds (after writing the
@@ -21,9 +22,9 @@ from typing import NamedTuple
 
 from arbitrex.archive import files
 from arbitrex.archive.files import ArchiveError, Facts
-from arbitrex.archive.layout import DayKey, path_of
+from arbitrex.archive.layout import DayKey, date_text, path_of
 from arbitrex.runtime.faults import crash_point
-from arbitrex.stores.base import Archivable, StoredDay
+from arbitrex.stores.base import Archivable, Dropped, StoredDay
 from arbitrex.tick import Tick
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,25 @@ class Moved(NamedTuple):
 
 def archive(store: Archivable, root: Path, cutoff_msc: int, *,
             progress: Callable[[int], None] = lambda n: None) -> Moved:
-    """Move every stream's whole UTC days before ``cutoff_msc`` into ``root``."""
+    """Move every stream's whole UTC days before ``cutoff_msc`` into ``root``, a day at a
+    time: every stream's file of the day first, then the day's ticks out of the store."""
     days = ticks = 0
-    for stored in store.stored_days(cutoff_msc):
-        moved = move_day(store, root, stored)
-        days += 1
-        ticks += moved
-        progress(stored.rows)
+    due = store.stored_days(cutoff_msc)
+    for day in sorted({d.day for d in due}):
+        streams = [d for d in due if d.day == day]
+        ranges = [archive_stream_day(store, root, stored) for stored in streams]
+        dropped = store.drop(ranges)
+        crash_point("archive:dropped")
+        log.info("archived %s: %d ticks of %d streams", date_text(day), dropped,
+                 len(streams))
+        days += len(streams)
+        ticks += dropped
+        progress(sum(s.rows for s in streams))
     return Moved(days, ticks)
 
 
-def move_day(store: Archivable, root: Path, stored: StoredDay) -> int:
-    """Move one stream's day; the ticks deleted from the store."""
+def archive_stream_day(store: Archivable, root: Path, stored: StoredDay) -> Dropped:
+    """Write (or complete) one stream's day file; what may then leave the store."""
     key = DayKey(stored.venue, stored.symbol, stored.day)
     path = path_of(root, key)
     for stale in path.parent.glob(path.name + ".tmp-*"):  # left by a crashed run
@@ -55,10 +63,10 @@ def move_day(store: Archivable, root: Path, stored: StoredDay) -> int:
     expected = Facts(stored.rows, stored.first_seq, stored.last_seq)
     ticks = store.iter_stream(key.venue, key.symbol, key.start_msc, key.end_msc)
     if path.exists():  # archived before, and the store still holds (some of) the day
-        held = files.seqs(path)
-        if set(held).issuperset(t.seq for t in store.iter_stream(
+        held = set(files.seqs(path))
+        if held.issuperset(t.seq for t in store.iter_stream(
                 key.venue, key.symbol, key.start_msc, key.end_msc)):
-            return _drop(store, key, stored.last_seq)
+            return Dropped(key.venue, key.symbol, key.start_msc, key.end_msc, stored.last_seq)
         union = _union(files.read(path, key), ticks)
         seqs = [t.seq for t in union]
         expected = Facts(len(union), min(seqs), max(seqs))
@@ -76,15 +84,7 @@ def move_day(store: Archivable, root: Path, stored: StoredDay) -> int:
         tmp.unlink(missing_ok=True)
         raise
     crash_point("archive:renamed")
-    return _drop(store, key, expected.last_seq or 0)
-
-
-def _drop(store: Archivable, key: DayKey, last_seq: int) -> int:
-    dropped = store.drop(key.venue, key.symbol, key.start_msc, key.end_msc, last_seq)
-    crash_point("archive:dropped")
-    log.info("archived %s:%s %s: %d ticks", key.venue, key.symbol,
-             path_of(Path("."), key).name[5:15], dropped)
-    return dropped
+    return Dropped(key.venue, key.symbol, key.start_msc, key.end_msc, expected.last_seq or 0)
 
 
 def _union(*sources: Iterable[Tick]) -> list[Tick]:

@@ -129,6 +129,16 @@ class StoredDay(NamedTuple):
     last_seq: int
 
 
+class Dropped(NamedTuple):
+    """Ticks to delete from the store once archived."""
+
+    venue: str
+    symbol: str
+    from_msc: int
+    to_msc: int
+    last_seq: int
+
+
 @runtime_checkable
 class Archivable(Protocol):
     """A store whose old days ``arbitrex archive`` can move out."""
@@ -143,10 +153,9 @@ class Archivable(Protocol):
         order."""
         ...
 
-    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int
-             ) -> int:
-        """Delete one stream's ticks in [from_msc, to_msc) up to ``last_seq``; how many.
-        The seq counter is kept: seqs are never reused."""
+    def drop(self, ranges: Sequence[Dropped]) -> int:
+        """Delete each range's ticks (one stream's, in [from_msc, to_msc), up to
+        ``last_seq``); how many. Seq counters are kept: seqs are never reused."""
         ...
 
 

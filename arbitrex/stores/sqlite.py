@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import END_OF_TIME, StoredDay
+from arbitrex.stores.base import END_OF_TIME, Dropped, StoredDay
 from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
@@ -313,24 +313,27 @@ class SqliteStore:
             at = (rows[-1][3], rows[-1][2])
             yield from (Tick._make(r) for r in rows)
 
-    def drop(self, venue: str, symbol: str, from_msc: int, to_msc: int, last_seq: int,
-             *, chunk: int = 5000) -> int:
-        """Delete in transactions of ``chunk`` rows: a writer (collect) waits for one chunk
-        at most, never for a whole day."""
-        sql = ("DELETE FROM ticks WHERE id IN (SELECT id FROM ticks WHERE venue=? AND symbol=? "
-               "AND seq <= ? AND time_msc >= ? AND time_msc < ? LIMIT ?)")
-        total = 0
+    def drop(self, ranges: Sequence[Dropped], *, chunk: int = 5000) -> int:
+        """Delete by rowid, in rowid order, ``chunk`` rows per transaction: the ticks of a
+        day of several streams lie together, so each page is written once, and a writer
+        (collect) waits for one chunk at most."""
+        ids: list[int] = []
+        for r in ranges:
+            ids += [row[0] for row in self._query(
+                "SELECT id FROM ticks WHERE venue=? AND symbol=? AND time_msc >= ? AND "
+                "time_msc < ? AND seq <= ?", [r.venue, r.symbol, r.from_msc, r.to_msc,
+                                             r.last_seq])]
+        ids.sort()
         try:
-            while True:
+            for i in range(0, len(ids), chunk):
+                part = ids[i:i + chunk]
                 with self._db:
                     self._db.execute("BEGIN IMMEDIATE")
-                    n = self._db.execute(sql, [venue, symbol, last_seq, from_msc, to_msc,
-                                               chunk]).rowcount
-                total += n
-                if n < chunk:
-                    return total
+                    self._db.execute(f"DELETE FROM ticks WHERE id IN "
+                                     f"({','.join('?' * len(part))})", part)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot delete from {self.path}: {exc}") from exc
+        return len(ids)
 
     # Following
 
