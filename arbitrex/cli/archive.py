@@ -58,7 +58,7 @@ def run_archive(settings: Settings, days: int) -> None:
     try:
         if not isinstance(tick_store, Archivable):
             raise ConfigError("TICK_QUEUE_BACKEND", f"{tick_store!r} cannot be archived",
-                              "archive a SQLite store")
+                              "archive a SQLite or Redis store")
         due = tick_store.stored_days(cutoff)
         with progress("archive", sum(d.rows for d in due)) as advance:
             moved = move(tick_store, root, cutoff, progress=advance)

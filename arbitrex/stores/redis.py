@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import redis_keys as keys
-from arbitrex.stores.base import END_OF_TIME
+from arbitrex.stores.base import END_OF_TIME, Dropped, StoredDay
 from arbitrex.tick import RECORD_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
@@ -280,6 +280,47 @@ class RedisStore:
                     break
                 after = ticks[-1].seq
                 yield from (t for t in ticks if from_msc <= t.time_msc < to_msc)
+
+    # Archiving (a daily job: it reads each stream whole, at most REDIS_MAXLEN entries)
+
+    def _scan_stream(self, venue: str, symbol: str, chunk: int = 10_000) -> Iterator[Tick]:
+        after = 0
+        while True:
+            ticks = self.read_after(venue, symbol, after, chunk)
+            if not ticks:
+                return
+            after = ticks[-1].seq
+            yield from ticks
+
+    def stored_days(self, before_msc: int) -> list[StoredDay]:
+        cutoff = before_msc - before_msc % 86_400_000
+        days: dict[tuple[str, str, int], list[int]] = {}  # -> [rows, lowest, highest seq]
+        for venue, symbol in self.streams():
+            for t in self._scan_stream(venue, symbol):
+                if t.time_msc < cutoff:
+                    held = days.setdefault((venue, symbol, t.time_msc // 86_400_000),
+                                           [0, t.seq, t.seq])
+                    held[0] += 1
+                    held[1], held[2] = min(held[1], t.seq), max(held[2], t.seq)
+        return [StoredDay(v, s, d, *facts) for (v, s, d), facts in sorted(days.items())]
+
+    def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
+                    chunk: int = 10_000) -> Iterator[Tick]:
+        chosen = [t for t in self._scan_stream(venue, symbol, chunk)
+                  if from_msc <= t.time_msc < to_msc]
+        chosen.sort(key=lambda t: (t.time_msc, t.seq))
+        return iter(chosen)
+
+    def drop(self, ranges: Sequence[Dropped], *, chunk: int = 1000) -> int:
+        """XDEL, a thousand entries per call, after the day files are in place."""
+        total = 0
+        for r in ranges:
+            ids = [f"{t.seq}-0" for t in self._scan_stream(r.venue, r.symbol)
+                   if r.from_msc <= t.time_msc < r.to_msc and t.seq <= r.last_seq]
+            key = keys.stream_key(r.venue, r.symbol)
+            for i in range(0, len(ids), chunk):
+                total += int(self._call("xdel", self.r.xdel, key, *ids[i:i + chunk]))
+        return total
 
     # Following
 

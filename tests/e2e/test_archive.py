@@ -15,16 +15,16 @@ from websockets.sync.client import connect
 from arbitrex.sources.sim import SimModel
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.tick import Tick
-from tests.conftest import log_of
+from tests.conftest import log_of, must
 from tests.e2e.streams import next_of_type
 
 DAY = 86_400_000
 pytest.importorskip("pyarrow")
 
 
-def fill_days(path: Path, n: int = 6000, days: float = 5.0) -> int:
-    """n simulated ticks over two symbols, spread over the last ``days`` days; the time of
-    the first."""
+def fill_days(path: Path | None, n: int = 6000, days: float = 5.0, store=None) -> int:
+    """n simulated ticks over two symbols, spread over the last ``days`` days, into the
+    SQLite store at ``path`` (or ``store``); the time of the first."""
     now = int(time.time() * 1000)
     start = now - int(days * DAY)
     model = SimModel(["EURUSD", "USDJPY"], seed=11)
@@ -34,7 +34,7 @@ def fill_days(path: Path, n: int = 6000, days: float = 5.0) -> int:
         ms = start + i * int(days * DAY) // n
         ticks.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, i, 0.5, flags, ms * 10**6 + 7,
                           ms))
-    store = SqliteStore(path)
+    store = store or SqliteStore(must(path))
     store.append(ticks)
     store.close()
     return start
@@ -221,3 +221,25 @@ def test_doctor_checks_the_archive(arbitrex):
     victim.write_bytes(b"PAR1 not really")
     row = archive_row(arbitrex)
     assert row["status"] == "fail" and victim.name in row["detail"]
+
+
+def test_a_redis_store_is_archived_the_same_way(arbitrex, redis_server):
+    from arbitrex.stores.redis import RedisStore
+
+    arbitrex.env.update(TICK_QUEUE_BACKEND="redis", REDIS_URL=redis_server.url)
+    fill_days(None, store=RedisStore(redis_server.url))
+    before = export(arbitrex, "before.ndjson")
+    arbitrex.env["ARBITREX_CRASH_AT"] = "archive:renamed"
+    assert arbitrex.run("archive", "--older-than", "2").returncode == -9
+    del arbitrex.env["ARBITREX_CRASH_AT"]
+    assert export(arbitrex, "between.ndjson") == before
+    result = arbitrex.run("archive", "--older-than", "2")
+    assert result.returncode == 0, result.stderr
+    assert export(arbitrex, "after.ndjson") == before
+    store = RedisStore(redis_server.url)
+    today = int(time.time() * 1000) // DAY
+    left = {t.time_msc // DAY for v, s in store.streams()
+            for t in store.read_after(v, s, 0, 100_000)}
+    store.close()
+    assert left and min(left) >= today - 2
+    assert archived_days(arbitrex.workdir / "data" / "archive")
