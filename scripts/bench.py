@@ -532,11 +532,30 @@ def main() -> None:
     (tmp / "results.json").write_text(json.dumps(r, indent=2))
     if a.out:
         text = report(r, " ".join(["python scripts/bench.py", *sys.argv[1:]]))
-        kept = re.search(r"<!-- best -->.*<!-- /best -->\n?", a.out.read_text(), re.S) \
-            if a.out.exists() else None  # bench_best.py's section stays
-        a.out.write_text(text.rstrip() + "\n\n" + kept.group(0) if kept else text)
+        old = a.out.read_text() if a.out.exists() else ""
+        sections = [m.group(0) for m in re.finditer(r"<!-- (\w+) -->.*?<!-- /\1 -->\n?", old,
+                                                      re.S)]  # the other scripts' sections
+        a.out.write_text("\n\n".join([text.rstrip(), *(x.rstrip() for x in sections)]) + "\n")
         print("wrote", a.out)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def commit() -> str:
+    """The short hash of HEAD, for a report."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` (which begins with ``<!-- name -->``) in place of that section of the
+    report at ``path``, or at its end."""
+    old = path.read_text() if path.exists() else ""
+    rest = re.sub(rf"<!-- {name} -->.*?<!-- /{name} -->\n?", "", old, flags=re.S)
+    path.write_text(rest.rstrip() + "\n\n" + text)
+    print("wrote", path)
 
 
 def report(r: dict, command: str) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,8 +36,10 @@ from bench import (  # noqa: E402
     ROOT,
     arbitrex,
     clients,
+    commit,
     cpu_seconds,
     free_port,
+    replace_section,
     results,
     start,
     stop_all,
@@ -48,7 +49,6 @@ from bench import (  # noqa: E402
 SYMBOLS = "EURUSD,GBPUSD,USDJPY"
 VENUES = "icm,pepper,oanda"
 BASELINE = str(ROOT / "scripts" / "baseline_fastapi.py")
-SECTION = re.compile(r"<!-- best -->.*<!-- /best -->\n?", re.S)
 
 
 def collect(rate_per_venue: int, name: str, env: dict, tmp: Path) -> subprocess.Popen:
@@ -158,15 +158,13 @@ def main() -> None:
     text = report(r, command)
     print(text)
     if a.out:
-        old = a.out.read_text() if a.out.exists() else ""
-        a.out.write_text(SECTION.sub("", old).rstrip() + "\n\n" + text)
-        print("wrote", a.out)
+        replace_section(a.out, "best", text)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(r: dict, command: str) -> str:
     lines = ["<!-- best -->", "## The cross-venue view", "",
-             f"`{command}` — {r['started']}, commit {_commit()}. Three simulated brokers "
+             f"`{command}` — {r['started']}, commit {commit()}. Three simulated brokers "
              "(icm, pepper, oanda) over three symbols into SQLite; clients in two processes "
              "of 50 connections.", "",
              "Latency at 2,000 ticks/s (667 per venue) to 100 clients asking for batches "
@@ -204,14 +202,6 @@ def report(r: dict, command: str) -> str:
               f"{'met' if max(extra, worst_pair) <= 0.2 else '**not met**'}.",
               "<!-- /best -->", ""]
     return "\n".join(lines)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -35,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import ROOT, ListSource  # noqa: E402
+from bench import ListSource, commit, replace_section  # noqa: E402
 
 from arbitrex import formats, history  # noqa: E402
 from arbitrex.archive.layout import DAY_MS, cutoff_msc  # noqa: E402
@@ -45,7 +44,6 @@ from arbitrex.collect.loop import Collector  # noqa: E402
 from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
 from arbitrex.tick import Tick  # noqa: E402
 
-SECTION = re.compile(r"<!-- history -->.*<!-- /history -->\n?", re.S)
 SYMBOLS = ["EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD", "USDCAD", "USDCHF", "NZDUSD",
            "EURJPY", "GBPJPY", "EURGBP", "EURCHF", "AUDJPY", "CADJPY", "CHFJPY", "EURAUD",
            "GBPAUD", "XAGUSD", "US30", "GER40"]
@@ -214,8 +212,7 @@ def main() -> None:
     text = report(r, " ".join(["python scripts/bench_history.py", *sys.argv[1:]]))
     print(text)
     if a.out:
-        old = a.out.read_text() if a.out.exists() else ""
-        a.out.write_text(SECTION.sub("", old).rstrip() + "\n\n" + text)
+        replace_section(a.out, "history", text)
 
 
 def report(r: dict, command: str) -> str:
@@ -225,7 +222,7 @@ def report(r: dict, command: str) -> str:
     ratio = ing["big"] / ing["empty"]
     lines = [
         "<!-- history -->", "## History: a large store, the archive, bars", "",
-        f"`{command}` — {r['started']}, commit {_commit()}. The store: {s['ticks']:,} ticks "
+        f"`{command}` — {r['started']}, commit {commit()}. The store: {s['ticks']:,} ticks "
         f"(80 streams, {s['days']} days), {s['bytes'] / 2**30:.1f} GiB, written in "
         f"{s['seconds']:.0f} s with plain executemany.", "",
         "| figure | arbitrex | beside it |", "|---|---|---|",
@@ -247,14 +244,6 @@ def report(r: dict, command: str) -> str:
            f"{b['duckdb_bars']:,} bars) |" if "duckdb_seconds" in b else "not installed |"),
         "<!-- /history -->", ""]
     return "\n".join(lines)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

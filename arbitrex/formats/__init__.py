@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from arbitrex.bars import Bar
 from arbitrex.clock import BrokerClock
@@ -18,6 +20,7 @@ from arbitrex.errors import ConfigError, TickError
 from arbitrex.tick import Tick
 
 FORMATS = ("ndjson", "csv", "parquet")
+_MODULES = {"ndjson": "ndjson", "csv": "csvfile", "parquet": "parquet"}
 
 
 def guess_format(path: Path) -> str:
@@ -40,38 +43,22 @@ def guess_format(path: Path) -> str:
     raise TickError(f"{path}: unknown file format; use .ndjson, .csv, .parquet or an MT5 export")
 
 
+def _writer(fmt: str) -> ModuleType:
+    """The module of a format that can be written."""
+    if fmt not in FORMATS:
+        raise ConfigError("format", f"unknown format {fmt!r}",
+                          f"use one of {', '.join(FORMATS)}")
+    return importlib.import_module(f"arbitrex.formats.{_MODULES[fmt]}")
+
+
 def write(ticks: Iterable[Tick], path: Path, fmt: str) -> int:
-    if fmt == "ndjson":
-        from arbitrex.formats import ndjson
-
-        return ndjson.write(ticks, path)
-    if fmt == "csv":
-        from arbitrex.formats import csvfile
-
-        return csvfile.write(ticks, path)
-    if fmt == "parquet":
-        from arbitrex.formats import parquet
-
-        return parquet.write(ticks, path)
-    raise ConfigError("format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    return int(_writer(fmt).write(ticks, path))
 
 
 def write_bars(bars: Iterable[Bar], path: Path, fmt: str) -> int:
     """Bars (``arbitrex.bars``) in the same formats: NDJSON bar records, CSV with a header
     of the bar's fields, Parquet with typed columns."""
-    if fmt == "ndjson":
-        from arbitrex.formats import ndjson
-
-        return ndjson.write_bars(bars, path)
-    if fmt == "csv":
-        from arbitrex.formats import csvfile
-
-        return csvfile.write_bars(bars, path)
-    if fmt == "parquet":
-        from arbitrex.formats import parquet
-
-        return parquet.write_bars(bars, path)
-    raise ConfigError("format", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    return int(_writer(fmt).write_bars(bars, path))
 
 
 def read(path: Path, *, symbols: tuple[str, ...] = (), clock: BrokerClock | None = None

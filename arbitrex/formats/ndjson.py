@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -13,19 +14,18 @@ from arbitrex.tick import Tick, from_record, to_record
 
 
 def write(ticks: Iterable[Tick], path: Path) -> int:
-    n = 0
-    with open(path, "wb") as out:
-        for tick in ticks:
-            out.write(orjson.dumps(to_record(tick)) + b"\n")
-            n += 1
-    return n
+    return _write(map(to_record, ticks), path)
 
 
 def write_bars(bars: Iterable[Bar], path: Path) -> int:
+    return _write(map(bar_record, bars), path)
+
+
+def _write(records: Iterable[dict[str, Any]], path: Path) -> int:
     n = 0
     with open(path, "wb") as out:
-        for bar in bars:
-            out.write(orjson.dumps(bar_record(bar)) + b"\n")
+        for record in records:
+            out.write(orjson.dumps(record) + b"\n")
             n += 1
     return n
 

@@ -273,17 +273,11 @@ class RedisStore:
         for venue, symbol in self.streams():
             if (symbols and symbol not in symbols) or (venues and venue not in venues):
                 continue
-            after = 0
-            while True:
-                ticks = self.read_after(venue, symbol, after, chunk)
-                if not ticks:
-                    break
-                after = ticks[-1].seq
-                yield from (t for t in ticks if from_msc <= t.time_msc < to_msc)
-
-    # Archiving (a daily job: it reads each stream whole, at most REDIS_MAXLEN entries)
+            yield from (t for t in self._scan_stream(venue, symbol, chunk)
+                        if from_msc <= t.time_msc < to_msc)
 
     def _scan_stream(self, venue: str, symbol: str, chunk: int = 10_000) -> Iterator[Tick]:
+        """A stream whole, in seq order, ``chunk`` entries per read."""
         after = 0
         while True:
             ticks = self.read_after(venue, symbol, after, chunk)
@@ -291,6 +285,8 @@ class RedisStore:
                 return
             after = ticks[-1].seq
             yield from ticks
+
+    # Archiving (a daily job: it reads each stream whole, at most REDIS_MAXLEN entries)
 
     def stored_days(self, before_msc: int) -> list[StoredDay]:
         cutoff = before_msc - before_msc % 86_400_000

@@ -88,22 +88,21 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
+def _by_symbol(name: str, text: str, counts: Counter[str]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, text, labels=["symbol"])
+    for symbol, n in sorted(counts.items()):
+        family.add_metric([symbol], n)
+    return family
+
+
 class _Exporter(Collector):
     def __init__(self, metrics: ServerMetrics) -> None:
         self.m = metrics
 
     def collect(self) -> Iterator[Metric]:
         m = self.m
-        ticks_in = CounterMetricFamily("arbitrex_ticks_in", "Ticks read from the store.",
-                                       labels=["symbol"])
-        for symbol, n in sorted(m.ticks_in.items()):
-            ticks_in.add_metric([symbol], n)
-        yield ticks_in
-        ticks_out = CounterMetricFamily("arbitrex_ticks_out", "Ticks sent to clients.",
-                                        labels=["symbol"])
-        for symbol, n in sorted(m.ticks_out.items()):
-            ticks_out.add_metric([symbol], n)
-        yield ticks_out
+        yield _by_symbol("arbitrex_ticks_in", "Ticks read from the store.", m.ticks_in)
+        yield _by_symbol("arbitrex_ticks_out", "Ticks sent to clients.", m.ticks_out)
         yield GaugeMetricFamily("arbitrex_clients", "Connected WebSocket clients.",
                                 value=m.clients)
         yield GaugeMetricFamily("arbitrex_subscriptions", "Symbol subscriptions, all clients.",
@@ -137,11 +136,7 @@ class _Exporter(Collector):
         for venue, buckets in sorted(m.venue_lag.items()):
             lag.add_metric([venue], buckets.cumulative(), sum_value=buckets.total)
         yield lag
-        best_out = CounterMetricFamily("arbitrex_best_out", "Best frames sent to clients.",
-                                       labels=["symbol"])
-        for symbol, n in sorted(m.best_out.items()):
-            best_out.add_metric([symbol], n)
-        yield best_out
+        yield _by_symbol("arbitrex_best_out", "Best frames sent to clients.", m.best_out)
         edge = GaugeMetricFamily(
             "arbitrex_best_edge", "The top edge of each symbol quoted at several venues: the "
             "highest bid minus the lowest ask of two other venues, in price units.",
