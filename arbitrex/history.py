@@ -63,8 +63,10 @@ def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence
                                       to_msc=to_msc, chunk=2000)
         archived = days.get((venue, symbol))
         if archived:
-            old = (t for key, path in archived for t in archive_files.read(path, key)
-                   if from_msc <= t.time_msc < to_msc)
+            old = (t for key, path in archived
+                   for t in (archive_files.read(path, key, from_msc, to_msc)
+                             if from_msc > key.start_msc or to_msc < key.end_msc
+                             else archive_files.read(path, key)))
             stored = _once(heapq.merge(old, stored, key=_time_seq))
         cursors.append(stored)
     return heapq.merge(*cursors, key=order_key)

@@ -115,12 +115,24 @@ def place(tmp: Path, path: Path) -> None:
             os.close(fd)
 
 
-def read(path: Path, key: DayKey) -> Iterator[Tick]:
-    """The ticks of a day file, in file ((time_msc, seq)) order, a row group at a time."""
+def read(path: Path, key: DayKey, from_msc: int | None = None, to_msc: int | None = None
+         ) -> Iterator[Tick]:
+    """The ticks of a day file in file ((time_msc, seq)) order; with ``from_msc`` and
+    ``to_msc``, only those in [from_msc, to_msc), filtered by pyarrow before Python sees
+    them. A row group at a time when unfiltered."""
     pa = _pyarrow()
     try:
-        source = pa.parquet.ParquetFile(str(path))
-        for batch in source.iter_batches(batch_size=ROW_GROUP):
+        if from_msc is not None or to_msc is not None:
+            import pyarrow.compute as pc
+
+            table = pa.parquet.read_table(str(path))
+            time = table.column("time_msc")
+            mask = pc.and_(pc.greater_equal(time, from_msc or 0),
+                           pc.less(time, to_msc if to_msc is not None else 2**62))
+            batches = table.filter(mask).to_batches(max_chunksize=ROW_GROUP)
+        else:
+            batches = pa.parquet.ParquetFile(str(path)).iter_batches(batch_size=ROW_GROUP)
+        for batch in batches:
             columns = [batch.column(f).to_pylist() for f in ARCHIVED_FIELDS]
             for row in zip(*columns, strict=True):
                 yield Tick(key.venue, key.symbol, *row)
