@@ -117,7 +117,8 @@ class Client:
             except InvalidURI as exc:
                 raise ConfigError("url", f"{self.shown_url!r} is not a WebSocket URL",
                                   "e.g. ws://127.0.0.1:8000/ws") from exc
-            except (OSError, ConnectionClosed, TimeoutError) as exc:
+            except (OSError, ConnectionClosed, TimeoutError, asyncio.TimeoutError) as exc:
+                # (before 3.11 asyncio's timeout is not the built-in TimeoutError)
                 log.warning("connection to %s lost (%s); reconnecting", self.shown_url, exc)
             await asyncio.sleep(backoff.next())
 
