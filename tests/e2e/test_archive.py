@@ -22,11 +22,13 @@ DAY = 86_400_000
 pytest.importorskip("pyarrow")
 
 
-def fill_days(path: Path | None, n: int = 6000, days: float = 5.0, store=None) -> int:
-    """n simulated ticks over two symbols, spread over the last ``days`` days, into the
-    SQLite store at ``path`` (or ``store``); the time of the first."""
+def fill_days(path: Path | None, n: int = 6000, days: float = 5.0, store=None, *,
+              whole: bool = False) -> int:
+    """n simulated ticks over two symbols, spread over the last ``days`` days (``whole``:
+    from a UTC midnight), into the SQLite store at ``path`` (or ``store``); the time of the
+    first."""
     now = int(time.time() * 1000)
-    start = now - int(days * DAY)
+    start = (now // DAY - int(days)) * DAY if whole else now - int(days * DAY)
     model = SimModel(["EURUSD", "USDJPY"], seed=11)
     ticks = []
     for i in range(n):
@@ -243,3 +245,40 @@ def test_a_redis_store_is_archived_the_same_way(arbitrex, redis_server):
     store.close()
     assert left and min(left) >= today - 2
     assert archived_days(arbitrex.workdir / "data" / "archive")
+
+
+@pytest.mark.parametrize("ticks, limit, fails", [(60_000, 100_000, "cannot write"),
+                                                 (10_000, 60_000, "cannot delete")])
+def test_a_disk_that_fills_while_archiving_loses_nothing(arbitrex, ticks, limit, fails):
+    """A file size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail.
+    With larger days the first day file cannot be written (the store is untouched); with
+    smaller ones the files are written and the store's own deletes fail (its WAL grows).
+    Either way: one clear line, no tick lost or doubled, and a rerun with room finishes."""
+    resource = pytest.importorskip("resource")
+    import signal
+    import subprocess
+    import sys
+
+    db = arbitrex.workdir / "ticks.db"
+    fill_days(db, ticks, whole=True)  # whole days: the same sizes at any time of day
+    before = export(arbitrex, "before.ndjson")
+    rows = query(db, "SELECT count(*) FROM ticks")
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-m", "arbitrex", "archive", "--older-than", "2"],
+                            cwd=arbitrex.workdir, env=arbitrex.env, capture_output=True,
+                            text=True, timeout=120, preexec_fn=small_disk)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert fails in result.stderr
+    if fails == "cannot write":
+        assert query(db, "SELECT count(*) FROM ticks") == rows  # untouched
+    root = arbitrex.workdir / "data" / "archive"
+    assert list(root.rglob("*.tmp-*")) == []
+    assert export(arbitrex, "between.ndjson") == before
+    assert arbitrex.run("archive", "--older-than", "2").returncode == 0
+    assert export(arbitrex, "after.ndjson") == before
+    assert not archived_days(root) & stored_days(db)
