@@ -332,7 +332,8 @@ class SqliteStore:
                     self._db.execute(f"DELETE FROM ticks WHERE id IN "
                                      f"({','.join('?' * len(part))})", part)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot delete from {self.path}: {exc}") from exc
+            raise StoreError(f"cannot delete from {self.path}: {exc} (is the disk full?); "
+                             "nothing is lost: run archive again once there is room") from exc
         return len(ids)
 
     # Following
