@@ -282,3 +282,20 @@ def test_a_disk_that_fills_while_archiving_loses_nothing(arbitrex, ticks, limit,
     assert arbitrex.run("archive", "--older-than", "2").returncode == 0
     assert export(arbitrex, "after.ndjson") == before
     assert not archived_days(root) & stored_days(db)
+
+
+def test_duckdb_reads_the_sqlite_store_directly(tmp_path):
+    """As the README shows; DuckDB's sqlite extension is downloaded on first use, so this
+    is skipped where it cannot be fetched."""
+    duckdb = pytest.importorskip("duckdb")
+    db = tmp_path / "ticks.db"
+    fill_days(db, 600)
+    con = duckdb.connect()
+    try:
+        con.execute("INSTALL sqlite")
+        con.execute("LOAD sqlite")
+    except duckdb.Error as exc:
+        pytest.skip(f"DuckDB's sqlite extension is not available here: {str(exc)[:80]}")
+    con.execute(f"ATTACH '{db}' AS store (TYPE sqlite, READ_ONLY)")
+    assert con.execute("SELECT count(*), count(DISTINCT symbol) FROM store.ticks"
+                       ).fetchone() == (600, 2)
