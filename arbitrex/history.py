@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +138,6 @@ def epoch_ms(when: When, name: str) -> int | None:
             raise ConfigError(name, f"{when!r} is not an ISO-8601 time",
                               "e.g. 2026-11-20T09:00:00Z") from None
     if when.tzinfo is None:
-        from datetime import timezone
-
         when = when.replace(tzinfo=timezone.utc)
     return int(when.timestamp() * 1000)
 

@@ -191,9 +191,10 @@ def main() -> None:
         step("export_hour_store_cli", export_cli(big, archive_dir, at, tmp / "hour2.ndjson"))
         store = SqliteStore(big)
         cut = cutoff_msc(int(time.time() * 1000), 0)
-        rows = sum(d.rows for d in store.stored_days(cut))
+        due = store.stored_days(cut)
+        rows = sum(d.rows for d in due)
         t0 = time.perf_counter()
-        moved = archive(store, archive_dir, cut)
+        moved = archive(store, archive_dir, due)
         seconds = time.perf_counter() - t0
         store.close()
         step("archive", {"ticks": moved.ticks, "days": moved.days, "seconds": seconds,

@@ -16,7 +16,7 @@ union first, if the store gained ticks of that day since). Nothing is lost or do
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,12 +35,12 @@ class Moved(NamedTuple):
     ticks: int
 
 
-def archive(store: Archivable, root: Path, cutoff_msc: int, *,
+def archive(store: Archivable, root: Path, due: Sequence[StoredDay], *,
             progress: Callable[[int], None] = lambda n: None) -> Moved:
-    """Move every stream's whole UTC days before ``cutoff_msc`` into ``root``, a day at a
-    time: every stream's file of the day first, then the day's ticks out of the store."""
+    """Move the stream days ``due`` (``store.stored_days(cutoff)``, read once by the
+    caller) into ``root``, a day at a time: every stream's file of the day first, then the
+    day's ticks out of the store."""
     days = ticks = 0
-    due = store.stored_days(cutoff_msc)
     for day in sorted({d.day for d in due}):
         streams = [d for d in due if d.day == day]
         ranges = [archive_stream_day(store, root, stored) for stored in streams]
@@ -61,13 +61,13 @@ def archive_stream_day(store: Archivable, root: Path, stored: StoredDay) -> Drop
     for stale in path.parent.glob(path.name + ".tmp-*"):  # left by a crashed run
         stale.unlink()
     expected = Facts(stored.rows, stored.first_seq, stored.last_seq)
-    ticks = store.iter_stream(key.venue, key.symbol, key.start_msc, key.end_msc)
+    ticks: Iterable[Tick] = store.iter_stream(key.venue, key.symbol, key.start_msc,
+                                              key.end_msc)
     if path.exists():  # archived before, and the store still holds (some of) the day
-        held = set(files.seqs(path))
-        if held.issuperset(t.seq for t in store.iter_stream(
-                key.venue, key.symbol, key.start_msc, key.end_msc)):
+        in_store = list(ticks)  # a rare case (a run stopped halfway): read the day once
+        if set(files.seqs(path)).issuperset(t.seq for t in in_store):
             return Dropped(key.venue, key.symbol, key.start_msc, key.end_msc, stored.last_seq)
-        union = _union(files.read(path, key), ticks)
+        union = _union(files.read(path, key), in_store)
         seqs = [t.seq for t in union]
         expected = Facts(len(union), min(seqs), max(seqs))
         ticks = iter(union)

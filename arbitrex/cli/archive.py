@@ -61,7 +61,7 @@ def run_archive(settings: Settings, days: int) -> None:
                               "archive a SQLite or Redis store")
         due = tick_store.stored_days(cutoff)
         with progress("archive", sum(d.rows for d in due)) as advance:
-            moved = move(tick_store, root, cutoff, progress=advance)
+            moved = move(tick_store, root, due, progress=advance)
     finally:
         tick_store.close()
     log.info("archived %d days (%d ticks) before %s into %s", moved.days, moved.ticks,

@@ -81,6 +81,8 @@ def collect(
     # Symbols with nothing stored are collected from this instant (a worker gets its parent's)
     started_ns = int(os.environ.get("ARBITREX_STARTED_NS") or time.time_ns())
     brokers = _sim_venues(venues, source)
+    # the options an archive run (RETAIN_DAYS) is given
+    archive_options = ["--env-file", str(env_file), *(["--store", store] if store else [])]
     argv = ["collect", "--source", source, "--env-file", str(env_file)]
     for flag, value in (("--symbols", symbols), ("--store", store), ("--duration", duration),
                         ("--poll-interval", poll_interval)):
@@ -93,12 +95,12 @@ def collect(
             if len(mt5_venues) > 1:
                 for v in mt5_venues:
                     require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
-                _archive_daily(settings, argv, stop)
+                _archive_daily(settings, archive_options, stop)
                 raise typer.Exit(_supervise([v.name for v in mt5_venues],
                                             [*argv, "--config", str(config)], stop, started_ns))
             chosen = mt5_venues[0]
         if len(brokers) > 1 and venue is None:
-            _archive_daily(settings, argv, stop)
+            _archive_daily(settings, archive_options, stop)
             raise typer.Exit(_supervise(list(brokers), [
                 *argv, "--venues", ",".join(brokers), "--rate", str(rate), "--seed", str(seed)],
                 stop, started_ns))
@@ -118,7 +120,7 @@ def collect(
             _serve_metrics(collector, metrics_port)
         log.info("collecting %s from %s into %r", ",".join(
             chosen.symbols if chosen else settings.symbols), source, tick_store)
-        _archive_daily(settings, argv, stop)
+        _archive_daily(settings, archive_options, stop)
         _run(collector, stop, duration)
 
 
@@ -163,16 +165,12 @@ def _supervise(names: list[str], argv: list[str], stop: StopFlag, started_ns: in
     return supervise(commands, stop=stop, env=env)
 
 
-def _archive_daily(settings: Settings, argv: list[str], stop: StopFlag) -> None:
+def _archive_daily(settings: Settings, options: list[str], stop: StopFlag) -> None:
     """With RETAIN_DAYS, archive old days in a child process daily (in the parent only:
-    venue workers leave it to their supervisor)."""
+    venue workers leave it to their supervisor); ``options``: the archive command's."""
     if settings.retain_days is None or os.environ.get("ARBITREX_WORKER"):
         return
-    keep = []
-    for flag in ("--env-file", "--store"):
-        if flag in argv:
-            keep += [flag, argv[argv.index(flag) + 1]]
-    threading.Thread(target=run_daily, args=(settings.retain_days, keep, stop),
+    threading.Thread(target=run_daily, args=(settings.retain_days, options, stop),
                      name="archive", daemon=True).start()
 
 

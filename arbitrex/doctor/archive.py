@@ -9,7 +9,7 @@ from arbitrex.archive import files
 from arbitrex.archive.layout import date_text, days_in
 from arbitrex.doctor.report import Check
 from arbitrex.errors import ArbitrexError, MissingPackage
-from arbitrex.stores.base import Archivable
+from arbitrex.stores.base import END_OF_TIME, Archivable
 
 
 def archive_check(root: Path, store: Archivable | None) -> Check:
@@ -25,7 +25,7 @@ def archive_check(root: Path, store: Archivable | None) -> Check:
     except ArbitrexError as exc:
         return Check(name, "fail", str(exc), "move the file aside: a reader would stop at it")
     if store is not None and days:
-        both = {(d.venue, d.symbol, d.day) for d in store.stored_days(2**62)} \
+        both = {(d.venue, d.symbol, d.day) for d in store.stored_days(END_OF_TIME)} \
             & {(k.venue, k.symbol, k.day) for k, _ in days}
         if both:
             venue, symbol, day = sorted(both)[0]
