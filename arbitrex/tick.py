@@ -101,6 +101,11 @@ def latest_run(times_newest_first: Iterable[int]) -> tuple[int, int]:
     return newest, same
 
 
+#: The venue of a tick read from an input that names none (an MT5 tick export, a record
+#: without "venue").
+UNNAMED_VENUE = "file"
+
+
 #: Field order of the wire record (SPEC.md), after ``"type": "tick"``.
 RECORD_FIELDS = (
     "symbol",
@@ -233,7 +238,7 @@ def from_record(record: Mapping[str, Any], *, venue: str | None = None) -> Tick:
         raise TickError(f"tick record lacks {', '.join(missing)}")
     time_msc = _number(record, "time_msc", int, None)
     tick = Tick(
-        venue=venue or str(record.get("venue", "file")),
+        venue=venue or str(record.get("venue", UNNAMED_VENUE)),
         symbol=str(record["symbol"]),
         seq=_number(record, "seq", int, 0),
         time_msc=time_msc,

@@ -15,7 +15,7 @@ from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, sett
 from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.config import Settings
-from arbitrex.errors import ConfigError
+from arbitrex.errors import ConfigError, StoreError
 from arbitrex.history import count, of_file, ordered
 from arbitrex.replay import feed, plan
 from arbitrex.runtime.stop import Stop
@@ -61,7 +61,9 @@ def replay(
         help="Serve the replay over the WebSocket protocol here (env: WS_PORT).",
         show_default=False)] = None,
     into_store: Annotated[bool, typer.Option(
-        "--into-store", help="Append into the store under venue `replay` instead.")] = False,
+        "--into-store", help="Append into the store instead: venue V under `replay.V` "
+        "(`replay` for an input that names no venue), seq kept; a rerun adds nothing.")
+    ] = False,
     store: StoreOpt = None,
     stale_after_ms: StaleAfterOpt = None,
     env_file: EnvFile = Path(".env"),
@@ -104,11 +106,17 @@ def _into_store(schedule: Plan, settings: Settings, stop: Stop, advance: Callabl
                 total: int) -> None:
     target = open_writer(settings, venue=feed.REPLAY_VENUE)
     try:
-        stored = feed.into_store(schedule, target, progress=advance, stop=stop)
+        done = feed.into_store(schedule, target, progress=advance, stop=stop)
     finally:
         target.close()
-    log.info("replayed %d of %d ticks into %r under venue %s", stored, total, target,
-             feed.REPLAY_VENUE)
+    log.info("replayed %d of %d ticks into %r (%d stored, %d already there), each venue V "
+             "under replay.V", done.read, total, target, done.stored, done.held)
+    if done.lost:
+        raise StoreError(
+            f"{done.lost} of the {done.read} ticks read were not stored: the input holds "
+            "several ticks of one venue and symbol with the same seq (or a seq older than "
+            "one already stored), which one stream cannot keep; give each its own venue, or "
+            "drop the seq column so that replay numbers them")
 
 
 def _report_failure(task: asyncio.Future[None]) -> None:

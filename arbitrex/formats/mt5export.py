@@ -15,10 +15,10 @@ from pathlib import Path
 
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import TickError
-from arbitrex.tick import Tick, validate
+from arbitrex.tick import UNNAMED_VENUE, Tick, validate
 
 COLUMNS = ("<DATE>", "<TIME>", "<BID>", "<ASK>", "<LAST>", "<VOLUME>", "<FLAGS>")
-VENUE = "file"
+VENUE = UNNAMED_VENUE
 
 
 def _encoding(path: Path) -> str:

@@ -7,19 +7,39 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores.base import TickWriter
-from arbitrex.tick import Tick
+from arbitrex.tick import UNNAMED_VENUE, Tick, check_symbol
 
-#: Ticks replayed into a store are kept under this venue, never mixed with live ones.
+#: Ticks replayed into a store are kept under this venue (or ``replay.VENUE``), never mixed
+#: with live ones.
 REPLAY_VENUE = "replay"
 
 
-def as_replay_venue(ticks: Iterable[Tick]) -> Iterator[Tick]:
-    for tick in ticks:
-        yield tick._replace(venue=REPLAY_VENUE)
+def replay_venue(venue: str) -> str:
+    """Where a replayed venue's ticks are stored: ``replay`` for an input that names no
+    venue, ``replay.V`` for venue V, one stream each, so several brokers' seqs never
+    collide; a venue already under ``replay`` stays (a store → file → store round trip)."""
+    if venue == UNNAMED_VENUE or venue == REPLAY_VENUE or venue.startswith(REPLAY_VENUE + "."):
+        return REPLAY_VENUE if venue == UNNAMED_VENUE else venue
+    return check_symbol(f"{REPLAY_VENUE}.{venue}")
+
+
+class Stored(NamedTuple):
+    """What ``into_store`` did with the ticks it read."""
+
+    read: int
+    stored: int
+    held: int  # skipped: the store held that seq before this run (a rerun)
+
+    @property
+    def lost(self) -> int:
+        """Read, yet neither stored nor held before: two ticks of one stream with one seq
+        in the input, or a seq older than one stored before it in this run."""
+        return self.read - self.stored - self.held
 
 
 def into_store(
@@ -30,19 +50,34 @@ def into_store(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int], None] = lambda n: None,
     stop: StopFlag | None = None,
-) -> int:
-    """Append each batch under venue ``replay`` when it is due; the number stored."""
+) -> Stored:
+    """Append each batch under its replay venue (``replay_venue``) when it is due, keeping
+    each tick's seq; what was read, stored and found already held."""
     start = clock()
-    stored = 0
+    read = stored = held = 0
+    renamed: dict[str, str] = {}
+    before: dict[tuple[str, str], int] = {}  # each target stream's last seq before the run
     for at, batch in plan:
         if stop is not None and stop.is_set():
             break
         wait = start + at - clock()
         if wait > 0:
             sleep(wait)
-        stored += len(store.append_exact(list(as_replay_venue(batch))))
+        moved = []
+        for tick in batch:
+            venue = renamed.get(tick.venue)
+            if venue is None:
+                venue = renamed[tick.venue] = replay_venue(tick.venue)
+                for symbol, position in store.positions(venue).items():
+                    before[venue, symbol] = position.seq
+            if tick.seq <= before.get((venue, tick.symbol), 0):
+                held += 1
+            else:
+                moved.append(tick._replace(venue=venue))
+        stored += len(store.append_exact(moved))
+        read += len(batch)
         progress(len(batch))
-    return stored
+    return Stored(read, stored, held)
 
 
 async def into_memory(

@@ -30,8 +30,35 @@ def test_round_trip_through_the_commands_is_byte_identical(arbitrex, tmp_path):
     f1, f2, f2b, f3 = ((tmp_path / f).read_bytes() for f in ("f1.ndjson", "f2.ndjson",
                                                               "f2b.ndjson", "f3.ndjson"))
     assert f2 == f3 == f2b
-    # the first trip only moved the ticks under venue "replay": every other byte is the same
-    assert f1.replace(b'"venue":"sim"', b'"venue":"replay"') == f2
+    # the first trip only moved the ticks under venue "replay.sim": every other byte is the same
+    assert f1.replace(b'"venue":"sim"', b'"venue":"replay.sim"') == f2
+
+
+def test_replay_into_store_keeps_every_broker(arbitrex, tmp_path):
+    """Three brokers exported to Parquet and replayed into a new store: every tick kept,
+    each broker under replay.VENUE with its seq; a rerun adds nothing (exit 0); an input
+    whose ticks one stream cannot all keep says so and exits 1."""
+    store = SqliteStore(tmp_path / "ticks.db")
+    for venue in ("icm", "pepper", "oanda"):
+        store.append([t._replace(venue=venue, seq=0) for t in ticks_at(*range(0, 3000, 3))])
+    store.close()
+    assert arbitrex.run("export", "--out", "e.parquet", "--symbols", "EURUSD").returncode == 0
+    arbitrex.env["SQLITE_PATH"] = str(tmp_path / "r.db")
+    for _ in range(2):
+        result = arbitrex.run("replay", "e.parquet", "--speed", "max", "--into-store")
+        assert result.returncode == 0, result.stderr
+    replayed = SqliteStore(tmp_path / "r.db")
+    for venue in ("icm", "pepper", "oanda"):
+        assert [t.seq for t in replayed.read_after(f"replay.{venue}", "EURUSD", 0, 2000)] \
+            == list(range(1, 1001))
+    assert replayed.count_range() == 3000
+    assert "3000 of 3000 ticks" in result.stderr and "3000 already there" in result.stderr
+    clash = [to_record(t) for t in ticks_at(0, 5)]
+    clash[1]["seq"] = 1  # two ticks of one stream with one seq
+    (tmp_path / "clash.ndjson").write_text("".join(json.dumps(r) + "\n" for r in clash))
+    result = arbitrex.run("replay", "clash.ndjson", "--speed", "max", "--into-store")
+    assert result.returncode == 1
+    assert "1 of the 2 ticks read were not stored" in result.stderr
 
 
 def test_export_filters_and_is_quiet_off_a_terminal(arbitrex, tmp_path):
