@@ -5,6 +5,7 @@ ArbitrexError                  exit 1 unless said otherwise
 ├── MissingPackage     exit 2  an optional package this needs is not installed; says the pip
 │                              command
 ├── SourceUnavailable  exit 2  the chosen source cannot run here, e.g. no MetaTrader5
+├── VenueHeld          exit 2  another collector writes this venue into this store
 ├── SourceError                a source failed while running
 ├── StoreError                 the store cannot be opened, read or written
 │   └── StoreUnavailable       its server cannot be reached for now (worth waiting for)
@@ -54,6 +55,16 @@ class SourceUnavailable(ArbitrexError):
     """The source cannot run on this machine (a usage problem, not a failure)."""
 
     exit_code = 2
+
+
+class VenueHeld(ArbitrexError):
+    """Another collector holds the venue's lease (one writer per venue and store)."""
+
+    exit_code = 2
+
+    def __init__(self, venue: str, message: str) -> None:
+        self.venue = venue
+        super().__init__(message)
 
 
 class SourceError(ArbitrexError):

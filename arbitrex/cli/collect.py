@@ -29,10 +29,11 @@ from arbitrex.cli.common import (
     settings_for,
 )
 from arbitrex.collect.archiving import run_daily
+from arbitrex.collect.lease import describe
 from arbitrex.collect.loop import Collector, CollectStats
 from arbitrex.collect.supervisor import supervise
 from arbitrex.config import Settings
-from arbitrex.errors import ConfigError, ListenError, SourceUnavailable, TickError
+from arbitrex.errors import ConfigError, ListenError, SourceUnavailable, TickError, VenueHeld
 from arbitrex.runtime.stop import Stop, StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
@@ -209,6 +210,11 @@ def _run(collector: Collector, stop: Stop, duration: float | None) -> None:
     stats = collector.stats
     log.info("stopped: %d ticks received, %d stored in %d batches%s", stats.received,
              stats.total, stats.batches, f", {stats.rejected} rejected" if stats.rejected else "")
+    if collector.lost is not None:
+        raise VenueHeld(collector.source.venue, f"venue {collector.source.venue} was taken "
+                        f"over by {describe(collector.lost)} while this collector was "
+                        "frozen or cut off; it stopped so as not to mix two feeds in one "
+                        "stream")
 
 
 Rates = dict[tuple[str, str], float]

@@ -1,13 +1,15 @@
 """source -> store: the collection loop, with batching and counters.
 
-``Collector.run`` first asks the store where each stream left off (waiting while a store
-server is unreachable: the source resumes from there), then polls the source and stores
+``Collector.run`` first takes the venue's lease where the store keeps leases (one writer per
+venue: ``collect.lease``; another collector's is ``VenueHeld``) and asks the store where each
+stream left off (waiting while a store server is unreachable: the source resumes from
+there), then polls the source and stores
 what one poll returns (with what else the source holds at once, up to ``max_batch``
 ticks) in one atomic store append: the source sets the pace (a terminal or the simulator
 is read every ``poll_interval``), and a tick waits for nothing once read. It hands the
 stored ticks to the sinks and counts. It stops when ``stop`` is set, ``duration`` has
-passed, or the source is exhausted; every tick received before that is stored before it
-returns. It never prints: the CLI reads ``stats``.
+passed, the source is exhausted, or the lease is lost (``lost``); every tick received before
+that is stored before it returns. It never prints: the CLI reads ``stats``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from arbitrex.collect.lease import Held, hold
 from arbitrex.errors import StoreUnavailable
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources.base import TickSource
-from arbitrex.stores.base import TickWriter
+from arbitrex.stores.base import Lease, Leases, TickWriter
 from arbitrex.tick import Position, Tick, validate
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,12 @@ class Collector:
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self.stats = CollectStats()
+        self.held: Held | None = None
+
+    @property
+    def lost(self) -> Lease | None:
+        """Who took the venue over while this collector ran (it then stopped)."""
+        return self.held.lost if self.held is not None else None
 
     def _valid(self, ticks: list[Tick]) -> list[Tick]:
         good = []
@@ -100,6 +109,8 @@ class Collector:
         waited = False
         while True:
             try:
+                if isinstance(self.store, Leases) and self.held is None:
+                    self.held = hold(self.store, self.source.venue, where=repr(self.store))
                 positions = self.store.positions(self.source.venue)
                 if waited:
                     log.info("the store answers: collecting from where each symbol left off")
@@ -118,14 +129,21 @@ class Collector:
     def run(self, *, stop: StopFlag, duration: float | None = None) -> CollectStats:
         source = self.source
         deadline = None if duration is None else time.monotonic() + duration
-        positions = self._positions(stop, deadline)
+        try:
+            positions = self._positions(stop, deadline)
+        except BaseException:
+            source.close()
+            raise
         if positions is None:  # stopped while waiting for the store
+            self._release()
             source.close()
             return self.stats
-        source.open(positions)
-        self.store.mark_start(source.venue, source.fresh_starts)
+        if self.held is not None:
+            self.held.start()
         try:
-            while not stop.is_set():
+            source.open(positions)
+            self.store.mark_start(source.venue, source.fresh_starts)
+            while not stop.is_set() and self.lost is None:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
                     break
@@ -147,6 +165,11 @@ class Collector:
                 finally:
                     self._store(batch)  # what was received is stored, even if the source fails
         finally:
+            self._release()
             source.close()
         return self.stats
+
+    def _release(self) -> None:
+        if self.held is not None:
+            self.held.release()
 

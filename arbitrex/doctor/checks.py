@@ -13,6 +13,7 @@ from arbitrex import __version__
 from arbitrex.config import Problem, Settings, check_settings
 from arbitrex.doctor.archive import archive_check
 from arbitrex.doctor.lag import lag_checks
+from arbitrex.doctor.leases import lease_checks
 from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.report import Check
 from arbitrex.doctor.stores import redis_checks, sqlite_check
@@ -90,7 +91,7 @@ def _read_store(settings: Settings) -> list[Check]:
     try:
         store = open_store(settings)
         try:
-            checks = list(lag_checks(store))
+            checks = [*lease_checks(store), *lag_checks(store)]
             checks.append(archive_check(Path(settings.archive_dir),
                                         store if isinstance(store, Archivable) else None))
             return checks

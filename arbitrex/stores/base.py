@@ -16,6 +16,7 @@ What only some stores can do is declared as Protocols too, and asked with ``isin
     Rings          a doorbell wakes a follower when a writer commits
     Spools         ticks accepted but not stored yet (Redis down): ``pending()``
     Reports        a short state for status lines: ``status()``
+    Leases         one writer per venue: a collector's lease on its venue (SQLite, Redis)
 
 This module imports nothing of arbitrex but the tick model, so no layer reaches up for it.
 """
@@ -23,7 +24,7 @@ This module imports nothing of arbitrex but the tick model, so no layer reaches 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from arbitrex.tick import Position, Tick
@@ -156,6 +157,41 @@ class Archivable(Protocol):
     def drop(self, ranges: Sequence[Dropped]) -> int:
         """Delete each range's ticks (one stream's, in [from_msc, to_msc), up to
         ``last_seq``); how many. Seq counters are kept: seqs are never reused."""
+        ...
+
+
+class Lease(NamedTuple):
+    """Who holds a venue: the one collector that may write its streams."""
+
+    venue: str
+    host: str
+    pid: int
+    started: float  # the process's start time (epoch s): a reused pid is another process
+    token: str  # this holding's own id
+    since_ms: int  # taken at (epoch ms)
+    beat_ms: int  # last heartbeat (epoch ms)
+
+
+@runtime_checkable
+class Leases(Protocol):
+    """Where the venues' leases live (``collect.lease`` decides who may take one)."""
+
+    def take_lease(self, claim: Lease, *, ttl_ms: int, gone: Callable[[Lease], bool]
+                   ) -> Lease | None:
+        """Take ``claim.venue`` unless another holds it: None when taken (free, or its
+        holder ``gone``), else the holder."""
+        ...
+
+    def renew_lease(self, claim: Lease, *, ttl_ms: int) -> Lease | None:
+        """A heartbeat: None while the lease is ours (or free again, then retaken), else
+        the holder that took it over."""
+        ...
+
+    def release_lease(self, claim: Lease) -> None:
+        """Give the venue up, if it is still ours."""
+
+    def leases(self) -> list[Lease]:
+        """Every lease held now (an expired one may still show on SQLite: see beat_ms)."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import redis
@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import redis_keys as keys
-from arbitrex.stores.base import END_OF_TIME, Dropped, StoredDay
+from arbitrex.stores.base import END_OF_TIME, Dropped, Lease, StoredDay
 from arbitrex.tick import RECORD_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,31 @@ for k = 1, #KEYS, 3 do
 end
 return out
 """
+
+
+# Leases (KEYS[1]: the venue's lease hash). ARGV: ttl ms, then field, value pairs; TAKE and
+# RENEW also the token that may be replaced ("" = none). Each returns false when the lease
+# is (now) the caller's, else the holder's fields.
+_LEASE_SET = """
+local held = redis.call('HGET', KEYS[1], 'token')
+if held and held ~= ARGV[2] then return redis.call('HGETALL', KEYS[1]) end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return false
+"""
+_LEASE_RELEASE = """
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_LEASE_FIELDS = Lease._fields
+
+
+def _lease(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Lease:
+    f = {k.decode(): v.decode() for k, v in (
+        flat.items() if isinstance(flat, Mapping) else zip(flat[0::2], flat[1::2], strict=True))}
+    return Lease(f["venue"], f["host"], int(f["pid"]), float(f["started"]), f["token"],
+                 int(f["since_ms"]), int(f["beat_ms"]))
 
 
 def _raw(response: Any, **options: Any) -> Any:
@@ -158,6 +183,8 @@ class RedisStore:
         # XREAD answers raw (lists, not dicts of fields): followers parse entries by position.
         self.r.set_response_callback("XREAD", _raw)
         self._script = self.r.register_script(_APPEND % (4 + 2 * len(_VALUE_FIELDS)))
+        self._lease_set = self.r.register_script(_LEASE_SET)
+        self._lease_release = self.r.register_script(_LEASE_RELEASE)
         self._known: list[str] = []
         self._discovered = 0.0
 
@@ -217,6 +244,35 @@ class RedisStore:
 
     def append_exact(self, ticks: Sequence[Tick]) -> list[Tick]:
         return self._run(ticks, keep_seq=True) if ticks else []
+
+    # Leases: a hash per venue with a TTL, so that a lease holds across hosts and a holder
+    # that died frees it within the TTL
+
+    def _set_lease(self, claim: Lease, replace: str, ttl_ms: int) -> Lease | None:
+        pairs = [x for name, value in zip(_LEASE_FIELDS, claim, strict=True)
+                 for x in (name, value)]
+        held = self._call("lease", self._lease_set, keys=[keys.lease_key(claim.venue)],
+                          args=[ttl_ms, replace, *pairs])
+        return _lease(held) if held else None
+
+    def take_lease(self, claim: Lease, *, ttl_ms: int, gone: Callable[[Lease], bool]
+                   ) -> Lease | None:
+        holder = self._set_lease(claim, "", ttl_ms)
+        if holder is not None and gone(holder):  # its process died: at once, not at the TTL
+            holder = self._set_lease(claim, holder.token, ttl_ms)
+        return holder
+
+    def renew_lease(self, claim: Lease, *, ttl_ms: int) -> Lease | None:
+        return self._set_lease(claim._replace(beat_ms=time.time_ns() // 1_000_000),
+                               claim.token, ttl_ms)
+
+    def release_lease(self, claim: Lease) -> None:
+        self._call("lease", self._lease_release, keys=[keys.lease_key(claim.venue)],
+                   args=[claim.token])
+
+    def leases(self) -> list[Lease]:
+        found = [self._call("lease", self.r.hgetall, k) for k in self._scan(keys.LEASE + "*")]
+        return sorted((_lease(f) for f in found if f), key=lambda lease: lease.venue)
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
         for symbol, ms in starts.items():

@@ -4,6 +4,7 @@
     arbitrex:seq:{VENUE:SYMBOL}     the seq counter
     arbitrex:start:{VENUE:SYMBOL}   where a source began a symbol before its first tick
     arbitrex:spool:{VENUE:SYMBOL}   per writer, the highest writer id applied (exactly once)
+    arbitrex:lease:{VENUE}          the collector writing the venue (a hash, with a TTL)
 
 The hash tag ``{VENUE:SYMBOL}`` keeps a stream's keys in one Redis Cluster slot, so one
 Lua script can touch them all atomically.
@@ -15,6 +16,7 @@ TICKS = "arbitrex:ticks:"
 SEQ = "arbitrex:seq:"
 START = "arbitrex:start:"
 SPOOL = "arbitrex:spool:"
+LEASE = "arbitrex:lease:"
 
 
 def tag(venue: str, symbol: str) -> str:
@@ -35,6 +37,10 @@ def start_key(venue: str, symbol: str) -> str:
 
 def spool_key(venue: str, symbol: str) -> str:
     return SPOOL + tag(venue, symbol)
+
+
+def lease_key(venue: str) -> str:
+    return LEASE + "{" + venue + "}"
 
 
 def pattern(prefix: str, venue: str | None = None) -> str:

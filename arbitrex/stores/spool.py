@@ -18,14 +18,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from arbitrex.errors import StoreError, StoreUnavailable
 from arbitrex.runtime.backoff import Backoff
+from arbitrex.stores.base import Lease
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.sqlite import COLUMNS
 from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SpoolingStore:
@@ -47,6 +50,7 @@ class SpoolingStore:
         drain_budget: float = 0.05,
     ) -> None:
         self._connect = connect
+        self._lease_store: RedisStore | None = None
         self._backoff = Backoff(initial=retry_initial, cap=retry_max)
         self.drain_chunk = drain_chunk
         self.drain_budget = drain_budget
@@ -202,6 +206,32 @@ class SpoolingStore:
         except StoreError as exc:
             log.warning("could not record start positions in Redis: %s", exc)
 
+    # Leases: in Redis, through a client of their own (renewed from another thread)
+
+    def _lease_call(self, call: Callable[[RedisStore], T]) -> T:
+        try:
+            if self._lease_store is None:
+                self._lease_store = self._connect()
+            return call(self._lease_store)
+        except StoreError as exc:
+            if self._lease_store is not None:
+                self._lease_store.close()
+                self._lease_store = None
+            raise StoreUnavailable(f"Redis is unreachable ({exc})") from exc
+
+    def take_lease(self, claim: Lease, *, ttl_ms: int, gone: Callable[[Lease], bool]
+                   ) -> Lease | None:
+        return self._lease_call(lambda r: r.take_lease(claim, ttl_ms=ttl_ms, gone=gone))
+
+    def renew_lease(self, claim: Lease, *, ttl_ms: int) -> Lease | None:
+        return self._lease_call(lambda r: r.renew_lease(claim, ttl_ms=ttl_ms))
+
+    def release_lease(self, claim: Lease) -> None:
+        self._lease_call(lambda r: r.release_lease(claim))
+
+    def leases(self) -> list[Lease]:
+        return self._lease_call(lambda r: r.leases())
+
     # Reading: Redis, plus what only the spool holds yet
 
     def _require(self) -> RedisStore:
@@ -234,6 +264,7 @@ class SpoolingStore:
             if self.pending():
                 log.warning("%d ticks stay in the spool %s; the next collect sends them first",
                             self.pending(), self.path)
-        if self.primary is not None:
-            self.primary.close()
+        for redis_store in (self.primary, self._lease_store):
+            if redis_store is not None:
+                redis_store.close()
         self._db.close()

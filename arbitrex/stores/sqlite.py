@@ -5,6 +5,8 @@ Layout (readable by other programs):
           volume_real, flags, recv_ns, broker_msc)  UNIQUE (venue, symbol, seq)
     streams(venue, symbol, last_seq, start_msc)  the durable seq counter of each stream, and
           where its source began (broker ms) while no tick is stored yet (last_seq 0)
+    leases(venue, host, pid, started, token, since_ms, beat_ms)  the collector writing each
+          venue, with its heartbeat (``collect.lease``)
 
 ``append`` assigns seq inside one ``BEGIN IMMEDIATE`` transaction, so even two writer
 processes can never reuse or skip a seq, and a kill -9 loses only an uncommitted batch
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import END_OF_TIME, Dropped, StoredDay
+from arbitrex.stores.base import END_OF_TIME, Dropped, Lease, StoredDay
 from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
@@ -51,7 +53,17 @@ CREATE TABLE IF NOT EXISTS streams (
     start_msc INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (venue, symbol)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+    venue TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    token TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    beat_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+_LEASE = "venue, host, pid, started, token, since_ms, beat_ms"
 _INSERT = f"INSERT INTO ticks ({COLUMNS}) VALUES ({','.join('?' * len(STORED_FIELDS))})"
 
 
@@ -104,6 +116,7 @@ class SqliteStore:
         self._bell = doorbell.Doorbell(self.path)
         self._last_seq: dict[tuple[str, str], int] = {}  # committed counters, see _write
         self._version: int | None = None
+        self._lease_db: sqlite3.Connection | None = None
         deadline = time.monotonic() + busy_timeout_ms / 1000
         while True:
             try:
@@ -206,6 +219,61 @@ class SqliteStore:
                     "VALUES (?,?,0,?)", [(venue, s, ms) for s, ms in starts.items()])
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+
+    # Leases: on a connection of their own, so that a heartbeat (from its own thread) never
+    # joins the writer's open transaction
+
+    def _leasing(self) -> sqlite3.Connection:
+        if self._lease_db is None:
+            self._lease_db = self._open(10_000)
+        return self._lease_db
+
+    def _lease_tx(self, work: Callable[[sqlite3.Connection], Lease | None]) -> Lease | None:
+        db = self._leasing()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        return result
+
+    def take_lease(self, claim: Lease, *, ttl_ms: int, gone: Callable[[Lease], bool]
+                   ) -> Lease | None:
+        def take(db: sqlite3.Connection) -> Lease | None:
+            row = db.execute(f"SELECT {_LEASE} FROM leases WHERE venue=?",
+                             (claim.venue,)).fetchone()
+            if row is not None and not gone(Lease._make(row)):
+                return Lease._make(row)
+            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?)", claim)
+            return None
+
+        return self._lease_tx(take)
+
+    def renew_lease(self, claim: Lease, *, ttl_ms: int) -> Lease | None:
+        def renew(db: sqlite3.Connection) -> Lease | None:
+            row = db.execute(f"SELECT {_LEASE} FROM leases WHERE venue=?",
+                             (claim.venue,)).fetchone()
+            if row is not None and row[4] != claim.token:
+                return Lease._make(row)
+            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?)",
+                       claim._replace(beat_ms=time.time_ns() // 1_000_000))
+            return None
+
+        return self._lease_tx(renew)
+
+    def release_lease(self, claim: Lease) -> None:
+        def release(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM leases WHERE venue=? AND token=?", (claim.venue, claim.token))
+
+        self._lease_tx(release)
+
+    def leases(self) -> list[Lease]:
+        return [Lease._make(r) for r in self._query(f"SELECT {_LEASE} FROM leases ORDER BY venue")]
 
     # Reading
 
@@ -359,7 +427,9 @@ class SqliteStore:
 
     def close(self) -> None:
         self._bell.close()
-        try:
-            self._db.close()
-        except sqlite3.Error:
-            pass
+        for db in (self._db, self._lease_db):
+            try:
+                if db is not None:
+                    db.close()
+            except sqlite3.Error:
+                pass

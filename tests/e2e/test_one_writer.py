@@ -1,0 +1,69 @@
+"""One collector per venue and store, through real processes: a second one is refused
+(exit 2, naming the venue and the holder); a holder killed with -9 frees the venue at once
+for the next collector and for a supervisor's restart of a worker; doctor names who holds
+each venue."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+
+import psutil
+
+from arbitrex.stores.sqlite import SqliteStore
+from tests.conftest import STOP_SIGNAL, log_of, must, wait_for
+
+
+def stored(path, venue: str = "sim", symbol: str = "EURUSD") -> int:
+    store = SqliteStore(path)
+    try:
+        last = store.last(venue, symbol)
+        return last.seq if last else 0
+    finally:
+        store.close()
+
+
+def test_a_second_collector_of_a_venue_is_refused_until_the_first_dies(arbitrex, tmp_path):
+    db = tmp_path / "ticks.db"
+    first = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD", "--rate", "100")
+    wait_for(lambda: stored(db) > 10, what="the first collector's ticks")
+    second = arbitrex.run("collect", "--source", "sim", "--symbols", "EURUSD", "--rate", "200",
+                          "--seed", "7", "--duration", "5")
+    assert second.returncode == 2, second.stderr
+    error = second.stderr.strip().splitlines()[-1]
+    assert error.startswith("arbitrex: error: venue sim is already being collected into ")
+    assert f"pid {first.pid} on host " in error
+    doctor = arbitrex.run("doctor", "--json")
+    rows = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert f"pid {first.pid}" in rows["collector of sim"]["detail"]
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    before = stored(db)
+    third = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD", "--rate", "100")
+    wait_for(lambda: stored(db) > before + 10, timeout=5, what="the venue taken over at once")
+    assert third.poll() is None
+    third.send_signal(STOP_SIGNAL)
+    assert third.wait(timeout=20) == 0
+    rows = {c["name"]: c for c in json.loads(arbitrex.run("doctor", "--json").stdout)["checks"]}
+    assert rows["collectors"]["detail"] == "no collector holds a venue now"
+
+
+def test_a_workers_restart_takes_its_venue_over_at_once(arbitrex, tmp_path):
+    db = tmp_path / "ticks.db"
+    parent = arbitrex.start("collect", "--source", "sim", "--venues", "icm,pepper",
+                            "--symbols", "EURUSD", "--rate", "100")
+    wait_for(lambda: stored(db, "icm") > 10 and stored(db, "pepper") > 10, timeout=30,
+             what="both workers' ticks")
+    pids = [int(p) for p in re.findall(r"venue icm: started \(pid (\d+)\)", log_of(parent))]
+    assert len(pids) == 1 and psutil.pid_exists(pids[0])
+    os.kill(pids[0], signal.SIGKILL)
+    wait_for(lambda: len(re.findall(r"venue icm: started", log_of(parent))) == 2, timeout=15,
+             what="the worker's restart")
+    before = stored(db, "icm")
+    wait_for(lambda: stored(db, "icm") > before + 10, timeout=10, what="the restart's ticks")
+    assert "already being collected" not in log_of(parent)
+    parent.send_signal(STOP_SIGNAL)
+    assert parent.wait(timeout=30) == 0
+    assert must(SqliteStore(db).last("icm", "EURUSD")).seq == stored(db, "icm")
