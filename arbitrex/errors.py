@@ -9,7 +9,8 @@ ArbitrexError                  exit 1 unless said otherwise
 ├── SourceError                a source failed while running
 ├── StoreError                 the store cannot be opened, read or written
 │   └── StoreUnavailable       its server cannot be reached for now (worth waiting for)
-├── ListenError                a server cannot listen where it was told to
+├── ListenError        exit 2  a server cannot listen where it was told to (a busy port: a
+│                              restart cannot cure it)
 ├── TickError                  a tick fails validation or a file row cannot be parsed
 └── ProtocolError              a client frame is malformed; carries the wire error code
 
@@ -81,6 +82,8 @@ class StoreUnavailable(StoreError):
 
 class ListenError(ArbitrexError):
     """A server cannot listen on its host and port; ``setting`` names the port's setting."""
+
+    exit_code = 2
 
     def __init__(self, setting: str, message: str) -> None:
         self.setting = setting

@@ -211,7 +211,7 @@ def test_port_in_use_is_a_clear_error(arbitrex):
         busy.listen()
         port = busy.getsockname()[1]
         result = arbitrex.run("serve", "--port", str(port), timeout=30)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error: no restart can cure it
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
     assert "Traceback" not in result.stderr
 

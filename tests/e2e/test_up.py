@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
+import time
 
 from websockets.sync.client import connect
 
@@ -58,6 +60,24 @@ def test_a_configuration_error_stops_up_with_exit_2(arbitrex):
     assert result.returncode == 2, result.stderr
     assert "MetaTrader5 package is not available" in result.stderr
     assert "collect: stopped on a configuration error" in result.stderr
+
+
+def test_a_busy_port_stops_up_with_exit_2_within_seconds(arbitrex):
+    """A port serve cannot bind is not retried forever: up stops collect cleanly and exits 2
+    naming --port and the port."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        result = arbitrex.run("up", "--source", "sim", "--symbols", "EURUSD", "--port",
+                              str(port), timeout=60)
+        took = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert f"--port (WS_PORT): cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "serve: stopped on a configuration error" in result.stderr
+    assert "restart 1" not in result.stderr and "collect: exited" not in result.stderr
+    assert took < 20, took
 
 
 def test_up_page_and_metrics_are_served(arbitrex):
