@@ -21,6 +21,8 @@ if [ -n "$missing" ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# what scripts/demo.py installs is in here too: it need not install again
+sha256sum pyproject.toml | cut -d' ' -f1 > .venv/.arbitrex-installed
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check arbitrex tests scripts
 mypy
