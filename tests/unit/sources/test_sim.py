@@ -159,3 +159,46 @@ def test_one_broker_quotes_the_path_as_it_is():
     plain = brokers_run(["sim"], 5)["sim"]
     named = brokers_run(["icm"], 5)["icm"]
     assert [t[2:] for t in plain] == [t[2:] for t in named]  # only the venue differs
+
+
+def test_a_restarted_broker_takes_the_path_up_now_without_a_backlog():
+    """A broker's worker restarted after 20 minutes quotes what its first run would have
+    quoted from that moment on (the model fast-forwarded, nothing emitted for the past)."""
+    from arbitrex.sources import sim
+    from arbitrex.sources.sim import brokers_for
+    from arbitrex.tick import Position
+
+    start = 1_800_000_000_000_000_000
+    broker = brokers_for(["icm", "pepper"])[1]
+
+    def run(from_s: float, to_s: float, positions=None) -> list:
+        clock = FakeClock()
+        clock.ns = start + int(from_s * 1e9)
+        source = SimSource(["EURUSD", "XAUUSD"], rate=200, broker=broker, started_ns=start,
+                           clock_ns=clock.now, sleep=clock.sleep)
+        source.open(positions or {})
+        ticks = []
+        while clock.ns < start + to_s * 1e9:
+            clock.ns += 10_000_000
+            ticks.append(source.poll(0.0))
+        return ticks
+
+    first = [t for batch in run(0.4, 1203) for t in batch]
+    restart_ms = start // 1_000_000 + 1200_000
+    stored = max(t.time_msc for t in first if t.time_msc < restart_ms - 30_000)
+    batches = run(1200, 1203, {"EURUSD": Position(9, stored, 1)})
+    assert max(len(b) for b in batches) <= 10  # 200 ticks/s read every 10 ms, bursts
+    again = [t for batch in batches for t in batch]
+    assert again and min(t.time_msc for t in again) >= restart_ms - 400  # its feed latency
+    later = [(t.time_msc, t.symbol, t.bid, t.ask) for t in again if t.time_msc >= restart_ms]
+    assert later == [(t.time_msc, t.symbol, t.bid, t.ask) for t in first
+                     if restart_ms <= t.time_msc < later[-1][0] + 1]
+    # past an epoch's end too, where the path starts again from a seed of its own
+    sim.EPOCH_DRAWS, before = 1000, sim.EPOCH_DRAWS
+    try:
+        whole = [(t.time_msc, t.bid) for b in run(0.4, 30) for t in b
+                 if t.time_msc >= start // 1_000_000 + 20_000]
+        part = [(t.time_msc, t.bid) for b in run(20, 30) for t in b]
+        assert part and part[-50:] == whole[-50:]
+    finally:
+        sim.EPOCH_DRAWS = before
