@@ -169,7 +169,7 @@ def bars(width: str | int, symbols: Sequence[str] | None = None,
 def table(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
           start: When = None, end: When = None, *, env_file: str | Path = ".env") -> Any:
     """``read`` as a ``pyarrow.Table`` with the stored fields as columns (pandas:
-    ``.to_pandas()``); needs pyarrow (``pip install 'arbitrex[parquet]'``)."""
+    ``.to_pandas()``)."""
     from arbitrex.formats.parquet import _pyarrow
 
     pa = _pyarrow()

@@ -85,3 +85,14 @@ def test_the_readme_client_example_runs() -> None:
     lines = out.stdout.splitlines()
     assert lines[0] == "sim EURUSD 1 1.1 1.1002" and lines[-1].startswith("sim EURUSD 100 ")
     assert len(lines) == 100
+
+
+def test_the_quick_start_installs_what_parquet_needs():
+    """The quick start installs the package alone (`pip install -e .`): the archive, the
+    README's first export (to .parquet) and `replay FILE.parquet` need pyarrow there."""
+    from importlib.metadata import requires
+
+    core = [r for r in requires("arbitrex") or [] if "extra ==" not in r]
+    assert any(r.startswith("pyarrow") for r in core), core
+    first_export = next(c for c in readme_commands() if c.startswith("arbitrex export"))
+    assert ".parquet" in first_export
