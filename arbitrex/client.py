@@ -113,13 +113,22 @@ class Client:
                     raise ConfigError("WS_TOKEN", f"the server at {self.shown_url} refused "
                                       f"the connection ({status})", "set the server's token "
                                       "(WS_TOKEN, or token= in the URL)") from exc
+                if 400 <= status < 500 and status not in (408, 429):  # no retry cures it
+                    raise ConfigError("url", f"{self.shown_url} answered HTTP {status}: not "
+                                      "a WebSocket endpoint of arbitrex", "use the server's "
+                                      "ws://HOST:PORT/ws") from exc
                 log.warning("server answered %d; retrying", status)
             except InvalidURI as exc:
                 raise ConfigError("url", f"{self.shown_url!r} is not a WebSocket URL",
                                   "e.g. ws://127.0.0.1:8000/ws") from exc
             except (OSError, ConnectionClosed, TimeoutError, asyncio.TimeoutError) as exc:
                 # (before 3.11 asyncio's timeout is not the built-in TimeoutError)
-                log.warning("connection to %s lost (%s); reconnecting", self.shown_url, exc)
+                if self.connects:
+                    log.warning("connection to %s lost (%s); reconnecting", self.shown_url,
+                                exc or type(exc).__name__)
+                else:
+                    log.warning("cannot connect to %s (%s); is the server running? trying "
+                                "again", self.shown_url, exc or type(exc).__name__)
             await asyncio.sleep(backoff.next())
 
 

@@ -27,6 +27,7 @@ from arbitrex.cli.common import (
     VenuesOpt,
     friendly,
     settings_for,
+    venues_file,
 )
 from arbitrex.collect.archiving import run_daily
 from arbitrex.collect.lease import describe
@@ -47,7 +48,7 @@ log = logging.getLogger("arbitrex.collect")
 @friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store",
                  "file": "--file", "venue": "--venue", "source": "--source",
                  "symbols": "--symbols", "metrics_port": "--metrics-port",
-                 "venues": "--venues"})
+                 "venues": "--venues", "config": "--config"})
 def collect(
     source: SourceOpt = "mt5",
     file: Annotated[Path | None, typer.Option(
@@ -60,7 +61,7 @@ def collect(
         help="Stop after this many seconds.", min=0, show_default=False)] = None,
     rate: RateOpt = 50.0,
     seed: SeedOpt = 0,
-    config: ConfigOpt = Path("arbitrex.toml"),
+    config: ConfigOpt = None,
     venues: VenuesOpt = None,
     venue: Annotated[str | None, typer.Option(
         help="Run only this venue (of --config for MT5, of --venues for the simulator).",
@@ -79,6 +80,7 @@ def collect(
     Example: arbitrex collect --source sim --symbols EURUSD,USDJPY --duration 60
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store)
+    venues_path = venues_file(config)
     # Symbols with nothing stored are collected from this instant (a worker gets its parent's)
     started_ns = int(os.environ.get("ARBITREX_STARTED_NS") or time.time_ns())
     brokers = _sim_venues(venues, source)
@@ -92,13 +94,14 @@ def collect(
     with Stop.on_signals() as stop:
         chosen = None
         if source == "mt5":
-            mt5_venues = _venues(settings, config, venue, symbols_flag=symbols is not None)
+            mt5_venues = _venues(settings, venues_path, venue, symbols_flag=symbols is not None)
             if len(mt5_venues) > 1:
                 for v in mt5_venues:
                     require_mt5(v.mt5_bridge)  # refuse early, with the hint, if no package
                 _archive_daily(settings, archive_options, stop)
                 raise typer.Exit(_supervise([v.name for v in mt5_venues],
-                                            [*argv, "--config", str(config)], stop, started_ns))
+                                            [*argv, "--config", str(venues_path)], stop,
+                                            started_ns))
             chosen = mt5_venues[0]
         if len(brokers) > 1 and venue is None:
             _archive_daily(settings, archive_options, stop)
@@ -125,12 +128,12 @@ def collect(
         _run(collector, stop, duration)
 
 
-def _venues(settings: Settings, config: Path, only: str | None, *, symbols_flag: bool
+def _venues(settings: Settings, config: Path | None, only: str | None, *, symbols_flag: bool
             ) -> list[Venue]:
-    """The MT5 venues to collect: those of ``config`` when it exists (only ``only`` when
+    """The MT5 venues to collect: those of ``config`` when there is one (only ``only`` when
     given), else one from the settings."""
     venues = (load_venues(config, settings, symbols_flag=symbols_flag)
-              if config.exists() else [default_venue(settings)])
+              if config is not None else [default_venue(settings)])
     if only is not None:
         venues = [v for v in venues if v.name == only]
         if not venues:

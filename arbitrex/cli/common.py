@@ -13,7 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar, overload
 import typer
 
 from arbitrex.config import Settings, load_settings
-from arbitrex.errors import ArbitrexError
+from arbitrex.errors import ArbitrexError, ConfigError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,8 +33,11 @@ SymbolsOpt = Annotated[str | None, typer.Option(
     help="Comma-separated symbols (env: SYMBOLS).", show_default=False)]
 RateOpt = Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)]
 SeedOpt = Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")]
-ConfigOpt = Annotated[Path, typer.Option(
-    help="MT5: the venues file ([[venues]], one terminal each); used when it exists.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    help="MT5: the venues file ([[venues]], one terminal each). Default: arbitrex.toml, used "
+         "when it exists; a file named here must exist.", show_default=False)]
+#: The venues file read when --config is not given (and it exists).
+DEFAULT_CONFIG = Path("arbitrex.toml")
 VenuesOpt = Annotated[str | None, typer.Option(
     help="Simulator: one simulated broker per name, comma-separated (one process each), all "
          "quoting one underlying price per symbol with their own spread, feed latency and "
@@ -48,6 +51,18 @@ PollIntervalOpt = Annotated[float | None, typer.Option(
          "simulator's feed (default 0.01). What one read returns is stored at once: shorter "
          "means lower latency from the event time and more CPU.",
     min=0.001, show_default=False)]
+
+
+def venues_file(config: Path | None) -> Path | None:
+    """The venues file to read: ``config`` (which must exist), else arbitrex.toml when it
+    exists, else none."""
+    if config is None:
+        return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    if not config.is_file():
+        problem = "is a folder" if config.is_dir() else "does not exist"
+        raise ConfigError("config", f"{config} {problem}", "give the path of your venues "
+                          "file (arbitrex.toml), or leave --config out")
+    return config
 
 
 def fail(message: str, code: int) -> typer.Exit:

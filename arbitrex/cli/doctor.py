@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from arbitrex.cli.common import EnvFile, friendly
+from arbitrex.cli.common import ConfigOpt, EnvFile, friendly, venues_file
 from arbitrex.config import load_settings
 from arbitrex.doctor.checks import Check, config_checks, run_checks
 
@@ -42,12 +42,11 @@ def _report(checks: list[Check], as_json: bool) -> None:
 
 
 @app.callback()
-@friendly
+@friendly(flags={"config": "--config"})
 def doctor(
     ctx: typer.Context,
     as_json: JsonOpt = False,
-    config: Annotated[Path, typer.Option(
-        help="The venues file to check (when it exists).")] = Path("arbitrex.toml"),
+    config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Check the environment: a table of pass / warn / fail, each with its fix; exit 1 on a fail.
@@ -57,7 +56,7 @@ def doctor(
     Example: arbitrex doctor --json
     """
     if ctx.invoked_subcommand is None:
-        _report(run_checks(env_file, config), as_json)
+        _report(run_checks(env_file, venues_file(config)), as_json)
 
 
 @env_app.command("check")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from arbitrex.bars import make_bars, parse_width
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.cli.progress import counted, progress
+from arbitrex.cli.symbols import missing_note
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.errors import ConfigError
 from arbitrex.formats import FORMATS, write, write_bars
@@ -23,7 +25,7 @@ log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 
 
-@friendly(flags={"file": "FILE"})
+@friendly(flags={"file": "FILE", "out": "--out"})
 def export(
     out: Annotated[Path, typer.Option(help="The file to write.")],
     file: Annotated[Path | None, typer.Argument(
@@ -52,6 +54,7 @@ def export(
     Example: arbitrex export --out eurusd-1m.csv --bars 1m --symbols EURUSD
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
+    _check_out(out)
     fmt = format or _SUFFIX.get(out.suffix.lower())
     if fmt not in FORMATS:
         raise ConfigError("--format", f"cannot tell the format of {out}" if format is None
@@ -63,21 +66,41 @@ def export(
     if file is not None:
         ticks = of_file(file, symbols=chosen, from_msc=start, to_msc=end,
                         broker_timezone=settings.broker_timezone)
-        _write(ticks, len(ticks), out, fmt, width)
+        if not _write(ticks, len(ticks), out, fmt, width):
+            log.warning("no ticks matched in %s: check --symbols, --from and --to", file)
         return
     tick_store = open_store(settings)
     archive = Path(settings.archive_dir)
     try:  # in (time_msc, seq) order, archive and store as one history
         ranged = ordered(tick_store, symbols=chosen, from_msc=start, to_msc=end,
                          archive=archive)
-        _write(ranged, lambda: count(tick_store, symbols=chosen, from_msc=start, to_msc=end,
-                                     archive=archive), out, fmt, width)
+        written = _write(ranged, lambda: count(tick_store, symbols=chosen, from_msc=start,
+                                               to_msc=end, archive=archive), out, fmt, width)
+        if not written:
+            note = missing_note(chosen, (s for _, s in tick_store.streams()))
+            log.warning("no ticks matched%s", f": {note}" if note else
+                        " between --from and --to" if (from_ or to) else " (the store is empty)")
     finally:
         tick_store.close()
 
 
+def _check_out(out: Path) -> None:
+    """--out must name a file in a folder that exists and can be written."""
+    folder = out.parent
+    if out.is_dir():
+        raise ConfigError("out", f"{out} is a folder", f"name a file in it, e.g. "
+                          f"{out / 'ticks.ndjson'}")
+    if not folder.is_dir():
+        raise ConfigError("out", f"the folder {folder} does not exist",
+                          f"create it first (mkdir {folder}) or write somewhere else")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ConfigError("out", f"{out} cannot be written here (permission denied)",
+                          "write somewhere else")
+
+
 def _write(ticks: Iterable[Tick], total: int | Callable[[], int], out: Path, fmt: str,
-           width: int | None) -> None:
+           width: int | None) -> int:
+    """How many ticks (or bars) were written."""
     with progress("export", total) as advance:
         counted_ticks = counted(ticks, advance)
         if width is None:
@@ -86,3 +109,4 @@ def _write(ticks: Iterable[Tick], total: int | Callable[[], int], out: Path, fmt
             written = write_bars(make_bars(counted_ticks, width), out, fmt)
     log.info("exported %d %s to %s (%s)", written, "ticks" if width is None else "bars", out,
              fmt)
+    return written

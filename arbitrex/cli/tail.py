@@ -16,6 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.symbols import missing_note
 from arbitrex.client import ws_url
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.runtime.stop import Stop
@@ -107,6 +108,10 @@ def tail(
             source = url
         else:
             tick_store = open_store(settings)
+            note = missing_note(wanted, (s for _, s in tick_store.streams()))
+            if note is not None:
+                typer.echo(f"arbitrex tail: {note}; waiting for them (Ctrl-C to stop)",
+                           err=True)
             events = from_store(tick_store, tick_store, wanted, stop=stop)
             source = repr(tick_store)
         try:

@@ -25,6 +25,7 @@ from arbitrex.cli.common import (
     VenuesOpt,
     friendly,
     settings_for,
+    venues_file,
 )
 from arbitrex.collect.supervisor import supervise
 from arbitrex.runtime.stop import Stop, StopFlag
@@ -33,7 +34,7 @@ log = logging.getLogger("arbitrex.up")
 
 
 @friendly(flags={"SYMBOLS": "--symbols", "TICK_QUEUE_BACKEND": "--store", "WS_HOST": "--host",
-                 "WS_PORT": "--port"})
+                 "WS_PORT": "--port", "config": "--config"})
 def up(
     source: SourceOpt = "mt5",
     symbols: SymbolsOpt = None,
@@ -41,7 +42,7 @@ def up(
     store: StoreOpt = None,
     rate: RateOpt = 50.0,
     seed: SeedOpt = 0,
-    config: ConfigOpt = Path("arbitrex.toml"),
+    config: ConfigOpt = None,
     poll_interval: PollIntervalOpt = None,
     host: Annotated[str | None, typer.Option(
         help="Address serve listens on (env: WS_HOST; default 127.0.0.1).",
@@ -59,11 +60,14 @@ def up(
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store, WS_HOST=host,
                             WS_PORT=port)  # a bad setting stops here, before any child
+    venues_path = venues_file(config)
     common = ["--env-file", str(env_file)]
     if store is not None:
         common += ["--store", store]
     collect = ["collect", "--source", source, "--rate", str(rate), "--seed", str(seed),
-               "--config", str(config), *common]
+               *common]
+    if venues_path is not None:
+        collect += ["--config", str(venues_path)]
     if symbols is not None:
         collect += ["--symbols", symbols]
     if venues is not None:
