@@ -50,16 +50,22 @@ class _Row:
 
 
 def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
+    """A row per venue and symbol. Prices and spreads of a symbol are in one point across its
+    venues (the most decimals any of them quotes), so that spreads compare: a broker quoting
+    fewer digits does not look ten times tighter."""
     table = Table(title=f"arbitrex tail — {source}", title_justify="left")
     for name in ("symbol", "venue", "bid", "ask", "spread (pts)", "ticks/s", "age", "seq"):
         table.add_column(name, justify="left" if name in ("symbol", "venue") else "right")
     now = time.monotonic()
-    for key in sorted(rows):
+    point: dict[str, int] = {}
+    for (_, symbol), row in rows.items():
+        point[symbol] = max(point.get(symbol, 0), row.digits)
+    for key in sorted(rows, key=lambda k: (k[1], k[0])):
         row = rows[key]
         t = row.tick
         while row.stamps and now - row.stamps[0] > 5.0:
             row.stamps.popleft()
-        digits = row.digits
+        digits = point[t.symbol]
         spread = round((t.ask - t.bid) * 10**digits)
         age = max(0.0, time.time() - t.time_msc / 1000)
         table.add_row(t.symbol, t.venue, f"{t.bid:.{digits}f}", f"{t.ask:.{digits}f}",
@@ -209,7 +215,8 @@ def _view_table(views: dict[str, Best], source: str) -> Table:
     """A row per venue of each symbol: the best bid and ask highlighted, stale rows dimmed,
     the top edges below (positive ones green)."""
     table = Table(title=f"arbitrex tail --best — {source}", title_justify="left")
-    for name in ("symbol", "venue", "bid", "ask", "spread (pts)", "age", "lag", ""):
+    for name in ("symbol", "venue", "bid", "ask", "spread (pts)", "edge (pts)", "age", "lag",
+                 ""):
         table.add_column(name, justify="left" if name in ("symbol", "venue", "") else "right")
     for symbol in sorted(views):
         view = views[symbol]
@@ -224,11 +231,11 @@ def _view_table(views: dict[str, Best], source: str) -> Table:
                 ask = f"[bold cyan]{ask}[/]"
             age = (view.time_msc - q.time_msc) / 1000
             table.add_row(symbol, venue, bid, ask, str(round((q.ask - q.bid) * 10**digits)),
-                          f"{age:.1f}s", f"{q.lag_ms:.0f}ms", "stale" if q.stale else "",
+                          "", f"{age:.1f}s", f"{q.lag_ms:.0f}ms", "stale" if q.stale else "",
                           style="dim" if q.stale else None)
         for edge in view.edges[:3]:
             colour = "green" if edge.edge > 0 else "red"
-            table.add_row("", f"sell {edge.sell} / buy {edge.buy}", "", "",
+            table.add_row("", f"sell {edge.sell} / buy {edge.buy}", "", "", "",
                           f"[{colour}]{edge.edge * 10**digits:+.1f}[/]", "", "", "edge")
     return table
 

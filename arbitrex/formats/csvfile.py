@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from arbitrex.bars import BAR_FIELDS, Bar
@@ -23,14 +24,21 @@ def write_bars(bars: Iterable[Bar], path: Path) -> int:
     return _write(BAR_FIELDS, bars, path)
 
 
+def plain(value: float) -> str:
+    """A float as the shortest decimal that reads back exactly, never in exponent form
+    (``2e-05`` is written ``0.00002``: spreadsheets and people read it as a price)."""
+    text = repr(value)
+    return format(Decimal(text), "f") if "e" in text else text
+
+
 def _write(header: Iterable[str], rows: Iterable[Iterable[object]], path: Path) -> int:
-    """A header, then a row per item; floats as repr, so that they read back exactly."""
+    """A header, then a row per item; floats as ``plain`` decimals that read back exactly."""
     n = 0
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+            writer.writerow([plain(v) if isinstance(v, float) else v for v in row])
             n += 1
     return n
 

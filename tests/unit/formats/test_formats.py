@@ -6,6 +6,8 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arbitrex import formats
 from arbitrex.clock import BrokerClock
@@ -64,3 +66,25 @@ def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path, monkeypatch):
 # Speed control, on an injected clock
 
 
+
+
+@given(st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False))
+def test_csv_writes_plain_decimals_that_read_back_exactly(value):
+    from arbitrex.formats.csvfile import plain
+
+    text = plain(value)
+    assert "e" not in text.lower() and float(text) == value
+
+
+def test_csv_bars_and_ticks_have_no_exponent(tmp_path):
+    from arbitrex.bars import make_bars
+    from arbitrex.tick import Tick
+
+    ticks = [Tick("icm", "EURUSD", i + 1, 1_800_000_000_000 + i, 1.08501, 1.08503, 0.0, 0,
+                  0.0, 6, 0, 0) for i in range(3)]
+    formats.write(ticks, tmp_path / "t.csv", "csv")
+    formats.write_bars(make_bars(ticks, 60_000), tmp_path / "b.csv", "csv")
+    for name in ("t.csv", "b.csv"):
+        text = (tmp_path / name).read_text()
+        assert "e-" not in text, text
+    assert ",0.00002" in (tmp_path / "b.csv").read_text()

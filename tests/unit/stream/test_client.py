@@ -121,3 +121,25 @@ def test_the_view_table_marks_best_stale_and_edges() -> None:
     console.print(_view_table({"EURUSD": consolidate("EURUSD", ticks)}, "test"))
     text = console.export_text()
     assert "stale" in text and "sell icm / buy pep" in text and "+2.0" in text
+    edge_row = next(line for line in text.splitlines() if "sell icm / buy pep" in line)
+    header = next(line for line in text.splitlines() if "edge (pts)" in line)
+    assert edge_row.index("+2.0") > header.index("spread (pts)") + len("spread (pts)")
+
+
+def test_the_tick_table_shows_one_point_per_symbol_across_venues() -> None:
+    """A broker quoting one decimal fewer is not ten times tighter: its spread is in the
+    symbol's point (the most decimals any venue quotes)."""
+    from rich.console import Console
+
+    from arbitrex.cli.tail import _Row, _table
+
+    rows = {}
+    for venue, bid, ask in (("icm", 1.08501, 1.08511), ("oanda", 1.0850, 1.0851)):
+        tick = Tick(venue, "EURUSD", 1, 100_000, bid, ask, 0, 0, 0, 6, 0, 0)
+        rows[tick.key] = _Row(tick)
+        rows[tick.key].update(tick)
+    console = Console(record=True, width=140)
+    console.print(_table(rows, "test"))
+    lines = [line for line in console.export_text().splitlines() if "EURUSD" in line]
+    assert len(lines) == 2 and all(" 10 " in line for line in lines), lines
+    assert any("1.08500" in line for line in lines)
