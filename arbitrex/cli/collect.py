@@ -27,19 +27,28 @@ from arbitrex.cli.common import (
     VenuesOpt,
     friendly,
     settings_for,
+    tag_logs,
     venues_file,
 )
 from arbitrex.collect.archiving import run_daily
+from arbitrex.collect.board import Board, Row
 from arbitrex.collect.lease import describe
 from arbitrex.collect.loop import Collector, CollectStats
 from arbitrex.collect.supervisor import supervise
 from arbitrex.config import Settings
-from arbitrex.errors import ConfigError, ListenError, SourceUnavailable, TickError, VenueHeld
+from arbitrex.errors import (
+    ArbitrexError,
+    ConfigError,
+    ListenError,
+    SourceUnavailable,
+    TickError,
+    VenueHeld,
+)
 from arbitrex.runtime.stop import Stop, StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
 from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
-from arbitrex.stores import Reports, open_writer
+from arbitrex.stores import Leases, Reports, open_store, open_writer
 from arbitrex.tick import check_symbol
 
 log = logging.getLogger("arbitrex.collect")
@@ -101,13 +110,13 @@ def collect(
                 _archive_daily(settings, archive_options, stop)
                 raise typer.Exit(_supervise([v.name for v in mt5_venues],
                                             [*argv, "--config", str(venues_path)], stop,
-                                            started_ns))
+                                            started_ns, settings))
             chosen = mt5_venues[0]
         if len(brokers) > 1 and venue is None:
             _archive_daily(settings, archive_options, stop)
             raise typer.Exit(_supervise(list(brokers), [
                 *argv, "--venues", ",".join(brokers), "--rate", str(rate), "--seed", str(seed)],
-                stop, started_ns))
+                stop, started_ns, settings))
         try:
             tick_source = make_source(source, settings, rate=rate, seed=seed, venue=chosen,
                                       poll_interval=poll_interval, started_ns=started_ns,
@@ -117,6 +126,7 @@ def collect(
         except SourceUnavailable as exc:
             raise SourceUnavailable(f"{exc}; to try arbitrex without a terminal: "
                                     "--source sim") from None
+        tag_logs(tick_source.venue)
         tick_store = open_writer(settings, venue=tick_source.venue)
         sinks = _sinks(settings)
         collector = Collector(tick_source, tick_store, sinks=sinks)
@@ -159,14 +169,80 @@ def _sim_venues(text: str | None, source: str) -> tuple[str, ...]:
     return names
 
 
-def _supervise(names: list[str], argv: list[str], stop: StopFlag, started_ns: int) -> int:
+def _supervise(names: list[str], argv: list[str], stop: Stop, started_ns: int,
+               settings: Settings) -> int:
     """One worker process per venue (the MetaTrader5 package is a per-process singleton;
-    each simulated broker is a process too, like a terminal)."""
+    each simulated broker is a process too, like a terminal). On a terminal, a live table
+    of every venue and symbol, the workers' log lines printed above it."""
     commands = {f"venue {name}": [sys.executable, "-m", "arbitrex", *argv, "--venue", name]
                 for name in names}
     env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(started_ns))
     log.info("starting one worker per venue: %s", ", ".join(commands))
-    return supervise(commands, stop=stop, env=env)
+    if not _on_terminal():
+        return supervise(commands, stop=stop, env=env)
+    env[_BOARD] = "1"  # the table shows what the workers' status lines would say
+    states: dict[str, str] = {}
+    console = Console(stderr=True)
+    done = Stop()
+    board = threading.Thread(target=_draw_board, args=(names, states, settings, console, done),
+                             name="board", daemon=True)
+    board.start()
+    try:
+        return supervise(commands, stop=stop, env=env, states=states,
+                         output=lambda line: console.print(line, markup=False,
+                                                           highlight=False))
+    finally:
+        done.set("stopped")
+        board.join(timeout=5)
+
+
+#: Set for workers whose parent draws the table: they log no status line every 10 s.
+_BOARD = "ARBITREX_BOARD"
+
+
+def _on_terminal() -> bool:
+    """Whether this collect draws a live table (workers and up's children log lines)."""
+    return sys.stderr.isatty() and not os.environ.get("ARBITREX_WORKER")
+
+
+def _draw_board(venues: list[str], workers: dict[str, str], settings: Settings,
+                console: Console, done: StopFlag) -> None:
+    """Every second: the last stored tick of each venue's streams, the venues' leases (their
+    sources' state) and the workers' state, as a table."""
+    board = Board(venues)
+    store = None
+    with Live(Table(title="arbitrex collect — starting"), console=console,
+              refresh_per_second=4) as live:
+        while not done.wait(1.0):
+            try:
+                store = store or open_store(settings)
+                lasts = {(v, s): tick for v, s in store.streams() if v in venues
+                         if (tick := store.last(v, s)) is not None}
+                leases = store.leases() if isinstance(store, Leases) else []
+                title = f"arbitrex collect — {len(venues)} venues into {store!r}"
+            except ArbitrexError as exc:
+                lasts, leases, title = {}, [], f"arbitrex collect — store unreadable: {exc}"
+            states = {name.removeprefix("venue "): state for name, state in workers.items()}
+            rows = board.rows(lasts, leases, states, now_s=time.monotonic(),
+                              now_ms=time.time_ns() // 1_000_000)
+            live.update(_board_table(rows, title))
+    if store is not None:
+        store.close()
+
+
+def _board_table(rows: list[Row], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("venue", "symbol", "ticks/s", "last tick", "stored", "source"):
+        table.add_column(column, justify="left" if column in ("venue", "symbol", "source")
+                         else "right")
+    for row in rows:
+        age = "" if row.age_s is None else (f"{row.age_s:.1f} s ago" if row.age_s < 120
+                                            else f"{row.age_s / 60:.0f} min ago")
+        table.add_row(row.venue, row.symbol, f"{row.rate:.1f}", age, f"{row.stored:,}",
+                      row.state, style=None if row.state.startswith(("running", "simulating",
+                                                                      "connected"))
+                      else "yellow")
+    return table
 
 
 def _archive_daily(settings: Settings, options: list[str], stop: StopFlag) -> None:
@@ -240,7 +316,7 @@ def _table(stats: CollectStats, rates: Rates, status: str) -> Table:
 def _report(collector: Collector, stop: StopFlag) -> None:
     """The live status line on a terminal; a log line every 10 s otherwise."""
     stats = collector.stats
-    tty = sys.stderr.isatty() and not os.environ.get("ARBITREX_WORKER")
+    tty = _on_terminal()
     interval = 1.0 if tty else 10.0
     before: dict[tuple[str, str], int] = {}
     stamp = time.monotonic()
@@ -260,6 +336,8 @@ def _report(collector: Collector, stop: StopFlag) -> None:
                 if isinstance(part, Reports))])
             if live is not None:
                 live.update(_table(stats, rates, status))
+            elif os.environ.get(_BOARD):
+                continue
             else:
                 per_symbol = " ".join(f"{k[1]}={v:.1f}/s" for k, v in sorted(rates.items()))
                 log.info("%s: %d ticks stored; %s", status, stats.total, per_symbol or "no ticks")

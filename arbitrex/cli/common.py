@@ -120,12 +120,23 @@ def settings_for(env_file: Path, **flags: Any) -> Settings:
     return settings
 
 
-def setup_logging(level: str) -> None:
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
-                                  "%Y-%m-%dT%H:%M:%S")
+def _formatter(tag: str = "") -> logging.Formatter:
+    formatter = logging.Formatter(f"%(asctime)s.%(msecs)03dZ %(levelname)s {tag}%(name)s: "
+                                  "%(message)s", "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
+    return formatter
+
+
+def tag_logs(venue: str) -> None:
+    """From now on every log line of this process names ``venue`` (a venue's collector:
+    several run side by side, their lines interleaved)."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_formatter(f"[{venue}] "))
+
+
+def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(_formatter())
     handler.addFilter(_quiet_handshakes)
     root = logging.getLogger()
     root.handlers[:] = [handler]

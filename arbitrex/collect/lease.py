@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import psutil
@@ -82,6 +83,8 @@ class Held:
     def __init__(self, leases: Leases, mine: Lease, *, ttl_ms: int, beat: float) -> None:
         self.leases = leases
         self.mine = mine
+        #: The holder's state, written with each heartbeat (for ``collect``'s table).
+        self.state: Callable[[], str] = lambda: ""
         self.ttl_ms = ttl_ms
         self.beat = beat
         self.lost: Lease | None = None
@@ -111,6 +114,7 @@ class Held:
         failing = False
         while not self._done.wait(self.beat):
             try:
+                self.mine = self.mine._replace(state=self.state())
                 holder = self.leases.renew_lease(self.mine, ttl_ms=self.ttl_ms)
             except StoreError as exc:  # the store is away: nobody else can take it either
                 if not failing:

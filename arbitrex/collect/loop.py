@@ -139,6 +139,7 @@ class Collector:
             source.close()
             return self.stats
         if self.held is not None:
+            self.held.state = source.status
             self.held.start()
         try:
             source.open(positions)

@@ -194,14 +194,17 @@ def _watch_stop_pipe(stop: Stop) -> None:
     threading.Thread(target=watch, name="stop-pipe", daemon=True).start()
 
 
-def spawn(command: Sequence[str], *, env: Mapping[str, str] | None = None
-          ) -> subprocess.Popen[bytes]:
-    """Start a child that ``ask_to_stop`` can stop cleanly on every OS (see the module)."""
+def spawn(command: Sequence[str], *, env: Mapping[str, str] | None = None,
+          capture: bool = False) -> subprocess.Popen[bytes]:
+    """Start a child that ``ask_to_stop`` can stop cleanly on every OS (see the module);
+    with ``capture``, its standard error (where it logs) is a pipe for the parent to read."""
     environ = dict(os.environ if env is None else env, **{STOP_PIPE: "1"})
+    stderr = subprocess.PIPE if capture else None
     if sys.platform == "win32":
         return subprocess.Popen(list(command), env=environ, stdin=subprocess.PIPE,
+                                stderr=stderr,
                                 creationflags=subprocess.CREATE_NEW_PROCESS_GROUP)
-    return subprocess.Popen(list(command), env=environ, stdin=subprocess.PIPE,
+    return subprocess.Popen(list(command), env=environ, stdin=subprocess.PIPE, stderr=stderr,
                             start_new_session=True)
 
 

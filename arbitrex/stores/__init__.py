@@ -10,6 +10,7 @@ from pathlib import Path
 from arbitrex.config import Settings
 from arbitrex.stores.base import (
     Follower,
+    Leases,
     NonBlocking,
     RangeReader,
     Reports,
@@ -20,7 +21,7 @@ from arbitrex.stores.base import (
     TickWriter,
 )
 
-__all__ = ["Follower", "NonBlocking", "RangeReader", "Reports", "Rings", "Spools",
+__all__ = ["Follower", "Leases", "NonBlocking", "RangeReader", "Reports", "Rings", "Spools",
            "StreamReader", "TickStore", "TickWriter", "open_store", "open_writer"]
 
 

@@ -170,6 +170,7 @@ class Lease(NamedTuple):
     token: str  # this holding's own id
     since_ms: int  # taken at (epoch ms)
     beat_ms: int  # last heartbeat (epoch ms)
+    state: str = ""  # the holder's source, as its status line says (``connected``, ...)
 
 
 @runtime_checkable

@@ -99,7 +99,7 @@ def _lease(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Lease:
     f = {k.decode(): v.decode() for k, v in (
         flat.items() if isinstance(flat, Mapping) else zip(flat[0::2], flat[1::2], strict=True))}
     return Lease(f["venue"], f["host"], int(f["pid"]), float(f["started"]), f["token"],
-                 int(f["since_ms"]), int(f["beat_ms"]))
+                 int(f["since_ms"]), int(f["beat_ms"]), f.get("state", ""))
 
 
 def _raw(response: Any, **options: Any) -> Any:

@@ -5,8 +5,8 @@ Layout (readable by other programs):
           volume_real, flags, recv_ns, broker_msc)  UNIQUE (venue, symbol, seq)
     streams(venue, symbol, last_seq, start_msc)  the durable seq counter of each stream, and
           where its source began (broker ms) while no tick is stored yet (last_seq 0)
-    leases(venue, host, pid, started, token, since_ms, beat_ms)  the collector writing each
-          venue, with its heartbeat (``collect.lease``)
+    leases(venue, host, pid, started, token, since_ms, beat_ms, state)  the collector
+          writing each venue, with its heartbeat and its source's state (``collect.lease``)
 
 ``append`` assigns seq inside one ``BEGIN IMMEDIATE`` transaction, so even two writer
 processes can never reuse or skip a seq, and a kill -9 loses only an uncommitted batch
@@ -60,10 +60,11 @@ CREATE TABLE IF NOT EXISTS leases (
     started REAL NOT NULL,
     token TEXT NOT NULL,
     since_ms INTEGER NOT NULL,
-    beat_ms INTEGER NOT NULL
+    beat_ms INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 """
-_LEASE = "venue, host, pid, started, token, since_ms, beat_ms"
+_LEASE = "venue, host, pid, started, token, since_ms, beat_ms, state"
 _INSERT = f"INSERT INTO ticks ({COLUMNS}) VALUES ({','.join('?' * len(STORED_FIELDS))})"
 
 
@@ -249,7 +250,7 @@ class SqliteStore:
                              (claim.venue,)).fetchone()
             if row is not None and not gone(Lease._make(row)):
                 return Lease._make(row)
-            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?)", claim)
+            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?,?)", claim)
             return None
 
         return self._lease_tx(take)
@@ -260,7 +261,7 @@ class SqliteStore:
                              (claim.venue,)).fetchone()
             if row is not None and row[4] != claim.token:
                 return Lease._make(row)
-            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?)",
+            db.execute(f"INSERT OR REPLACE INTO leases ({_LEASE}) VALUES (?,?,?,?,?,?,?,?)",
                        claim._replace(beat_ms=time.time_ns() // 1_000_000))
             return None
 

@@ -67,3 +67,41 @@ def test_a_workers_restart_takes_its_venue_over_at_once(arbitrex, tmp_path):
     parent.send_signal(STOP_SIGNAL)
     assert parent.wait(timeout=30) == 0
     assert must(SqliteStore(db).last("icm", "EURUSD")).seq == stored(db, "icm")
+
+
+def test_multi_venue_collect_names_each_venue_and_draws_a_table_on_a_terminal(arbitrex):
+    """Off a terminal every worker's log line names its venue; on one (a pty) the parent
+    draws a row per venue and symbol, the workers' lines printed above it."""
+    result = arbitrex.run("collect", "--source", "sim", "--venues", "icm,pepper", "--symbols",
+                          "EURUSD", "--rate", "50", "--duration", "2")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if " arbitrex.collect: " in line
+             and "one worker per venue" not in line]
+    assert lines and all("[icm]" in line or "[pepper]" in line for line in lines), lines
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "arbitrex", "collect", "--source", "sim",
+                             "--venues", "icm,pepper,oanda", "--symbols", "EURUSD", "--rate", "50",
+                             "--duration", "4"], cwd=arbitrex.workdir, env=arbitrex.env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the pty closed: every writer has ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+        assert proc.wait(timeout=30) == 0
+    text = seen.decode(errors="replace")
+    assert "ticks/s" in text and "stored" in text and "simulating 50 ticks/s" in text
+    assert re.search(r"icm\s+│\s+EURUSD", text) and re.search(r"oanda\s+│\s+EURUSD", text)
+    assert "[icm] arbitrex.collect: collecting" in text
