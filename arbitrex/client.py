@@ -32,9 +32,17 @@ from arbitrex.runtime.backoff import Backoff
 from arbitrex.stream.best import Best
 from arbitrex.tick import Tick, from_record
 
-__all__ = ["Best", "Client", "Gap", "Item", "connect", "flagged", "ticks", "ws_url"]
+__all__ = ["Best", "Client", "Gap", "Item", "Marks", "connect", "flagged", "ticks", "ws_url"]
 
 log = logging.getLogger(__name__)
+
+
+class Marks(NamedTuple):
+    """How the server marked an item: the stored state sent first (``snapshot``), or a
+    replay server's (``replay``)."""
+
+    snapshot: bool = False
+    replay: bool = False
 
 
 class Gap(NamedTuple):
@@ -92,9 +100,9 @@ class Client:
 
     async def flagged(self, symbols: Sequence[str], *,
                       since: Mapping[str, int] | None = None, view: str = "ticks",
-                      batch: bool = False) -> AsyncGenerator[tuple[Item, bool], None]:
-        """``subscribe``'s items with whether each is a snapshot (the stored state sent
-        first, before live ones)."""
+                      batch: bool = False) -> AsyncGenerator[tuple[Item, Marks], None]:
+        """``subscribe``'s items with how the server marked each (``Marks``: a snapshot, the
+        stored state sent first; a replay)."""
         last: dict[str, int] = {}  # "venue:symbol" -> the last seq yielded (or declared lost)
         backoff = Backoff(initial=min(0.25, self.max_backoff), cap=self.max_backoff)
         while True:
@@ -150,7 +158,7 @@ def _subscribe(symbols: Sequence[str], since: Mapping[str, int] | None, last: di
     return orjson.dumps(message).decode()
 
 
-def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, bool]]:
+def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, Marks]]:
     """The items of one server frame (with their snapshot flag), each seq once; ``last``
     kept."""
     message = orjson.loads(raw)
@@ -166,18 +174,20 @@ def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, bool]
             if held is not None and tick.seq <= held:
                 continue
             if held is not None and tick.seq > held + 1:
-                yield Gap(tick.venue, tick.symbol, held + 1, tick.seq - 1, "unannounced"), False
+                yield Gap(tick.venue, tick.symbol, held + 1, tick.seq - 1, "unannounced"), \
+                    Marks()
             last[key] = tick.seq
-            yield tick, bool(record.get("snapshot"))
+            yield tick, Marks(bool(record.get("snapshot")), bool(record.get("replay")))
     elif kind == "gap":
         gap = Gap(message.get("venue", ""), message["symbol"], message["from_seq"],
                   message["to_seq"], message["reason"])
         key = f"{gap.venue}:{gap.symbol}"
         last[key] = max(last.get(key, 0), gap.to_seq)
-        yield gap, False
+        yield gap, Marks()
     elif kind == "best":
         try:
-            yield Best.from_record(message), bool(message.get("snapshot"))
+            yield Best.from_record(message), Marks(bool(message.get("snapshot")),
+                                                   bool(message.get("replay")))
         except (KeyError, TypeError, AttributeError) as exc:
             raise ArbitrexError(f"the server sent an invalid best frame: {exc!r}") from exc
     elif kind == "error":
@@ -201,8 +211,8 @@ def ticks(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None =
 def flagged(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
             view: str = "ticks", batch: bool = False, token: str | None = None,
             max_backoff: float = 10.0, idle: float | None = None
-            ) -> Generator[tuple[Item, bool] | None, None, None]:
-    """(item, snapshot) pairs as ``ticks`` gives items; with ``idle``, None whenever
+            ) -> Generator[tuple[Item, Marks] | None, None, None]:
+    """(item, marks) pairs as ``ticks`` gives items; with ``idle``, None whenever
     nothing came for that many seconds (a chance to redraw)."""
     client = Client(url, token=token, max_backoff=max_backoff)
     items: queue.Queue[object] = queue.Queue(maxsize=10_000)
@@ -237,7 +247,7 @@ def flagged(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None
                 return
             if isinstance(got, BaseException):
                 raise got
-            yield cast(tuple[Item, bool], got)
+            yield cast(tuple[Item, Marks], got)
     finally:
         try:
             loop.call_soon_threadsafe(task.cancel)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -132,9 +133,18 @@ def tail(
                 _print_json(events, count, stop)
             else:
                 _show_table(events, count, stop, source)
+        except BrokenPipeError:  # the reader went away (`| head -1`): done, not an error
+            stop.set("output closed")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         finally:
             if tick_store is not None:
                 tick_store.close()
+
+
+def _marks(event: TailEvent | BestEvent) -> dict[str, bool]:
+    """The marks a record is printed with, as the server sent them."""
+    return {**({"replay": True} if event.replay else {}),
+            **({"snapshot": True} if event.snapshot else {})}
 
 
 def _print_json(events: Iterable[TailEvent], count: int | None, stop: Stop) -> None:
@@ -146,8 +156,7 @@ def _print_json(events: Iterable[TailEvent], count: int | None, stop: Stop) -> N
         if event.tick is None:
             out.write(orjson.dumps(event.gap) + b"\n")
         else:
-            extra = {"snapshot": True} if event.snapshot else {}
-            out.write(orjson.dumps(to_record(event.tick, **extra)) + b"\n")
+            out.write(orjson.dumps(to_record(event.tick, **_marks(event))) + b"\n")
             seen += 1
         out.flush()
         if count is not None and seen >= count:
@@ -202,8 +211,7 @@ def _print_views(views: Iterable[BestEvent], count: int | None, stop: Stop) -> N
     for event in views:
         if event.view is None:
             continue
-        extra = {"snapshot": True} if event.snapshot else {}
-        out.write(event.view.encode(**extra) + b"\n")
+        out.write(event.view.encode(**_marks(event)) + b"\n")
         out.flush()
         seen += 1
         if count is not None and seen >= count:

@@ -28,6 +28,7 @@ class TailEvent(NamedTuple):
     snapshot: bool = False
     gap: dict[str, Any] | None = None
     best: Best | None = None
+    replay: bool = False  # sent by a replay server (its frames say "replay": true)
 
 
 def from_store(store: StreamReader, follower: Follower[C], symbols: Sequence[str], *,
@@ -56,6 +57,7 @@ class BestEvent(NamedTuple):
 
     view: Best | None
     snapshot: bool = False
+    replay: bool = False
 
 
 def best_views(events: Iterable[TailEvent], *, stale_after_ms: int = STALE_AFTER_MS
@@ -88,7 +90,7 @@ def server_views(events: Iterable[TailEvent]) -> Iterator[BestEvent]:
     through as None."""
     for event in events:
         if event.best is not None:
-            yield BestEvent(event.best, snapshot=event.snapshot)
+            yield BestEvent(event.best, snapshot=event.snapshot, replay=event.replay)
         elif event.kind == "idle":
             yield BestEvent(None)
 
@@ -111,12 +113,12 @@ def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
             if got is None:
                 yield TailEvent("idle")
                 continue
-            item, snapshot = got
+            item, marks = got
             if isinstance(item, Tick):
-                yield TailEvent("tick", item, snapshot=snapshot)
+                yield TailEvent("tick", item, snapshot=marks.snapshot, replay=marks.replay)
             elif isinstance(item, client.Gap):
                 yield TailEvent("gap", gap={"type": "gap", **item._asdict()})
             else:
-                yield TailEvent("best", best=item, snapshot=snapshot)
+                yield TailEvent("best", best=item, snapshot=marks.snapshot, replay=marks.replay)
     finally:
         items.close()

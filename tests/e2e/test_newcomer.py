@@ -76,3 +76,38 @@ def test_tail_of_a_symbol_not_stored_names_those_that_are(arbitrex, tmp_path):
     assert ("arbitrex tail: no ticks stored for eurusd (did you mean EURUSD?); the store "
             "holds EURUSD, USDJPY, XAUUSD; waiting for them") in log_of(tail)
     assert tail.poll() is None  # it waits, as for a symbol yet to come
+
+
+def test_tail_json_into_a_reader_that_goes_away_exits_0_quietly(arbitrex, tmp_path):
+    """`arbitrex tail EURUSD --json | head -1`: a closed pipe is the end, not an error."""
+    import subprocess
+    import sys
+
+    collect = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD", "--rate",
+                             "200")
+    wait_for(lambda: (tmp_path / "ticks.db").exists() and "collecting" in log_of(collect),
+             what="collect")
+    tail = subprocess.Popen([sys.executable, "-m", "arbitrex", "tail", "EURUSD", "--json"],
+                            cwd=tmp_path, env=arbitrex.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert tail.stdout is not None and tail.stderr is not None
+    assert tail.stdout.readline().startswith(b'{"type":"tick"')
+    tail.stdout.close()  # as head does after its line
+    assert tail.wait(timeout=20) == 0
+    assert tail.stderr.read() == b""
+    tail.stderr.close()
+
+
+def test_tail_url_json_keeps_the_replay_mark(arbitrex, tmp_path):
+    from arbitrex import formats
+
+    store = fill(tmp_path / "a.db", 200)
+    formats.write(store.iter_range(), tmp_path / "day.ndjson", "ndjson")
+    store.close()
+    port = free_port()
+    replay = arbitrex.start("replay", "day.ndjson", "--speed", "max", "--port", str(port))
+    wait_for(lambda: "still serving" in log_of(replay), what="the replay to end")
+    result = arbitrex.run("tail", "EURUSD", "--json", "--count", "1", "--url",
+                          f"ws://127.0.0.1:{port}/ws", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith('"replay":true,"snapshot":true}'), result.stdout
