@@ -1,4 +1,4 @@
-"""Bars from ticks, without I/O (SPEC: Bars).
+"""Bars from ticks, without I/O (docs/PROTOCOL.md: Bars).
 
 A bar is one (venue, symbol, start) with ticks: ``start_msc = time_msc - time_msc %
 width_ms`` (UTC, event time); its open and close are the first and last tick by
@@ -40,7 +40,8 @@ class Bar(NamedTuple):
     spread_max: float
 
 
-#: The fields of a bar record after "type", in SPEC order (CSV header, Parquet columns).
+#: The fields of a bar record after "type", in docs/PROTOCOL.md's order (CSV header,
+#: Parquet columns).
 BAR_FIELDS = Bar._fields
 
 
@@ -54,7 +55,7 @@ def parse_width(text: str) -> int:
 
 
 def bar_record(bar: Bar) -> dict[str, Any]:
-    """The SPEC bar record."""
+    """The bar record."""
     return {"type": "bar", **bar._asdict()}
 
 

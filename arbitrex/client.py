@@ -1,4 +1,4 @@
-"""The Python client of arbitrex's WebSocket protocol (SPEC: Python client and history).
+"""The Python client of arbitrex's WebSocket protocol (docs/PROTOCOL.md: Python client and history).
 
     from arbitrex.client import connect, Gap, Best
     async with connect("ws://127.0.0.1:8000/ws", token=None) as client:

@@ -1,7 +1,8 @@
 """The one tick value type, and every conversion in and out of it.
 
 In: MetaTrader 5 numpy structured rows (``MT5_TICK_DTYPE``), JSON records (files, the wire).
-Out: the SPEC record as a dict, as JSON bytes (one line of NDJSON), and store rows.
+Out: the tick record (docs/PROTOCOL.md) as a dict, as JSON bytes (one line of NDJSON), and
+store rows.
 ``Position`` (where a stream stands, for a source to resume) lives here too: stores and
 sources both speak of it, and neither may import the other. Nothing here does I/O.
 Numpy scalars never escape: rows are turned into Python numbers with ``ndarray.tolist()``
@@ -20,7 +21,7 @@ import orjson
 
 from arbitrex.errors import TickError
 
-#: The dtype of ``copy_ticks_from``/``copy_ticks_range`` results (MT5_FACTS.md).
+#: The dtype of ``copy_ticks_from``/``copy_ticks_range`` results (docs/MT5.md).
 MT5_TICK_DTYPE = np.dtype(
     [
         ("time", "<i8"),
@@ -77,7 +78,7 @@ class Position(NamedTuple):
     """Where a (venue, symbol) stream stands in the store, so a source can resume.
 
     ``broker_msc`` is the broker time of the last stored tick and ``same_ms`` how many
-    stored ticks share that millisecond (time_msc is not unique, see MT5_FACTS.md).
+    stored ticks share that millisecond (time_msc is not unique, see docs/MT5.md).
     """
 
     seq: int
@@ -106,7 +107,7 @@ def latest_run(times_newest_first: Iterable[int]) -> tuple[int, int]:
 UNNAMED_VENUE = "file"
 
 
-#: Field order of the wire record (SPEC.md), after ``"type": "tick"``.
+#: Field order of the wire record (docs/PROTOCOL.md), after ``"type": "tick"``.
 RECORD_FIELDS = (
     "symbol",
     "venue",
@@ -194,7 +195,7 @@ def from_mt5_rows(
 
 
 def to_record(tick: Tick, **extra: Any) -> dict[str, Any]:
-    """The SPEC record of ``tick`` as a dict, with optional extra keys (e.g. snapshot)."""
+    """The record of ``tick`` as a dict, with optional extra keys (e.g. snapshot)."""
     record: dict[str, Any] = {
         "type": "tick", "symbol": tick.symbol, "venue": tick.venue, "seq": tick.seq,
         "time_msc": tick.time_msc, "bid": tick.bid, "ask": tick.ask, "last": tick.last,
@@ -206,7 +207,7 @@ def to_record(tick: Tick, **extra: Any) -> dict[str, Any]:
 
 
 def encode(tick: Tick, **extra: Any) -> bytes:
-    """The SPEC record of ``tick`` as compact JSON bytes (no newline)."""
+    """The record of ``tick`` as compact JSON bytes (no newline)."""
     return orjson.dumps(to_record(tick, **extra))
 
 
@@ -230,7 +231,7 @@ def _number(record: Mapping[str, Any], name: str, kind: type, default: Any) -> A
 
 
 def from_record(record: Mapping[str, Any], *, venue: str | None = None) -> Tick:
-    """Parse and validate a SPEC record (from a file or the wire)."""
+    """Parse and validate a tick record (docs/PROTOCOL.md) (from a file or the wire)."""
     if not isinstance(record, Mapping):
         raise TickError(f"a tick record must be a JSON object, got {type(record).__name__}")
     missing = [n for n in ("symbol", "time_msc", "bid", "ask") if n not in record]

@@ -3,7 +3,7 @@ that polls the SQLite store every 10 ms, and one ``send_json`` per client per ti
 
     python scripts/baseline_fastapi.py SQLITE_PATH PORT
 
-It serves ``/ws?symbols=A,B`` (ticks of those symbols, as SPEC records) and nothing else:
+It serves ``/ws?symbols=A,B`` (ticks of those symbols, as tick records) and nothing else:
 no resume, no bound on slow clients. It is what a user would write themselves, for
 ``scripts/bench_best.py`` to weigh arbitrex against (needs ``pip install -e '.[bench]'``).
 """

@@ -1,7 +1,7 @@
 """Tick files: one module per format, each with ``write(ticks, path) -> count`` and
 ``read(path) -> Iterator[Tick]``. What ``write`` writes, ``read`` gives back identically.
 
-    ndjson   one SPEC record per line (.ndjson, .jsonl)
+    ndjson   one tick record per line (.ndjson, .jsonl)
     csv      a header of the record's fields, then one row per tick (.csv)
     parquet  the record's fields as typed columns (.parquet; needs pyarrow)
     mt5      MetaTrader 5's own tick export, read only (tab-separated <DATE> <TIME> ...)

@@ -1,4 +1,4 @@
-"""NDJSON: one SPEC tick record per line."""
+"""NDJSON: one tick record per line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every Redis key arbitrex uses, in one place (SPEC: store layouts).
+"""Every Redis key arbitrex uses, in one place (docs/PROTOCOL.md: store layouts).
 
     arbitrex:ticks:{VENUE:SYMBOL}   the stream; fields = the record's fields (+ broker_msc)
     arbitrex:seq:{VENUE:SYMBOL}     the seq counter

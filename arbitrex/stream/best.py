@@ -1,4 +1,4 @@
-"""The cross-venue view of one symbol, without I/O (SPEC: Cross-venue view).
+"""The cross-venue view of one symbol, without I/O (docs/PROTOCOL.md: Cross-venue view).
 
 From the latest tick of each venue (by seq): the newest event time; which venues are
 stale (their tick more than ``stale_after_ms`` older than that); the best bid and ask among
@@ -57,7 +57,7 @@ class Best(NamedTuple):
         return self.edges[0].edge if self.edges else None
 
     def record(self, **extra: Any) -> dict[str, Any]:
-        """The SPEC ``best`` frame as a dict (with extra keys, e.g. snapshot)."""
+        """The ``best`` frame as a dict (with extra keys, e.g. snapshot)."""
         out: dict[str, Any] = {
             "type": "best", "symbol": self.symbol, "time_msc": self.time_msc,
             "bid": self.bid, "bid_venue": self.bid_venue, "ask": self.ask,

@@ -1,4 +1,4 @@
-"""The WebSocket protocol of SPEC.md without I/O: parse client frames, build server frames.
+"""The WebSocket protocol of docs/PROTOCOL.md without I/O: parse client frames, build server frames.
 
 ``parse_client_frame`` returns one of ``Subscribe``, ``Unsubscribe``, ``Ping`` or raises
 ``ProtocolError`` with the wire code (bad_request, unknown_op, bad_symbol, ...).

@@ -96,3 +96,18 @@ def test_the_quick_start_installs_what_parquet_needs():
     assert any(r.startswith("pyarrow") for r in core), core
     first_export = next(c for c in readme_commands() if c.startswith("arbitrex export"))
     assert ".parquet" in first_export
+
+
+def test_nothing_points_outside_the_repository():
+    """README, docs/ and the code cite only what a clone holds; every link resolves."""
+    texts = [REPO / "README.md", *(REPO / "docs").glob("*.md"),
+             *(REPO / "arbitrex").rglob("*.py"), *(REPO / "scripts").glob("*")]
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        for outside in ("../shared", "SPEC.md", "MT5_FACTS"):
+            assert outside not in text, f"{path.relative_to(REPO)} cites {outside}"
+        if path.suffix == ".md":
+            for target in re.findall(r"\]\(([^)#:]+)\)", text):
+                assert (path.parent / target).exists(), f"{path.name} links {target}"
+    for cited in set(re.findall(r"docs/[A-Z]+\.md", "".join(p.read_text() for p in texts))):
+        assert (REPO / cited).exists(), cited

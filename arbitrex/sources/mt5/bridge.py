@@ -5,7 +5,7 @@ MetaTrader5 package (on Linux: the Windows Python under Wine; mt5linux's server 
 and so is rpyc's own ``rpyc_classic``). ``BridgeApi`` gives the package's functions over
 that connection, so ``Terminal`` and the source use it exactly like the package itself.
 It talks to the server with rpyc alone (the mt5linux client package is not usable as a
-dependency: see MT5_FACTS.md).
+dependency: see docs/MT5.md).
 
 Round trips are what cost over a bridge, so nothing comes back as a netref (a remote object
 whose every attribute access is another round trip): helpers defined on the server when

@@ -135,8 +135,8 @@ def test_several_brokers_quote_one_path_with_their_own_spread_lag_and_pauses():
 
 
 def test_brokers_cross_every_few_seconds_at_the_default_rate():
-    """SPEC: at the default rate, a symbol's brokers cross at least once every few seconds
-    (a bid at one above the ask at another), as latency makes it between real brokers."""
+    """The README: at the default rate, a symbol's brokers cross at least once every few
+    seconds (a bid at one above the ask at another), as latency makes it between real brokers."""
     from arbitrex.stream.best import Book
 
     runs = brokers_run(["icm", "pepper", "oanda"], 60)

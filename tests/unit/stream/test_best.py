@@ -34,7 +34,7 @@ def books(draw: st.DrawFn) -> tuple[dict[str, Tick], int]:
 
 
 def reference(latest: dict[str, Tick], stale_after_ms: int) -> dict:
-    """The SPEC, spelled out the slow way."""
+    """The view as docs/PROTOCOL.md defines it, spelled out the slow way."""
     newest = 0
     for t in latest.values():
         if t.time_msc > newest:
@@ -74,7 +74,7 @@ def test_the_view_is_the_reference(book: tuple[dict[str, Tick], int]) -> None:
         want["time_msc"], want["bid_venue"], want["ask_venue"], want["bid"], want["ask"])
     assert sorted(v for v, q in best.venues.items() if q.stale) == want["stale"]
     assert [(e.sell, e.buy, e.edge) for e in best.edges] == want["edges"]
-    record = json.loads(best.encode())  # the SPEC frame, plain JSON numbers
+    record = json.loads(best.encode())  # the frame of docs/PROTOCOL.md, plain JSON numbers
     assert record["type"] == "best" and set(record["venues"]) == set(latest)
     if best.bid_venue is None:
         assert record["bid"] is record["ask"] is record["ask_venue"] is None
