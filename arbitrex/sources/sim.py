@@ -5,8 +5,8 @@
 per second against a clock, as a feed read every ``poll_interval`` (what arrived since the
 last read), and stamps ticks like the MT5 source does: ``time_msc`` is the event time
 (when the tick was due), ``recv_ns`` when the collector read it (docs/PROTOCOL.md: when
-the collector received it). The wait for the read is in the event-time latency, not in the receive one.
-Ticks of one burst share a millisecond.
+the collector received it). The wait for the read is in the event-time latency, not in the
+receive one. Ticks of one burst share a millisecond.
 
 Several brokers (``collect --source sim --venues icm,pepper,oanda``, one process each) quote
 one underlying price path per symbol: the same seed and the same start (the parent's

@@ -1,6 +1,7 @@
 """The cross-venue view as served (docs/PROTOCOL.md: The cross-venue view), through a real
-server and a real WebSocket client: the snapshot, a frame after stored ticks, both views on one connection
-cut from one state (batching or not), a slow client given the latest state, bad input."""
+server and a real WebSocket client: the snapshot, a frame after stored ticks, both views on
+one connection cut from one state (batching or not), a slow client given the latest state,
+bad input."""
 
 from __future__ import annotations
 
