@@ -113,6 +113,10 @@ class Bell(Protocol):
 
     sock: socket.socket
 
+    def take_all(self) -> bool:
+        """Read every pending ring without waiting; whether there was one."""
+        ...
+
     def heartbeat(self) -> None:
         """Called now and then while following: keeps the writer ringing."""
 

@@ -9,11 +9,14 @@ WebSocket follower reconnects by itself (capped, jittered backoff) and resumes w
 from __future__ import annotations
 
 import logging
+import select
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from arbitrex.runtime.stop import StopFlag
-from arbitrex.stores.base import Follower, StreamReader
+from arbitrex.stores import doorbell
+from arbitrex.stores.base import Follower, Rings, StreamReader
 from arbitrex.stream.best import STALE_AFTER_MS, Best, Book
 from arbitrex.tick import Tick
 
@@ -42,14 +45,46 @@ def from_store(store: StreamReader, follower: Follower[C], symbols: Sequence[str
             if tick is not None:
                 last[tick.key] = tick.seq
                 yield TailEvent("tick", tick, snapshot=True)
-    while not stop.is_set():
-        ticks, cursor = follower.follow(cursor, timeout=poll_timeout, limit=5000)
+    for ticks in reads(follower, cursor, stop=stop, wait=poll_timeout):
         if not ticks:
             yield TailEvent("idle")
         for tick in ticks:
             if tick.symbol in wanted and tick.seq > last.get(tick.key, 0):
                 last[tick.key] = tick.seq
                 yield TailEvent("tick", tick)
+
+
+def reads(follower: Follower[C], cursor: C, *, stop: StopFlag, wait: float,
+          limit: int = 5000) -> Iterator[list[Tick]]:
+    """Each read of what the store holds after ``cursor`` (empty after ``wait`` seconds of
+    quiet), until ``stop``. Where the store has a doorbell (SQLite) the thread sleeps on it
+    until the writer rings, as ``serve`` does (``stream.follow``), instead of polling the file;
+    ``doorbell.Trust`` falls back to polling a writer that does not ring."""
+    bell = follower.listen() if isinstance(follower, Rings) else None
+    if bell is None:
+        while not stop.is_set():
+            ticks, cursor = follower.follow(cursor, timeout=wait, limit=limit)
+            yield ticks
+        return
+    trust = doorbell.Trust(poll_interval=getattr(follower, "poll_interval", 0.001))
+    try:
+        while not stop.is_set():
+            ticks, cursor = follower.follow(cursor, timeout=0, limit=limit)
+            if ticks:
+                yield ticks
+                continue
+            # select() takes sockets on every OS (Windows' included): the bell is one
+            readable, _, _ = select.select([bell.sock], [], [], min(trust.timeout, wait))
+            now = time.monotonic()
+            if readable and bell.take_all():
+                trust.rang(now)
+                continue
+            ticks, cursor = follower.follow(cursor, timeout=0, limit=limit)
+            trust.timed_out(bool(ticks), now)
+            bell.heartbeat()
+            yield ticks
+    finally:
+        bell.close()
 
 
 class BestEvent(NamedTuple):

@@ -101,3 +101,46 @@ def test_a_dispatch_that_fails_is_logged_and_following_goes_on(caplog):
     with caplog.at_level(logging.ERROR):
         asyncio.run(main())
     assert "dispatching 1 ticks failed" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
+def test_tail_sleeps_on_the_doorbell_instead_of_polling_the_file(tmp_path):
+    """tail from SQLite: idle, a handful of reads a second (not one a millisecond); a tick
+    stored by a ringing writer is read at once."""
+    import threading
+
+    from arbitrex.stores.sqlite import SqliteStore
+    from arbitrex.stream.client import reads
+    from tests.conftest import wait_for
+    from tests.history import ticks_at
+
+    writer = SqliteStore(tmp_path / "t.db")
+    reader = SqliteStore(tmp_path / "t.db")
+    queries = 0
+    real_query = reader._query
+
+    def counted(*args, **kwargs):
+        nonlocal queries
+        queries += 1
+        return real_query(*args, **kwargs)
+
+    reader._query = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+    got: list[tuple[float, int]] = []
+
+    def follow() -> None:
+        for ticks in reads(reader, reader.head(), stop=stop, wait=0.2):
+            got.extend((time.monotonic(), t.seq) for t in ticks)
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    try:
+        time.sleep(1.0)  # a second of idleness, measured: not a wait for a condition
+        idle = queries
+        written = time.monotonic()
+        writer.append(ticks_at(0)[:1])
+        wait_for(lambda: got, timeout=5, what="the tick")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert idle < 30, idle  # polling every millisecond made ~1,000
+    assert got[0][0] - written < 0.1
