@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from arbitrex.constants import DAY_MS
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.tick import Tick
 
-_UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _WIDTH = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _DECIMALS = 10  # spreads are differences of prices: rounded, so that 0.00002 stays 0.00002
 

@@ -15,6 +15,17 @@ _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
 _HOUR_MS = 3_600_000
 
 
+def utc_ms(when: str | datetime) -> int:
+    """An ISO-8601 instant (``2026-11-20T09:30:00Z``; no offset: UTC) or a datetime (naive:
+    UTC) as UTC epoch milliseconds; ValueError when the text is not ISO-8601. The one parser
+    of instants: the CLI's --from/--to and ``arbitrex.history`` both use it."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
 def parse_timezone(text: str) -> tzinfo:
     """An IANA zone name, ``UTC``, or a fixed offset like ``+02:00``; ValueError otherwise."""
     text = text.strip()

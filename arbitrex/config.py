@@ -21,6 +21,7 @@ from typing import Any
 from dotenv.parser import parse_stream
 
 from arbitrex.clock import parse_timezone
+from arbitrex.constants import DAY_MS, STALE_AFTER_MS
 from arbitrex.errors import ConfigError
 from arbitrex.tick import check_symbol
 
@@ -188,7 +189,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("WS_ALLOWED_ORIGINS", "ws_allowed_origins", None, _origins,
               "browser Origins allowed besides the server's own host",
               "https://desk.example.com"),
-    FieldSpec("STALE_AFTER_MS", "stale_after_ms", "10000", _int(0, 86_400_000),
+    FieldSpec("STALE_AFTER_MS", "stale_after_ms", str(STALE_AFTER_MS), _int(0, DAY_MS),
               "a venue's quote older than this (ms) than the newest is stale in the "
               "cross-venue view", "10000"),
     FieldSpec("ARCHIVE_DIR", "archive_dir", "data/archive", _text,

@@ -7,8 +7,13 @@ ArbitrexError                  exit 1 unless said otherwise
 ├── SourceUnavailable  exit 2  the chosen source cannot run here, e.g. no MetaTrader5
 ├── VenueHeld          exit 2  another collector writes this venue into this store
 ├── SourceError                a source failed while running
+│   ├── CallFailed             an MT5 call failed (code and the terminal's message)
+│   │   ├── TerminalDown       the terminal is not reachable: reconnect, then backfill
+│   │   └── AuthFailed         the broker refused the login: never retried (collect: exit 2)
+│   └── BridgeDown             the RPyC bridge cannot be reached, died or did not answer
 ├── StoreError                 the store cannot be opened, read or written
 │   └── StoreUnavailable       its server cannot be reached for now (worth waiting for)
+├── ArchiveError               an archive day file cannot be written or read
 ├── ListenError        exit 2  a server cannot listen where it was told to (a busy port: a
 │                              restart cannot cure it)
 ├── TickError                  a tick fails validation or a file row cannot be parsed
@@ -70,6 +75,31 @@ class VenueHeld(ArbitrexError):
 
 class SourceError(ArbitrexError):
     """A source failed while running."""
+
+
+class CallFailed(SourceError):
+    """An MT5 call failed; ``code`` and ``terminal_message`` are ``last_error()``'s."""
+
+    def __init__(self, call: str, code: int, message: str) -> None:
+        self.code = code
+        self.terminal_message = message
+        super().__init__(f"{call} failed: {message} ({code})")
+
+
+class TerminalDown(CallFailed):
+    """The terminal is not reachable (closed, hung, or the bridge failed)."""
+
+
+class AuthFailed(CallFailed):
+    """The broker refused the login: retrying would only lock the account."""
+
+
+class BridgeDown(SourceError):
+    """The bridge cannot be reached, died, or did not answer in time."""
+
+
+class ArchiveError(ArbitrexError):
+    """An archive file cannot be written or read."""
 
 
 class StoreError(ArbitrexError):

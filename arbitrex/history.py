@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from arbitrex.archive import files as archive_files
 from arbitrex.archive.layout import DayKey, days_in
 from arbitrex.bars import Bar, make_bars, parse_width
+from arbitrex.clock import utc_ms
 from arbitrex.config import load_settings
+from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
 from arbitrex.stores import open_store
-from arbitrex.stores.base import END_OF_TIME, Archivable, RangeReader
+from arbitrex.stores.base import Archivable, RangeReader
 from arbitrex.tick import STORED_FIELDS, Tick
 
 When = datetime | str | int | None  # a datetime (naive: UTC), ISO-8601 text, or epoch ms
@@ -131,15 +133,11 @@ def epoch_ms(when: When, name: str) -> int | None:
     """``when`` as UTC epoch milliseconds (ConfigError naming ``name`` when unreadable)."""
     if when is None or isinstance(when, int):
         return when
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(name, f"{when!r} is not an ISO-8601 time",
-                              "e.g. 2026-11-20T09:00:00Z") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp() * 1000)
+    try:
+        return utc_ms(when)
+    except ValueError:
+        raise ConfigError(name, f"{when!r} is not an ISO-8601 time",
+                          "e.g. 2026-11-20T09:00:00Z") from None
 
 
 def read(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,

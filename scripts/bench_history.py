@@ -37,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import ListSource, commit, replace_section  # noqa: E402
 
 from arbitrex import formats, history  # noqa: E402
-from arbitrex.archive.layout import DAY_MS, cutoff_msc  # noqa: E402
+from arbitrex.archive.layout import cutoff_msc  # noqa: E402
 from arbitrex.archive.mover import archive  # noqa: E402
 from arbitrex.bars import make_bars  # noqa: E402
 from arbitrex.collect.loop import Collector  # noqa: E402
+from arbitrex.constants import DAY_MS  # noqa: E402
 from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
 from arbitrex.tick import Tick  # noqa: E402
 

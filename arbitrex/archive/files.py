@@ -9,13 +9,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from arbitrex.archive.layout import ARCHIVED_FIELDS, DayKey
-from arbitrex.errors import ArbitrexError
+from arbitrex.constants import END_OF_TIME
+from arbitrex.errors import ArbitrexError, ArchiveError
 from arbitrex.formats.parquet import ROW_GROUP, _pyarrow
 from arbitrex.tick import Tick
-
-
-class ArchiveError(ArbitrexError):
-    """An archive file cannot be written or read."""
 
 
 class Facts(NamedTuple):
@@ -128,7 +125,7 @@ def read(path: Path, key: DayKey, from_msc: int | None = None, to_msc: int | Non
             table = pa.parquet.read_table(str(path))
             time = table.column("time_msc")
             mask = pc.and_(pc.greater_equal(time, from_msc or 0),
-                           pc.less(time, to_msc if to_msc is not None else 2**62))
+                           pc.less(time, to_msc if to_msc is not None else END_OF_TIME))
             batches = table.filter(mask).to_batches(max_chunksize=ROW_GROUP)
         else:
             batches = pa.parquet.ParquetFile(str(path)).iter_batches(batch_size=ROW_GROUP)

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
+from arbitrex.constants import DAY_MS
 from arbitrex.tick import STORED_FIELDS
 
-DAY_MS = 86_400_000
 #: The columns of a day file, in order.
 ARCHIVED_FIELDS = tuple(f for f in STORED_FIELDS if f not in ("venue", "symbol"))
 _NAME = re.compile(r"date=(\d{4}-\d{2}-\d{2})\.parquet")

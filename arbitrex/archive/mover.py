@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from arbitrex.archive import files
-from arbitrex.archive.files import ArchiveError, Facts
+from arbitrex.archive.files import Facts
 from arbitrex.archive.layout import DayKey, date_text, path_of
+from arbitrex.errors import ArchiveError
 from arbitrex.runtime.faults import crash_point
 from arbitrex.stores.base import Archivable, Dropped, StoredDay
 from arbitrex.tick import Tick

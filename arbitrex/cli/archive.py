@@ -15,6 +15,7 @@ from arbitrex.archive.mover import archive as move
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.cli.progress import progress
 from arbitrex.config import Settings
+from arbitrex.constants import DAY_MS
 from arbitrex.errors import ConfigError
 from arbitrex.formats.parquet import _pyarrow
 from arbitrex.stores import open_store
@@ -65,7 +66,7 @@ def run_archive(settings: Settings, days: int) -> None:
     finally:
         tick_store.close()
     log.info("archived %d days (%d ticks) before %s into %s", moved.days, moved.ticks,
-             date_text(cutoff // 86_400_000), root)
+             date_text(cutoff // DAY_MS), root)
 
 
 def writable(root: Path) -> None:

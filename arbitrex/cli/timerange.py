@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from arbitrex.clock import utc_ms
+from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
-
-END_OF_TIME = 2**62
 
 
 def parse_instant(text: str | None, option: str, default: int) -> int:
     if text is None:
         return default
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return utc_ms(text)  # no offset: UTC, as the contract says
     except ValueError:
         raise ConfigError(option, f"{text!r} is not an ISO-8601 time",
                           f"e.g. {option} 2026-11-20T09:30:00Z") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # the contract says UTC
-    return int(value.timestamp() * 1000)
 
 
 def time_range(from_: str | None, to: str | None) -> tuple[int, int]:

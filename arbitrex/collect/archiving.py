@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from arbitrex.archive.layout import DAY_MS
+from arbitrex.constants import DAY_MS
 from arbitrex.runtime.stop import StopFlag
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from arbitrex.archive import files
 from arbitrex.archive.layout import date_text, days_in
+from arbitrex.constants import END_OF_TIME
 from arbitrex.doctor.report import Check
 from arbitrex.errors import ArbitrexError, MissingPackage
-from arbitrex.stores.base import END_OF_TIME, Archivable
+from arbitrex.stores.base import Archivable
 
 
 def archive_check(root: Path, store: Archivable | None) -> Check:

@@ -7,9 +7,9 @@ import time
 
 from arbitrex.clock import BrokerClock
 from arbitrex.doctor.report import Check
-from arbitrex.errors import SourceUnavailable
-from arbitrex.sources.mt5.bridge import BridgeApi, BridgeDown, parse_bridge
-from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, load_api
+from arbitrex.errors import AuthFailed, BridgeDown, CallFailed, SourceUnavailable
+from arbitrex.sources.mt5.bridge import BridgeApi, parse_bridge
+from arbitrex.sources.mt5.terminal import Terminal, load_api
 from arbitrex.sources.mt5.venues import Venue
 
 

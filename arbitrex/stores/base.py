@@ -27,12 +27,11 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
+from arbitrex.constants import END_OF_TIME
 from arbitrex.tick import Position, Tick
 
 C = TypeVar("C")
 
-#: The end of every time range: no tick is stamped this late.
-END_OF_TIME = 2**62
 
 
 class TickWriter(Protocol):

@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 import redis
 from redis.exceptions import RedisError
 
+from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
 from arbitrex.stores import redis_keys as keys
-from arbitrex.stores.base import END_OF_TIME, Dropped, Lease, StoredDay
+from arbitrex.stores.base import Dropped, Lease, StoredDay
 from arbitrex.tick import RECORD_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
@@ -345,12 +346,12 @@ class RedisStore:
     # Archiving (a daily job: it reads each stream whole, at most REDIS_MAXLEN entries)
 
     def stored_days(self, before_msc: int) -> list[StoredDay]:
-        cutoff = before_msc - before_msc % 86_400_000
+        cutoff = before_msc - before_msc % DAY_MS
         days: dict[tuple[str, str, int], list[int]] = {}  # -> [rows, lowest, highest seq]
         for venue, symbol in self.streams():
             for t in self._scan_stream(venue, symbol):
                 if t.time_msc < cutoff:
-                    held = days.setdefault((venue, symbol, t.time_msc // 86_400_000),
+                    held = days.setdefault((venue, symbol, t.time_msc // DAY_MS),
                                            [0, t.seq, t.seq])
                     held[0] += 1
                     held[1], held[2] = min(held[1], t.seq), max(held[2], t.seq)

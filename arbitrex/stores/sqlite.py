@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import END_OF_TIME, Dropped, Lease, StoredDay
+from arbitrex.stores.base import Dropped, Lease, StoredDay
 from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
@@ -363,9 +364,9 @@ class SqliteStore:
 
     def stored_days(self, before_msc: int) -> list[StoredDay]:
         rows = self._query(
-            "SELECT venue, symbol, time_msc / 86400000 AS day, COUNT(*), MIN(seq), MAX(seq) "
+            f"SELECT venue, symbol, time_msc / {DAY_MS} AS day, COUNT(*), MIN(seq), MAX(seq) "
             "FROM ticks WHERE time_msc < ? GROUP BY venue, symbol, day "
-            "ORDER BY venue, symbol, day", [before_msc - before_msc % 86_400_000])
+            "ORDER BY venue, symbol, day", [before_msc - before_msc % DAY_MS])
         return [StoredDay(*row) for row in rows]
 
     def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,

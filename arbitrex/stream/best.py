@@ -16,10 +16,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.tick import Tick
 
-#: A venue is stale when its tick is more than this older than the newest (STALE_AFTER_MS).
-STALE_AFTER_MS = 10_000
 _DECIMALS = 10  # edges are differences of prices: rounded, so that 0.00002 stays 0.00002
 
 

@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
+from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Follower, Rings, StreamReader
-from arbitrex.stream.best import STALE_AFTER_MS, Best, Book
+from arbitrex.stream.best import Best, Book
 from arbitrex.tick import Tick
 
 C = TypeVar("C")

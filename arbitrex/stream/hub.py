@@ -24,6 +24,7 @@ import time
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.errors import StoreError
 from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.stream import protocol as proto
@@ -69,7 +70,7 @@ class Hub:
         drain_timeout: float = 30.0,
         flush_interval: float = 0.02,
         replay: bool = False,
-        stale_after_ms: int = 10_000,
+        stale_after_ms: int = STALE_AFTER_MS,
     ) -> None:
         if slow_client not in ("gap", "close"):
             raise ValueError("slow_client must be 'gap' or 'close'")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.stores.base import StreamReader
-from arbitrex.stream.best import STALE_AFTER_MS, Book, consolidate
+from arbitrex.stream.best import Book, consolidate
 from arbitrex.stream.session import Key, Session
 from arbitrex.stream.wire import text_frame
 from arbitrex.tick import Tick

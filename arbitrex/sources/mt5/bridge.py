@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from arbitrex.errors import SourceError, SourceUnavailable
+from arbitrex.errors import BridgeDown, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,6 @@ def _arbitrex_versions():
             str(getattr(_arbitrex_mt5, "__version__", "unknown")))
 '''
 HELPERS = ("_arbitrex_call", "_arbitrex_copy_many", "_arbitrex_versions")
-
-
-class BridgeDown(SourceError):
-    """The bridge cannot be reached, died, or did not answer in time."""
 
 
 class Record(types.SimpleNamespace):

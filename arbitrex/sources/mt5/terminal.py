@@ -16,28 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from arbitrex.errors import SourceError, SourceUnavailable
-from arbitrex.sources.mt5.bridge import BridgeApi, BridgeDown, parse_bridge
+from arbitrex.errors import (
+    AuthFailed,
+    BridgeDown,
+    CallFailed,
+    SourceUnavailable,
+    TerminalDown,
+)
+from arbitrex.sources.mt5.bridge import BridgeApi, parse_bridge
 
 COPY_TICKS_ALL = -1
 IPC_CODES = frozenset({-10001, -10002, -10003, -10004, -10005})
 AUTH_FAILED = -6
 NOT_FOUND = -4
-
-
-class CallFailed(SourceError):
-    def __init__(self, call: str, code: int, message: str) -> None:
-        self.code = code
-        self.terminal_message = message
-        super().__init__(f"{call} failed: {message} ({code})")
-
-
-class TerminalDown(CallFailed):
-    """The terminal is not reachable (closed, hung, or the bridge failed)."""
-
-
-class AuthFailed(CallFailed):
-    """The broker refused the login: retrying would only lock the account."""
 
 
 def load_api(bridge: str | None) -> Any:

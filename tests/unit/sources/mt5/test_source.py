@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arbitrex.errors import ConfigError
+from arbitrex.errors import AuthFailed, CallFailed, ConfigError, TerminalDown
 from arbitrex.sources.mt5.cursor import Cursor, advance
-from arbitrex.sources.mt5.terminal import AuthFailed, CallFailed, Terminal, TerminalDown
+from arbitrex.sources.mt5.terminal import Terminal
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import FakeTerminal, Scenario, as_module
 from arbitrex.tick import MT5_TICK_DTYPE
