@@ -162,14 +162,16 @@ class Trust:
     has rung for ``quiet`` seconds: the writer does not ring (an older collector, another
     machine). Then it polls: every ``poll_interval`` while ticks come, and less often the
     longer nothing comes (doubling up to ``idle_poll``), so an idle follower costs little;
-    until it hears the bell again."""
+    until it hears the bell again. A new listener is given ``quiet`` seconds from ``since``
+    (when it began to listen) before ticks without a ring count: a writer finds a new
+    listener within ``Doorbell.RELIST``."""
 
     def __init__(self, *, poll_interval: float, fallback: float = 0.25, quiet: float = 2.0,
-                 idle_poll: float = 0.05) -> None:
+                 idle_poll: float = 0.05, since: float = -1e18) -> None:
         self.poll_interval, self.fallback, self.quiet = poll_interval, fallback, quiet
         self.idle_poll = max(idle_poll, poll_interval)
         self.trusted = True
-        self.last_ring = -1e18
+        self.last_ring = since
         self._interval = poll_interval
 
     @property

@@ -67,7 +67,8 @@ def reads(follower: Follower[C], cursor: C, *, stop: StopFlag, wait: float,
             ticks, cursor = follower.follow(cursor, timeout=wait, limit=limit)
             yield ticks
         return
-    trust = doorbell.Trust(poll_interval=getattr(follower, "poll_interval", 0.001))
+    trust = doorbell.Trust(poll_interval=getattr(follower, "poll_interval", 0.001),
+                           since=time.monotonic())
     try:
         while not stop.is_set():
             ticks, cursor = follower.follow(cursor, timeout=0, limit=limit)

@@ -72,9 +72,9 @@ class InLoop(Generic[C]):
         self.store, self.dispatch, self.cursor, self.limit = store, dispatch, cursor, limit
         self.bell = bell
         # Without a doorbell nothing rings: never trusted, it polls every poll_interval.
-        self.trust = doorbell.Trust(poll_interval=poll_interval)
-        self.trust.trusted = bell is not None
         self.loop = asyncio.get_running_loop()
+        self.trust = doorbell.Trust(poll_interval=poll_interval, since=self.loop.time())
+        self.trust.trusted = bell is not None
         self.failed_at: float | None = None
         self.more: asyncio.Handle | None = None  # a read already scheduled
         self.endpoint: asyncio.DatagramTransport | None = None

@@ -91,11 +91,14 @@ def test_tail_json_into_a_reader_that_goes_away_exits_0_quietly(arbitrex, tmp_pa
                             cwd=tmp_path, env=arbitrex.env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert tail.stdout is not None and tail.stderr is not None
-    assert tail.stdout.readline().startswith(b'{"type":"tick"')
-    tail.stdout.close()  # as head does after its line
-    assert tail.wait(timeout=20) == 0
-    assert tail.stderr.read() == b""
-    tail.stderr.close()
+    try:
+        assert tail.stdout.readline().startswith(b'{"type":"tick"')
+        tail.stdout.close()  # as head does after its line
+        assert tail.wait(timeout=20) == 0
+        said = tail.stderr.read().decode()
+    finally:
+        tail.stderr.close()
+    assert said == "", said
 
 
 def test_tail_url_json_keeps_the_replay_mark(arbitrex, tmp_path):

@@ -87,3 +87,13 @@ def test_trust_is_lost_when_ticks_come_unrung_and_regained_by_a_ring():
     assert trust.trusted and trust.timeout == 0.25
 
 
+
+
+def test_a_new_listener_gives_the_writer_time_to_find_it():
+    """Ticks without a ring in the first ``quiet`` seconds of a listener are the writer not
+    having listed it yet (it relists every 0.5 s), not a writer that does not ring."""
+    trust = doorbell.Trust(poll_interval=0.001, quiet=2.0, since=100.0)
+    trust.timed_out(True, 101.0)
+    assert trust.trusted
+    trust.timed_out(True, 102.5)
+    assert not trust.trusted
