@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from arbitrex.constants import DAY_MS
 from arbitrex.errors import ConfigError, TickError
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 _UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _WIDTH = re.compile(r"([1-9][0-9]{0,5})([smhd])")

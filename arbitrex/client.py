@@ -3,7 +3,7 @@
     from arbitrex.client import connect, Gap, Best
     async with connect("ws://127.0.0.1:8000/ws", token=None) as client:
         async for item in client.subscribe(["EURUSD"], since={"EURUSD": 41}):
-            ...  # an arbitrex.tick.Tick, or a Gap(venue, symbol, from_seq, to_seq, reason)
+            ...  # an arbitrex.model.Tick, or a Gap(venue, symbol, from_seq, to_seq, reason)
 
 With ``view="best"`` the items are ``Best`` views. The client reconnects by itself (capped,
 jittered backoff) and resumes each stream after the last seq it yielded: it never yields a
@@ -28,9 +28,9 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from arbitrex.errors import ArbitrexError, ConfigError, TickError
+from arbitrex.model import Best, Gap, Item
+from arbitrex.model.tick import from_record
 from arbitrex.runtime.backoff import Backoff
-from arbitrex.stream.best import Best
-from arbitrex.tick import Tick, from_record
 
 __all__ = ["Best", "Client", "Gap", "Item", "Marks", "connect", "flagged", "ticks", "ws_url"]
 
@@ -45,18 +45,6 @@ class Marks(NamedTuple):
     replay: bool = False
 
 
-class Gap(NamedTuple):
-    """Seqs from_seq..to_seq of a stream that will not come (reason: slow_consumer,
-    history_trimmed, or unannounced)."""
-
-    venue: str
-    symbol: str
-    from_seq: int
-    to_seq: int
-    reason: str
-
-
-Item = Tick | Gap | Best
 
 
 def ws_url(url: str, token: str | None) -> str:
@@ -179,8 +167,7 @@ def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, Marks
             last[key] = tick.seq
             yield tick, Marks(bool(record.get("snapshot")), bool(record.get("replay")))
     elif kind == "gap":
-        gap = Gap(message.get("venue", ""), message["symbol"], message["from_seq"],
-                  message["to_seq"], message["reason"])
+        gap = Gap.from_record(message)
         key = f"{gap.venue}:{gap.symbol}"
         last[key] = max(last.get(key, 0), gap.to_seq)
         yield gap, Marks()

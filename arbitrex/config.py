@@ -23,7 +23,7 @@ from dotenv.parser import parse_stream
 from arbitrex.clock import parse_timezone
 from arbitrex.constants import DAY_MS, STALE_AFTER_MS
 from arbitrex.errors import ConfigError
-from arbitrex.tick import check_symbol
+from arbitrex.model.tick import check_symbol
 
 
 class Secret:

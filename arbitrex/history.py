@@ -2,7 +2,7 @@
 
     import arbitrex.history
     for tick in arbitrex.history.read(symbols=["EURUSD"], start="2026-11-20T00:00:00Z"):
-        ...                                  # an arbitrex.tick.Tick, in (time_msc, seq) order
+        ...                                  # an arbitrex.model.tick.Tick, in (time_msc, seq) order
     for bar in arbitrex.history.bars("1m", symbols=["EURUSD"]):
         ...                                  # an arbitrex.bars.Bar
     frame = arbitrex.history.table(symbols=["EURUSD"]).to_pandas()   # with pyarrow
@@ -28,9 +28,9 @@ from arbitrex.clock import utc_ms
 from arbitrex.config import load_settings
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
+from arbitrex.model.tick import STORED_FIELDS, Tick
 from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable, RangeReader
-from arbitrex.tick import STORED_FIELDS, Tick
 
 When = datetime | str | int | None  # a datetime (naive: UTC), ISO-8601 text, or epoch ms
 

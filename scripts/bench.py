@@ -38,12 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arbitrex.collect.loop import Collector  # noqa: E402
+from arbitrex.model.tick import Tick, encode  # noqa: E402
 from arbitrex.sources.sim import POLL_INTERVAL, SimModel  # noqa: E402
 from arbitrex.stores.redis import RedisStore  # noqa: E402
 from arbitrex.stores.redis_keys import stream_key  # noqa: E402
 from arbitrex.stores.spool import SpoolingStore  # noqa: E402
 from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
-from arbitrex.tick import Tick, encode  # noqa: E402
 
 PY = sys.executable
 CLIENTS = str(ROOT / "scripts" / "bench_clients.py")

@@ -42,8 +42,8 @@ from arbitrex.archive.mover import archive  # noqa: E402
 from arbitrex.bars import make_bars  # noqa: E402
 from arbitrex.collect.loop import Collector  # noqa: E402
 from arbitrex.constants import DAY_MS  # noqa: E402
+from arbitrex.model.tick import Tick  # noqa: E402
 from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
-from arbitrex.tick import Tick  # noqa: E402
 
 SYMBOLS = ["EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD", "USDCAD", "USDCHF", "NZDUSD",
            "EURJPY", "GBPJPY", "EURGBP", "EURCHF", "AUDJPY", "CADJPY", "CHFJPY", "EURAUD",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import codecs
 
+from arbitrex.model.tick import Tick, to_record
 from arbitrex.sources.sim import SimModel
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick, to_record
 
 T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 

@@ -12,7 +12,7 @@ from arbitrex.archive.layout import ARCHIVED_FIELDS, DayKey
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ArbitrexError, ArchiveError
 from arbitrex.formats.parquet import ROW_GROUP, _pyarrow
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 
 class Facts(NamedTuple):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from arbitrex.constants import DAY_MS
-from arbitrex.tick import STORED_FIELDS
+from arbitrex.model.tick import STORED_FIELDS
 
 #: The columns of a day file, in order.
 ARCHIVED_FIELDS = tuple(f for f in STORED_FIELDS if f not in ("venue", "symbol"))

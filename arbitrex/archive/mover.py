@@ -24,9 +24,9 @@ from arbitrex.archive import files
 from arbitrex.archive.files import Facts
 from arbitrex.archive.layout import DayKey, date_text, path_of
 from arbitrex.errors import ArchiveError
+from arbitrex.model.tick import Tick
 from arbitrex.runtime.faults import crash_point
 from arbitrex.stores.base import Archivable, Dropped, StoredDay
-from arbitrex.tick import Tick
 
 log = logging.getLogger(__name__)
 

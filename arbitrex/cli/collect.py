@@ -44,12 +44,12 @@ from arbitrex.errors import (
     TickError,
     VenueHeld,
 )
+from arbitrex.model.tick import check_symbol
 from arbitrex.runtime.stop import Stop, StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
 from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
 from arbitrex.stores import Leases, Reports, open_store, open_writer
-from arbitrex.tick import check_symbol
 
 log = logging.getLogger("arbitrex.collect")
 

@@ -18,8 +18,8 @@ from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.errors import ConfigError
 from arbitrex.formats import FORMATS, write, write_bars
 from arbitrex.history import count, of_file, ordered
+from arbitrex.model.tick import Tick
 from arbitrex.stores import open_store
-from arbitrex.tick import Tick
 
 log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}

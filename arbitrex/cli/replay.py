@@ -17,13 +17,13 @@ from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.config import Settings
 from arbitrex.errors import ConfigError, StoreError
 from arbitrex.history import count, of_file, ordered
+from arbitrex.model.tick import Tick
 from arbitrex.replay import feed, plan
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store, open_writer
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stream.hub import Hub
 from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
-from arbitrex.tick import Tick
 
 Plan = Iterable[tuple[float, list[Tick]]]
 

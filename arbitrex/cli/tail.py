@@ -18,12 +18,7 @@ from rich.table import Table
 
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.cli.symbols import missing_note
-from arbitrex.client import ws_url
-from arbitrex.errors import ConfigError, TickError
-from arbitrex.runtime.stop import Stop
-from arbitrex.stores import TickStore, open_store
-from arbitrex.stream.best import Best
-from arbitrex.stream.client import (
+from arbitrex.cli.tailing import (
     BestEvent,
     TailEvent,
     best_views,
@@ -31,7 +26,12 @@ from arbitrex.stream.client import (
     from_store,
     server_views,
 )
-from arbitrex.tick import Tick, check_symbol, digits_of, to_record
+from arbitrex.client import ws_url
+from arbitrex.errors import ConfigError, TickError
+from arbitrex.model import Best
+from arbitrex.model.tick import Tick, check_symbol, digits_of, to_record
+from arbitrex.runtime.stop import Stop
+from arbitrex.stores import TickStore, open_store
 
 E = TypeVar("E")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from arbitrex.model.tick import Tick
 from arbitrex.stores.base import Lease
-from arbitrex.tick import Tick
 
 
 class Row(NamedTuple):

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 from arbitrex.collect.lease import Held, hold
 from arbitrex.errors import StoreUnavailable
+from arbitrex.model.tick import Position, Tick, validate
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources.base import TickSource
 from arbitrex.stores.base import Lease, Leases, TickWriter
-from arbitrex.tick import Position, Tick, validate
 
 log = logging.getLogger(__name__)
 

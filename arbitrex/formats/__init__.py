@@ -17,7 +17,7 @@ from types import ModuleType
 from arbitrex.bars import Bar
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, TickError
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 FORMATS = ("ndjson", "csv", "parquet")
 _MODULES = {"ndjson": "ndjson", "csv": "csvfile", "parquet": "parquet"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import TickError
-from arbitrex.tick import RECORD_FIELDS, Tick, from_record
+from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
 _INT = {"seq", "time_msc", "volume", "flags", "recv_ns"}
 _REQUIRED = {"symbol", "time_msc", "bid", "ask"}

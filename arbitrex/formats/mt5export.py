@@ -15,7 +15,7 @@ from pathlib import Path
 
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import TickError
-from arbitrex.tick import UNNAMED_VENUE, Tick, validate
+from arbitrex.model.tick import UNNAMED_VENUE, Tick, validate
 
 COLUMNS = ("<DATE>", "<TIME>", "<BID>", "<ASK>", "<LAST>", "<VOLUME>", "<FLAGS>")
 VENUE = UNNAMED_VENUE

@@ -10,7 +10,7 @@ import orjson
 
 from arbitrex.bars import Bar, bar_record
 from arbitrex.errors import TickError
-from arbitrex.tick import Tick, from_record, to_record
+from arbitrex.model.tick import Tick, from_record, to_record
 
 
 def write(ticks: Iterable[Tick], path: Path) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import MissingPackage, TickError
-from arbitrex.tick import RECORD_FIELDS, Tick, from_record
+from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
 ROW_GROUP = 65_536
 

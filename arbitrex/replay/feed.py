@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from arbitrex.model.tick import UNNAMED_VENUE, Tick, check_symbol
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores.base import TickWriter
-from arbitrex.tick import UNNAMED_VENUE, Tick, check_symbol
 
 #: Ticks replayed into a store are kept under this venue (or ``replay.VENUE``), never mixed
 #: with live ones.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 
 def schedule(ticks: Iterable[Tick], *, speed: float | None, max_batch: int = 1000

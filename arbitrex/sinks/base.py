@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 
 class Sink(Protocol):

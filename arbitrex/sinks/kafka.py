@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from arbitrex.errors import MissingPackage, StoreError
-from arbitrex.tick import Tick, encode
+from arbitrex.model.tick import Tick, encode
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from arbitrex.tick import Position, Tick
+from arbitrex.model.tick import Position, Tick
 
 __all__ = ["Position", "TickSource"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from arbitrex import formats
 from arbitrex.clock import BrokerClock
+from arbitrex.model.tick import Tick
 from arbitrex.sources.base import Position
-from arbitrex.tick import Tick
 
 
 def venue_of(path: Path) -> str:

@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from arbitrex.model.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
 from arbitrex.sources.base import Position
-from arbitrex.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
 
 VENUE = "sim"
 # Seconds between reads of the simulated feed, by default. What one read returns is one

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from arbitrex.constants import END_OF_TIME
-from arbitrex.tick import Position, Tick
+from arbitrex.model.tick import Position, Tick
 
 C = TypeVar("C")
 

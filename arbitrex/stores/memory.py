@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 
 class MemoryStore:

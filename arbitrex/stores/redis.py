@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 
 from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import RECORD_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import redis_keys as keys
 from arbitrex.stores.base import Dropped, Lease, StoredDay
-from arbitrex.tick import RECORD_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
 

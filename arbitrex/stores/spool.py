@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from arbitrex.errors import StoreError, StoreUnavailable
+from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.stores.base import Lease
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.sqlite import COLUMNS
-from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Dropped, Lease, StoredDay
-from arbitrex.tick import STORED_FIELDS, Position, Tick, latest_run
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
 COLUMNS = ", ".join(STORED_FIELDS)

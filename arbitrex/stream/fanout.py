@@ -4,7 +4,7 @@ Each client's share of a dispatch is decided at once by its session (stream by s
 ``runs_of``) and written in one socket write. A tick is encoded once, and what a share
 puts on the wire is built once for every client that gets the same ticks. Shares are
 queued, not yet written: the hub adds the dispatch's ``best`` frames and then writes each
-client's whole dispatch in one call (``Client.flush``). What fan-out cannot do itself
+client's whole dispatch in one call (``Connection.flush``). What fan-out cannot do itself
 (catch a stream up from the store, watch a held-back client, close a slow one) it returns
 to the hub in a ``Fanned``.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from arbitrex.model.tick import Tick, encode
 from arbitrex.stream import protocol as proto
-from arbitrex.stream.index import Client
+from arbitrex.stream.index import Connection
 from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Key, Run, runs_of
 from arbitrex.stream.wire import text_frame
-from arbitrex.tick import Tick, encode
 
 
 class Share:
@@ -37,13 +37,13 @@ class Share:
 class Fanned(NamedTuple):
     """What a dispatch leaves to the hub."""
 
-    behind: list[tuple[Client, Key]]  # streams to catch up from the store
+    behind: list[tuple[Connection, Key]]  # streams to catch up from the store
     held: bool  # some client has ticks held back (it was over its bound)
-    slow: list[Client]  # clients over their bound in this dispatch
-    queued: list[Client]  # clients with a share queued, to be flushed
+    slow: list[Connection]  # clients over their bound in this dispatch
+    queued: list[Connection]  # clients with a share queued, to be flushed
 
 
-def fan_out(ticks: Sequence[Tick], clients: Iterable[Client], *, extra: Mapping[str, Any],
+def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapping[str, Any],
             max_buffer: int, max_frames: int, metrics: ServerMetrics) -> Fanned:
     """Deliver ``ticks`` (store order) to ``clients`` and count what went out."""
     runs = runs_of(ticks)
@@ -64,7 +64,7 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Client], *, extra: Mapping[
     return fanned
 
 
-def _plan(client: Client, ticks: Sequence[Tick], runs: list[Run], fanned: Fanned,
+def _plan(client: Connection, ticks: Sequence[Tick], runs: list[Run], fanned: Fanned,
           max_buffer: int, max_frames: int) -> tuple[list[int], bool]:
     """The client's share (indices into ``ticks``) and whether it held some back."""
     over = client.wire.over(max_buffer, max_frames)
@@ -75,7 +75,7 @@ def _plan(client: Client, ticks: Sequence[Tick], runs: list[Run], fanned: Fanned
     return send, bool(held)
 
 
-def _queue(client: Client, send: list[int], ticks: Sequence[Tick], frames: dict[int, bytes],
+def _queue(client: Connection, send: list[int], ticks: Sequence[Tick], frames: dict[int, bytes],
            shares: dict[tuple[tuple[int, ...], bool], Share], extra: Mapping[str, Any]
            ) -> bool:
     """Queue the client's share, built once for every client that gets the same; whether

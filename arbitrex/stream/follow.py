@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import Tick
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Bell, Follower, NonBlocking, Rings
-from arbitrex.tick import Tick
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,16 @@ from typing import Any, NamedTuple
 
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.errors import StoreError
+from arbitrex.model import Gap
+from arbitrex.model.tick import Tick, encode
 from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.fanout import fan_out
 from arbitrex.stream.follow import follow
-from arbitrex.stream.index import Client, Index
+from arbitrex.stream.index import Connection, Index
 from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Bounds, Key, since_of
 from arbitrex.stream.views import BestViews
-from arbitrex.tick import Tick, encode
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +94,25 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
-    def clients(self) -> set[Client]:
+    def clients(self) -> set[Connection]:
         return self.index.clients
 
     # Clients
 
-    def add(self, client: Client) -> None:
+    def add(self, client: Connection) -> None:
         self.index.add(client)
         self.metrics.clients = len(self.index.clients)
 
-    def remove(self, client: Client) -> None:
+    def remove(self, client: Connection) -> None:
         self.index.remove(client)
         self.metrics.clients = len(self.index.clients)
         self.metrics.subscriptions = self.index.subscriptions()
 
-    def send_error(self, client: Client, code: str, message: str) -> None:
+    def send_error(self, client: Connection, code: str, message: str) -> None:
         self.metrics.errors[code] += 1
         client.send(proto.error_frame(code, message))
 
-    def subscribe(self, client: Client, op: proto.Subscribe) -> None:
+    def subscribe(self, client: Connection, op: proto.Subscribe) -> None:
         if op.view == "best":
             self._subscribe_best(client, op.symbols)
             return
@@ -134,7 +135,7 @@ class Hub:
         client.send(proto.subscribed_frame(op.symbols, plan.recovered))
         for gap in plan.gaps:
             self.metrics.gaps["history_trimmed"] += 1
-            client.send(proto.gap_frame(*gap.key, gap.from_seq, gap.to_seq, "history_trimmed"))
+            client.send(proto.gap_frame(gap))
         for tick in snapshots:
             self._send_tick(client, tick, snapshot=True)
         for key, after in plan.resumes:
@@ -144,7 +145,7 @@ class Hub:
             if symbol in session.best:  # now held in both views: cut from what was sent
                 self._send_best(client, symbol)
 
-    def _subscribe_best(self, client: Client, symbols: tuple[str, ...]) -> None:
+    def _subscribe_best(self, client: Connection, symbols: tuple[str, ...]) -> None:
         """The view of ``symbols``: ``subscribed``, then the state of each (a snapshot)."""
         session = client.session
         session.subscribe(symbols, "best")  # raises ProtocolError past the cap
@@ -176,7 +177,7 @@ class Hub:
         last = self.store.last(*key)
         return Bounds(self.store.first_seq(*key), last.seq if last is not None else None)
 
-    def unsubscribe(self, client: Client, op: proto.Unsubscribe) -> None:
+    def unsubscribe(self, client: Connection, op: proto.Unsubscribe) -> None:
         client.session.unsubscribe(op.symbols, op.view)
         self.index.unsubscribe(client, op.symbols, op.view)
         self.metrics.subscriptions = self.index.subscriptions()
@@ -184,7 +185,7 @@ class Hub:
 
     # Delivery
 
-    def _send_tick(self, client: Client, tick: Tick, *, snapshot: bool = False) -> None:
+    def _send_tick(self, client: Connection, tick: Tick, *, snapshot: bool = False) -> None:
         """Send one tick now (a snapshot, or the latest held back); a batching client's
         live tick waits for the batch's ``ticks`` frame."""
         frame = encode(tick, **self.extra, **({"snapshot": True} if snapshot else {}))
@@ -195,7 +196,7 @@ class Hub:
         client.session.mark_sent(tick)
         self.metrics.ticks_out[tick.symbol] += 1
 
-    def _send_best(self, client: Client, symbol: str, *, snapshot: bool = False) -> None:
+    def _send_best(self, client: Connection, symbol: str, *, snapshot: bool = False) -> None:
         """Send the client's view of ``symbol`` now, after the ticks it was sent; a client
         over its bound is owed it instead (the state of the moment, once it drains)."""
         if client.closing:
@@ -222,7 +223,7 @@ class Hub:
             log.debug("top edges from what was followed only: %s", exc)
         return self.views.top_edges()
 
-    def _slow(self, client: Client) -> None:
+    def _slow(self, client: Connection) -> None:
         if self.slow_client == "close" and not client.closing:
             client.closing = True
             self.metrics.slow_closes += 1
@@ -257,7 +258,7 @@ class Hub:
         for client in touched:  # each client's dispatch, ticks then views, in one write
             client.flush()
 
-    def _queue_views(self, symbols: set[str]) -> list[Client]:
+    def _queue_views(self, symbols: set[str]) -> list[Connection]:
         """Queue a ``best`` frame per changed symbol to each client holding its view (one
         owed instead to a client over its bound); the clients queued to.
 
@@ -295,7 +296,7 @@ class Hub:
         """Bytes waiting in all clients' send buffers."""
         return sum(client.buffered() for client in self.index.clients)
 
-    def _drained_enough(self, client: Client) -> bool:
+    def _drained_enough(self, client: Connection) -> bool:
         return (client.buffered() <= self.max_buffer // 4
                 and client.wire.frames < self.max_frames // 4)
 
@@ -309,8 +310,8 @@ class Hub:
                 if skipped is not None:
                     self.metrics.gaps["slow_consumer"] += 1
                     client.flush_batch()
-                    client.send(proto.gap_frame(tick.venue, tick.symbol, skipped[0],
-                                                skipped[1], "slow_consumer"))
+                    client.send(proto.gap_frame(Gap(tick.venue, tick.symbol, skipped[0],
+                                                    skipped[1], "slow_consumer")))
                 self._send_tick(client, tick)
             client.flush_batch()
             for symbol in session.take_owed():
@@ -318,13 +319,13 @@ class Hub:
 
     # Catching up from the store
 
-    def _start_catch_up(self, client: Client, key: Key) -> None:
+    def _start_catch_up(self, client: Connection, key: Key) -> None:
         if key in client.session.catching_up:
             return
         client.session.catching_up.add(key)
         self._spawn(self._catch_up(client, key))
 
-    async def _catch_up(self, client: Client, key: Key) -> None:
+    async def _catch_up(self, client: Connection, key: Key) -> None:
         """Send ``key`` from the store after what the session holds as sent, chunk by chunk,
         until live delivery can take over. The key is in ``catching_up`` meanwhile."""
         session = client.session
@@ -349,7 +350,7 @@ class Hub:
         finally:
             session.catching_up.discard(key)
 
-    def _send_chunk(self, client: Client, ticks: list[Tick]) -> None:
+    def _send_chunk(self, client: Connection, ticks: list[Tick]) -> None:
         """Send one stream's ticks read from the store (a catch-up): to a batching client
         as one ``ticks`` frame."""
         if not ticks:

@@ -1,4 +1,4 @@
-"""Who is connected and who wants what: each ``Client`` (its wire, its session, the ticks
+"""Who is connected and who wants what: each ``Connection`` (its wire, its session, the ticks
 waiting for its batch frame) and the ``Index`` from symbol to subscribed clients."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from arbitrex.stream.wire import Wire
 log = logging.getLogger(__name__)
 
 
-class Client:
+class Connection:
     """One connection: what it is sent (``wire``) and what it has been sent (``session``)."""
 
     __slots__ = ("wire", "session", "closing", "batch")
@@ -53,23 +53,23 @@ class Index:
     """Every client, and for each view and symbol the clients subscribed to it."""
 
     def __init__(self) -> None:
-        self.clients: set[Client] = set()
-        self.views: dict[str, dict[str, set[Client]]] = {view: {} for view in proto.VIEWS}
+        self.clients: set[Connection] = set()
+        self.views: dict[str, dict[str, set[Connection]]] = {view: {} for view in proto.VIEWS}
 
-    def add(self, client: Client) -> None:
+    def add(self, client: Connection) -> None:
         self.clients.add(client)
 
-    def remove(self, client: Client) -> None:
+    def remove(self, client: Connection) -> None:
         self.clients.discard(client)
         self.unsubscribe(client, client.session.symbols)
         self.unsubscribe(client, client.session.best, "best")
 
-    def subscribe(self, client: Client, symbols: Iterable[str], view: str = "ticks") -> None:
+    def subscribe(self, client: Connection, symbols: Iterable[str], view: str = "ticks") -> None:
         by_symbol = self.views[view]
         for symbol in symbols:
             by_symbol.setdefault(symbol, set()).add(client)
 
-    def unsubscribe(self, client: Client, symbols: Iterable[str], view: str = "ticks") -> None:
+    def unsubscribe(self, client: Connection, symbols: Iterable[str], view: str = "ticks") -> None:
         by_symbol = self.views[view]
         for symbol in list(symbols):
             subscribers = by_symbol.get(symbol)
@@ -78,10 +78,10 @@ class Index:
                 if not subscribers:
                     del by_symbol[symbol]
 
-    def interested(self, symbols: Iterable[str], view: str = "ticks") -> set[Client]:
+    def interested(self, symbols: Iterable[str], view: str = "ticks") -> set[Connection]:
         """The clients subscribed to any of ``symbols`` in ``view``."""
         by_symbol = self.views[view]
-        out: set[Client] = set()
+        out: set[Connection] = set()
         for symbol in symbols:
             out.update(by_symbol.get(symbol, ()))
         return out

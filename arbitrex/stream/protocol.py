@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from arbitrex.errors import ProtocolError, TickError
-from arbitrex.tick import check_symbol
+from arbitrex.model.gap import Gap
+from arbitrex.model.tick import check_symbol
 
 # Limits
 MAX_FRAME_BYTES = 64 * 1024  # larger client frames are closed with 1009
@@ -152,9 +153,8 @@ def ticks_frame(records: Iterable[bytes]) -> bytes:
     return b'{"type":"ticks","data":[' + b",".join(records) + b"]}"
 
 
-def gap_frame(venue: str, symbol: str, from_seq: int, to_seq: int, reason: str) -> bytes:
-    return _dump({"type": "gap", "symbol": symbol, "venue": venue, "from_seq": from_seq,
-                  "to_seq": to_seq, "reason": reason})
+def gap_frame(gap: Gap) -> bytes:
+    return _dump(gap.record())
 
 
 def error_frame(code: str, message: str) -> bytes:

@@ -29,7 +29,7 @@ from arbitrex.errors import ListenError, ProtocolError
 from arbitrex.runtime.stop import Stop
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.hub import Hub
-from arbitrex.stream.index import Client
+from arbitrex.stream.index import Connection
 from arbitrex.stream.session import Session
 from arbitrex.stream.wire import Wire
 
@@ -140,7 +140,7 @@ class StreamServer:
 
     async def handler(self, conn: ServerConnection) -> None:
         hub = self.hub
-        client = Client(Wire(conn), Session(max_symbols=self.options.max_symbols))
+        client = Connection(Wire(conn), Session(max_symbols=self.options.max_symbols))
         hub.add(client)
         try:
             request = conn.request
@@ -168,7 +168,7 @@ class StreamServer:
         finally:
             hub.remove(client)
 
-    def _handle(self, client: Client, message: str | bytes) -> None:
+    def _handle(self, client: Connection, message: str | bytes) -> None:
         hub = self.hub
         try:
             op = proto.parse_client_frame(message)

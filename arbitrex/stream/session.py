@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from arbitrex.errors import ProtocolError
+from arbitrex.model.gap import Gap
+from arbitrex.model.tick import Tick
 from arbitrex.stream.best import Book
-from arbitrex.tick import Tick
 
 Key = tuple[str, str]  # (venue, symbol)
 
@@ -64,12 +65,6 @@ class Bounds(NamedTuple):
     last: int | None
 
 
-class Gap(NamedTuple):
-    key: Key
-    from_seq: int
-    to_seq: int
-
-
 class SubscribePlan(NamedTuple):
     """What to send a client that subscribes, in this order: ``subscribed`` (with
     ``recovered`` when it gave ``since``), the gaps, the stored last tick of each stream
@@ -99,7 +94,7 @@ def resume_point(since: int, bounds: Bounds) -> tuple[bool, int | None, Gap | No
     if since > last:
         return False, None, None  # the client is ahead of this store (a different store?)
     if since + 1 < first:
-        return False, first - 1, Gap(("", ""), since + 1, first - 1)
+        return False, first - 1, Gap("", "", since + 1, first - 1, "history_trimmed")
     return True, since, None
 
 
@@ -161,7 +156,7 @@ class Session:
             if recovered is not None:
                 recovered[key[1]] = recovered.get(key[1], True) and ok
             if gap is not None:
-                plan.gaps.append(gap._replace(key=key))
+                plan.gaps.append(gap._replace(venue=key[0], symbol=key[1]))
             if after is None:
                 plan.snapshots.append(key)
             else:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from arbitrex.constants import STALE_AFTER_MS
+from arbitrex.model.tick import Tick
 from arbitrex.stores.base import StreamReader
 from arbitrex.stream.best import Book, consolidate
 from arbitrex.stream.session import Key, Session
 from arbitrex.stream.wire import text_frame
-from arbitrex.tick import Tick
 
 _CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be dropped
 

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from arbitrex.tick import MT5_TICK_DTYPE
+from arbitrex.model.tick import MT5_TICK_DTYPE
 
 RES_S_OK = 1
 RES_E_FAIL = -1

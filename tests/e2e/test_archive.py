@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from arbitrex.model.tick import Tick
 from arbitrex.sources.sim import SimModel
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick
 from tests.conftest import log_of, must
 from tests.e2e.streams import next_of_type
 

@@ -8,9 +8,9 @@ import subprocess
 
 from websockets.sync.client import connect
 
+from arbitrex.model.tick import Tick, from_record
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream.best import consolidate
-from arbitrex.tick import Tick, from_record
 from tests.conftest import free_port, log_of, port_open, wait_for
 from tests.e2e.streams import recv_json
 

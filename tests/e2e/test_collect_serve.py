@@ -217,7 +217,7 @@ def test_port_in_use_is_a_clear_error(arbitrex):
 
 
 def test_tail_best_shows_the_cross_venue_view_from_the_store(arbitrex):
-    from arbitrex.tick import Tick
+    from arbitrex.model.tick import Tick
 
     def quote(venue: str, seq: int, bid: float, ask: float, ms: int) -> Tick:
         return Tick(venue, "EURUSD", seq, ms, bid, ask, 0.0, 0, 0.0, 6, (ms + 12) * 10**6, ms)

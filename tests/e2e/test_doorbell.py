@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from arbitrex.model.tick import Tick
 from arbitrex.stores.sqlite import _INSERT, SqliteStore
-from arbitrex.tick import Tick
 
 
 def tick(i: int) -> Tick:

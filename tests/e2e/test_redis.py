@@ -7,9 +7,9 @@ import time
 import pytest
 from websockets.sync.client import connect
 
+from arbitrex.model.tick import Tick
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.redis_keys import stream_key
-from arbitrex.tick import Tick
 from tests.conftest import log_of, must, wait_for
 from tests.e2e.streams import assert_contiguous, recv_json
 from tests.redis_server import REDIS_SERVER, RedisServer

@@ -7,8 +7,8 @@ import json
 from websockets.sync.client import connect
 
 from arbitrex import formats
+from arbitrex.model.tick import to_record
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import to_record
 from tests.conftest import free_port, log_of, port_open, wait_for
 from tests.e2e.streams import assert_contiguous, recv_json
 from tests.history import T0, fill, ticks_at, write_mt5_export

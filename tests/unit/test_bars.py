@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from arbitrex.bars import Bar, make_bars, parse_width
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.history import order_key
-from arbitrex.tick import Tick
+from arbitrex.model.tick import Tick
 
 T0 = 1_800_000_000_000
 

@@ -9,10 +9,11 @@ import time
 import pytest
 
 from arbitrex import client
-from arbitrex.client import Best, Gap, connect
+from arbitrex.client import connect
 from arbitrex.errors import ConfigError
+from arbitrex.model import Best, Gap
+from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
-from arbitrex.tick import Tick
 from tests.conftest import free_port
 from tests.unit.stream.servers import Server
 

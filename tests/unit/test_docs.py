@@ -66,8 +66,8 @@ def test_the_readme_client_example_runs() -> None:
     import sys
     import time
 
+    from arbitrex.model.tick import Tick
     from arbitrex.stores.memory import MemoryStore
-    from arbitrex.tick import Tick
     from tests.unit.stream.servers import Server
 
     code = README.split("```python\nimport asyncio\nfrom arbitrex.client")[1].split("```")[0]

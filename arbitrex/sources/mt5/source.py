@@ -21,11 +21,11 @@ import numpy as np
 
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import AuthFailed, CallFailed, ConfigError, SourceError, TerminalDown
+from arbitrex.model.tick import Tick, from_mt5_rows
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.sources.base import Position
 from arbitrex.sources.mt5.cursor import Cursor, advance
 from arbitrex.sources.mt5.terminal import COPY_TICKS_ALL, Terminal
-from arbitrex.tick import Tick, from_mt5_rows
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from arbitrex.config import FIELDS_BY_NAME, Secret, Settings
 from arbitrex.errors import ConfigError
-from arbitrex.tick import check_symbol
+from arbitrex.model.tick import check_symbol
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,8 +7,8 @@ from rich.console import Console
 
 from arbitrex.cli.collect import _board_table
 from arbitrex.collect.board import Board
+from arbitrex.model.tick import Tick
 from arbitrex.stores.base import Lease
-from arbitrex.tick import Tick
 
 
 def tick(venue: str, symbol: str, seq: int, ms: int) -> Tick:

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from arbitrex.collect.loop import Collector
+from arbitrex.model.tick import Tick
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick
 
 
 def tick(i: int, symbol: str = "EURUSD") -> Tick:

@@ -19,10 +19,10 @@ from arbitrex.config import Secret, Settings, load_settings
 from arbitrex.doctor.checks import config_checks, run_checks
 from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.stores import redis_checks, sqlite_check
+from arbitrex.model.tick import Tick
 from arbitrex.sources.mt5.venues import Venue
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import FakeTerminal, Scenario, as_module
-from arbitrex.tick import Tick
 from tests.conftest import free_port
 
 

@@ -78,7 +78,7 @@ def test_csv_writes_plain_decimals_that_read_back_exactly(value):
 
 def test_csv_bars_and_ticks_have_no_exponent(tmp_path):
     from arbitrex.bars import make_bars
-    from arbitrex.tick import Tick
+    from arbitrex.model.tick import Tick
 
     ticks = [Tick("icm", "EURUSD", i + 1, 1_800_000_000_000 + i, 1.08501, 1.08503, 0.0, 0,
                   0.0, 6, 0, 0) for i in range(3)]

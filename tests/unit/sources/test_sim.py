@@ -164,9 +164,9 @@ def test_one_broker_quotes_the_path_as_it_is():
 def test_a_restarted_broker_takes_the_path_up_now_without_a_backlog():
     """A broker's worker restarted after 20 minutes quotes what its first run would have
     quoted from that moment on (the model fast-forwarded, nothing emitted for the past)."""
+    from arbitrex.model.tick import Position
     from arbitrex.sources import sim
     from arbitrex.sources.sim import brokers_for
-    from arbitrex.tick import Position
 
     start = 1_800_000_000_000_000_000
     broker = brokers_for(["icm", "pepper"])[1]

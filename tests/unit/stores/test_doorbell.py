@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from arbitrex.model.tick import Tick
 from arbitrex.stores import doorbell
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Tick
 
 
 def tick(i: int) -> Tick:

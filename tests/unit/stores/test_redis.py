@@ -10,10 +10,10 @@ import time
 import pytest
 
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import Tick
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.redis_keys import stream_key
 from arbitrex.stores.spool import SpoolingStore
-from arbitrex.tick import Tick
 from tests.conftest import must
 from tests.redis_server import REDIS_SERVER
 
@@ -100,7 +100,7 @@ def test_maxlen_trims_approximately(redis_server):
 def test_two_writer_processes_never_reuse_a_seq(redis_server):
     code = textwrap.dedent(f"""
         from arbitrex.stores.redis import RedisStore
-        from arbitrex.tick import Tick
+        from arbitrex.model.tick import Tick
         s = RedisStore({redis_server.url!r})
         for i in range(150):
             s.append([Tick("sim", "EURUSD", 0, 1 + i, 1.1, 1.2, 0.0, 0, 0.0, 6, 1, 1)] * 4)

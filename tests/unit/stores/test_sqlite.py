@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import Position, Tick
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.tick import Position, Tick
 
 
 def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim", bid: float = 1.1) -> Tick:
@@ -69,7 +69,7 @@ def test_two_writer_processes_never_reuse_a_seq(tmp_path):
     SqliteStore(path).close()
     code = textwrap.dedent(f"""
         from arbitrex.stores.sqlite import SqliteStore
-        from arbitrex.tick import Tick
+        from arbitrex.model.tick import Tick
         s = SqliteStore({str(path)!r})
         for i in range(200):
             s.append([Tick("sim", "EURUSD", 0, 1 + i, 1.1, 1.2, 0.0, 0, 0.0, 6, 1, 1)] * 3)

@@ -8,8 +8,8 @@ import json
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from arbitrex.model.tick import Tick
 from arbitrex.stream.best import Book, consolidate, lag_ms
-from arbitrex.tick import Tick
 
 PRICES = st.sampled_from([1.08500, 1.08501, 1.08502, 1.08503, 1.08505, 1.08507])
 

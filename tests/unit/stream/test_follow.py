@@ -8,10 +8,10 @@ import logging
 import time
 
 from arbitrex.errors import StoreError
+from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream import follow
-from arbitrex.tick import Tick
 
 
 def tick(i: int) -> Tick:
@@ -108,8 +108,8 @@ def test_tail_sleeps_on_the_doorbell_instead_of_polling_the_file(tmp_path):
     stored by a ringing writer is read at once."""
     import threading
 
+    from arbitrex.cli.tailing import reads
     from arbitrex.stores.sqlite import SqliteStore
-    from arbitrex.stream.client import reads
     from tests.conftest import wait_for
     from tests.history import ticks_at
 

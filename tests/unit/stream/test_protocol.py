@@ -4,6 +4,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from arbitrex.errors import ProtocolError
+from arbitrex.model import Gap
+from arbitrex.model.tick import Tick
 from arbitrex.stream.protocol import (
     Ping,
     Subscribe,
@@ -12,7 +14,6 @@ from arbitrex.stream.protocol import (
     parse_client_frame,
 )
 from arbitrex.stream.session import Decision, Session
-from arbitrex.tick import Tick
 
 
 def test_ops_parse():
@@ -53,10 +54,12 @@ def test_malformed_frames_get_the_right_code(frame, code):
     assert info.value.code == code
 
 
-def test_gap_frame_shape():
-    assert orjson.loads(gap_frame("sim", "EURUSD", 3, 9, "slow_consumer")) == {
-        "type": "gap", "symbol": "EURUSD", "venue": "sim", "from_seq": 3, "to_seq": 9,
-        "reason": "slow_consumer"}
+def test_gap_frame_shape_and_back():
+    gap = Gap("sim", "EURUSD", 3, 9, "slow_consumer")
+    record = orjson.loads(gap_frame(gap))
+    assert record == {"type": "gap", "symbol": "EURUSD", "venue": "sim", "from_seq": 3,
+                      "to_seq": 9, "reason": "slow_consumer"}
+    assert Gap.from_record(record) == gap
 
 
 def t(seq: int, symbol: str = "EURUSD") -> Tick:

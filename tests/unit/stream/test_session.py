@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from arbitrex.stream.session import Bounds, Gap, Session, resume_point, since_of
+from arbitrex.model import Gap
+from arbitrex.stream.session import Bounds, Session, resume_point, since_of
 
 E, G = ("icm", "EURUSD"), ("icm", "GBPUSD")
 E2 = ("pepper", "EURUSD")
@@ -29,7 +30,7 @@ def test_since_resumes_after_it_per_venue_or_for_all_venues() -> None:
 
 def test_history_trimmed_is_a_gap_then_a_resume_from_the_oldest_held() -> None:
     plan = Session().plan_subscribe(["EURUSD"], [E], {"EURUSD": 3}, {E: Bounds(100, 250)})
-    assert plan.gaps == [Gap(E, 4, 99)]
+    assert plan.gaps == [Gap(*E, 4, 99, "history_trimmed")]
     assert plan.resumes == [(E, 99)] and plan.recovered == {"EURUSD": False}
 
 
@@ -47,7 +48,7 @@ def test_resume_point_covers_every_case() -> None:
     assert resume_point(11, Bounds(1, 10)) == (False, None, None)
     assert resume_point(10, Bounds(1, 10)) == (True, 10, None)
     assert resume_point(0, Bounds(1, 10)) == (True, 0, None)
-    assert resume_point(0, Bounds(5, 10)) == (False, 4, Gap(("", ""), 1, 4))
+    assert resume_point(0, Bounds(5, 10)) == (False, 4, Gap("", "", 1, 4, "history_trimmed"))
 
 
 def test_since_of_prefers_the_venue_key() -> None:

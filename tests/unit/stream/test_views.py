@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from arbitrex.model.tick import Tick, from_record
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stream.best import consolidate
-from arbitrex.tick import Tick, from_record
 from tests.conftest import must
 from tests.unit.stream.servers import Server
 

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arbitrex.errors import AuthFailed, CallFailed, ConfigError, TerminalDown
+from arbitrex.model.tick import MT5_TICK_DTYPE
 from arbitrex.sources.mt5.cursor import Cursor, advance
 from arbitrex.sources.mt5.terminal import Terminal
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import FakeTerminal, Scenario, as_module
-from arbitrex.tick import MT5_TICK_DTYPE
 from tests.mt5_driver import SimClock, collect, make_source
 
 T0 = 1_800_000_000.0  # a UTC instant, in seconds

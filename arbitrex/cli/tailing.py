@@ -1,4 +1,4 @@
-"""Following ticks as a reader: from the store directly, or from a server over WebSocket.
+"""What `arbitrex tail` follows: the store directly, or a server over WebSocket.
 
 Both yield ``TailEvent``s: the last stored tick of each stream first (``snapshot``), then
 live ticks in seq order per stream, and ``gap`` events when the server reports one. The
@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
+from arbitrex import client
 from arbitrex.constants import STALE_AFTER_MS
+from arbitrex.model import Best, Gap
+from arbitrex.model.tick import Tick
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Follower, Rings, StreamReader
-from arbitrex.stream.best import Best, Book
-from arbitrex.tick import Tick
+from arbitrex.stream.best import Book
 
 C = TypeVar("C")
 
@@ -139,8 +141,6 @@ def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
     """Ticks (or with ``view="best"``, the cross-venue views) of ``symbols`` from a server,
     through ``arbitrex.client`` (reconnecting, resuming after the last seq seen, never
     twice), with an idle event whenever nothing came for a quarter second."""
-    from arbitrex import client
-
     items = client.flagged(url, symbols, token=token, view=view, max_backoff=max_backoff,
                            idle=0.25)
     try:
@@ -153,8 +153,8 @@ def from_server(url: str, symbols: Sequence[str], *, stop: StopFlag,
             item, marks = got
             if isinstance(item, Tick):
                 yield TailEvent("tick", item, snapshot=marks.snapshot, replay=marks.replay)
-            elif isinstance(item, client.Gap):
-                yield TailEvent("gap", gap={"type": "gap", **item._asdict()})
+            elif isinstance(item, Gap):
+                yield TailEvent("gap", gap=item.record())
             else:
                 yield TailEvent("best", best=item, snapshot=marks.snapshot, replay=marks.replay)
     finally:

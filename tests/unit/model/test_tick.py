@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from arbitrex.errors import TickError
-from arbitrex.tick import (
+from arbitrex.model.tick import (
     MT5_TICK_DTYPE,
     RECORD_FIELDS,
     STORED_FIELDS,

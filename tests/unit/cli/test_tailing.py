@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from arbitrex.cli.tailing import TailEvent, from_server, from_store
 from arbitrex.client import ws_url
 from arbitrex.errors import ConfigError
+from arbitrex.model.tick import Tick
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
-from arbitrex.stream.client import TailEvent, from_server, from_store
-from arbitrex.tick import Tick
 from tests.conftest import free_port
 from tests.unit.stream.servers import Server
 
@@ -92,7 +92,7 @@ def test_from_the_store_a_snapshot_then_what_comes(tmp_path: Path) -> None:
 
 
 def test_best_views_show_the_snapshot_once_then_a_view_per_tick() -> None:
-    from arbitrex.stream.client import TailEvent, best_views
+    from arbitrex.cli.tailing import TailEvent, best_views
 
     def quote(venue: str, seq: int, bid: float) -> Tick:
         return Tick(venue, "EURUSD", seq, 1_800_000_000_000 + seq, bid, bid + 0.0001, 0.0, 0,
