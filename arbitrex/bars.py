@@ -50,7 +50,7 @@ def parse_width(text: str) -> int:
     """``30s``, ``1m``, ``4h``, ``1d``: N and a unit -> milliseconds (ConfigError)."""
     match = _WIDTH.fullmatch(text.strip().lower())
     if match is None:
-        raise ConfigError("--bars", f"{text!r} is not a bar width",
+        raise ConfigError("width", f"{text!r} is not a bar width",
                           "use N and s, m, h or d: 30s, 1m, 5m, 15m, 1h, 4h, 1d")
     return int(match[1]) * _UNITS[match[2]]
 

@@ -20,19 +20,21 @@ import queue
 import threading
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast, overload
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import orjson
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from arbitrex.errors import ArbitrexError, ConfigError, TickError
-from arbitrex.model import Best, Gap, Item
+from arbitrex.model import Best, Gap, Item, Tick
 from arbitrex.model.tick import from_record
 from arbitrex.runtime.backoff import Backoff
 
-__all__ = ["Best", "Client", "Gap", "Item", "Marks", "connect", "flagged", "ticks", "ws_url"]
+__all__ = ["Best", "Client", "Gap", "Item", "Marks", "Tick", "connect", "flagged", "ticks",
+           "views", "ws_url"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,8 @@ def ws_url(url: str, token: str | None) -> str:
 
 
 class Client:
-    """A connection to a server, made (and remade) by ``subscribe``."""
+    """A server's client: each ``subscribe`` makes (and remakes) a connection of its own;
+    ``aclose`` (or leaving ``async with``) closes them all, which ends their iterations."""
 
     def __init__(self, url: str, *, token: str | None = None, max_backoff: float = 10.0,
                  open_timeout: float = 5.0) -> None:
@@ -70,13 +73,33 @@ class Client:
         self.max_backoff = max_backoff
         self.open_timeout = open_timeout
         self.connects = 0
+        self.closed = False
+        self._open: set[ClientConnection] = set()
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        return None
+        await self.aclose()
+
+    def _refused(self, exc: InvalidStatus) -> None:
+        """A handshake the server refused: a ConfigError where no retry can cure it."""
+        status = exc.response.status_code
+        if status in (401, 403):
+            raise ConfigError("WS_TOKEN", f"the server at {self.shown_url} refused the "
+                              f"connection ({status})", "set the server's token (WS_TOKEN, "
+                              "or token= in the URL)") from exc
+        if 400 <= status < 500 and status not in (408, 429):
+            raise ConfigError("url", f"{self.shown_url} answered HTTP {status}: not a "
+                              "WebSocket endpoint of arbitrex", "use the server's "
+                              "ws://HOST:PORT/ws") from exc
+        log.warning("server answered %d; retrying", status)
+
+    async def aclose(self) -> None:
+        """Close every connection: each subscription's iteration ends, none reconnects."""
+        self.closed = True
+        await asyncio.gather(*(ws.close() for ws in list(self._open)))
 
     async def subscribe(self, symbols: Sequence[str], *,
                         since: Mapping[str, int] | None = None, view: str = "ticks",
@@ -91,34 +114,35 @@ class Client:
                       batch: bool = False) -> AsyncGenerator[tuple[Item, Marks], None]:
         """``subscribe``'s items with how the server marked each (``Marks``: a snapshot, the
         stored state sent first; a replay)."""
+        if self.closed:
+            raise ArbitrexError(f"the client of {self.shown_url} is closed")
         last: dict[str, int] = {}  # "venue:symbol" -> the last seq yielded (or declared lost)
         backoff = Backoff(initial=min(0.25, self.max_backoff), cap=self.max_backoff)
-        while True:
+        while not self.closed:
             try:
                 async with ws_connect(self.url, open_timeout=self.open_timeout,
                                       max_size=2**22) as ws:
-                    self.connects += 1
-                    backoff.reset()
-                    await ws.send(_subscribe(symbols, since, last, view, batch))
-                    async for raw in ws:
-                        for item in _items(raw, last):
-                            yield item
+                    self._open.add(ws)
+                    try:
+                        self.connects += 1
+                        backoff.reset()
+                        await ws.send(_subscribe(symbols, since, last, view, batch))
+                        async for raw in ws:
+                            for item in _items(raw, last):
+                                yield item
+                    finally:
+                        self._open.discard(ws)
+                if self.closed:
+                    return
             except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in (401, 403):
-                    raise ConfigError("WS_TOKEN", f"the server at {self.shown_url} refused "
-                                      f"the connection ({status})", "set the server's token "
-                                      "(WS_TOKEN, or token= in the URL)") from exc
-                if 400 <= status < 500 and status not in (408, 429):  # no retry cures it
-                    raise ConfigError("url", f"{self.shown_url} answered HTTP {status}: not "
-                                      "a WebSocket endpoint of arbitrex", "use the server's "
-                                      "ws://HOST:PORT/ws") from exc
-                log.warning("server answered %d; retrying", status)
+                self._refused(exc)
             except InvalidURI as exc:
                 raise ConfigError("url", f"{self.shown_url!r} is not a WebSocket URL",
                                   "e.g. ws://127.0.0.1:8000/ws") from exc
             except (OSError, ConnectionClosed, TimeoutError, asyncio.TimeoutError) as exc:
                 # (before 3.11 asyncio's timeout is not the built-in TimeoutError)
+                if self.closed:
+                    return
                 if self.connects:
                     log.warning("connection to %s lost (%s); reconnecting", self.shown_url,
                                 exc or type(exc).__name__)
@@ -184,14 +208,35 @@ def _items(raw: str | bytes, last: dict[str, int]) -> Iterator[tuple[Item, Marks
 _DONE = object()
 
 
+@overload
 def ticks(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
-          view: str = "ticks", batch: bool = False, token: str | None = None,
-          max_backoff: float = 10.0) -> Iterator[Item]:
-    """``subscribe`` as a plain iterator, for scripts and notebooks (the client runs on an
-    event loop in a thread of its own). Closing the iterator closes the connection."""
-    for got in flagged(url, symbols, since=since, view=view, batch=batch, token=token,
+          gaps: Literal[False] = False, batch: bool = False, token: str | None = None,
+          max_backoff: float = 10.0) -> Iterator[Tick]: ...
+
+
+@overload
+def ticks(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
+          gaps: Literal[True], batch: bool = False, token: str | None = None,
+          max_backoff: float = 10.0) -> Iterator[Tick | Gap]: ...
+
+
+def ticks(url: str, symbols: Sequence[str], *, since: Mapping[str, int] | None = None,
+          gaps: bool = False, batch: bool = False, token: str | None = None,
+          max_backoff: float = 10.0) -> Iterator[Tick] | Iterator[Tick | Gap]:
+    """The ticks of ``symbols`` as a plain iterator, for scripts and notebooks (the client
+    runs on an event loop in a thread of its own); with ``gaps``, a ``Gap`` for every hole
+    too. Closing the iterator closes the connection."""
+    for got in flagged(url, symbols, since=since, batch=batch, token=token,
                        max_backoff=max_backoff):
-        if got is not None:
+        if got is not None and (isinstance(got[0], Tick) or gaps and isinstance(got[0], Gap)):
+            yield got[0]
+
+
+def views(url: str, symbols: Sequence[str], *, token: str | None = None,
+          max_backoff: float = 10.0) -> Iterator[Best]:
+    """The cross-venue views (``Best``) of ``symbols`` as a plain iterator."""
+    for got in flagged(url, symbols, view="best", token=token, max_backoff=max_backoff):
+        if got is not None and isinstance(got[0], Best):
             yield got[0]
 
 

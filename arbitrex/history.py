@@ -2,15 +2,19 @@
 
     import arbitrex.history
     for tick in arbitrex.history.read(symbols=["EURUSD"], start="2026-11-20T00:00:00Z"):
-        ...                                  # an arbitrex.model.tick.Tick, in (time_msc, seq) order
+        ...                                  # an arbitrex.model.Tick, in (time_msc, seq) order
     for bar in arbitrex.history.bars("1m", symbols=["EURUSD"]):
         ...                                  # an arbitrex.bars.Bar
-    frame = arbitrex.history.table(symbols=["EURUSD"]).to_pandas()   # with pyarrow
+    frame = arbitrex.history.table(symbols=["EURUSD"]).to_pandas()
+
+    with History(SqliteStore("other.db"), archive="other/archive") as history:
+        for tick in history.read(venues=["icm"]): ...     # a store and archive of your own
 
 ``ordered`` merges a store's streams, and the archive's day files of the same streams, in
-(time_msc, seq, venue, symbol) order in constant memory (one cursor per stream); ``read``
-and ``bars`` open the store and the archive the settings name (the environment and
-``.env``, as every command reads them) and close the store when done.
+(time_msc, seq, venue, symbol) order in constant memory (one cursor per stream). ``History``
+reads a store and an archive it is given; the one-liners ``read``, ``bars`` and ``table``
+open the ones the settings name (the environment and ``.env``, as every command reads them)
+and close the store when done.
 """
 
 from __future__ import annotations
@@ -140,40 +144,89 @@ def epoch_ms(when: When, name: str) -> int | None:
                           "e.g. 2026-11-20T09:00:00Z") from None
 
 
+class History:
+    """A store and its archive, read as one history (each seq once, in (time_msc, seq)
+    order). ``History.from_settings()`` opens the store the settings name; ``close`` (or a
+    ``with`` block) closes what it opened."""
+
+    def __init__(self, store: RangeReader, archive: str | Path | None = None) -> None:
+        self.store = store
+        self.archive = Path(archive) if archive is not None else None
+        self._owned = False
+
+    @classmethod
+    def from_settings(cls, env_file: str | Path = ".env") -> History:
+        """The store and archive of the settings (environment, ``env_file``, defaults)."""
+        settings = load_settings(env_file=env_file)
+        history = cls(open_store(settings), settings.archive_dir)
+        history._owned = True
+        return history
+
+    def read(self, symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
+             start: When = None, end: When = None) -> Iterator[Tick]:
+        """Ticks with start <= time < end (datetimes, ISO-8601 text or epoch ms)."""
+        to_msc = epoch_ms(end, "end")
+        return ordered(self.store, symbols=symbols or (), venues=venues or (),
+                       from_msc=epoch_ms(start, "start") or 0,
+                       to_msc=END_OF_TIME if to_msc is None else to_msc, archive=self.archive)
+
+    def bars(self, width: str | int, symbols: Sequence[str] | None = None,
+             venues: Sequence[str] | None = None, start: When = None, end: When = None
+             ) -> Iterator[Bar]:
+        """Bars of ``width`` (``"1m"``, ``"1h"``, ... or milliseconds)."""
+        width_ms = parse_width(width) if isinstance(width, str) else width
+        return make_bars(self.read(symbols, venues, start, end), width_ms)
+
+    def table(self, symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
+              start: When = None, end: When = None) -> Any:
+        """``read`` as a ``pyarrow.Table`` with the stored fields as columns (pandas:
+        ``.to_pandas()``)."""
+        return _as_table(self.read(symbols, venues, start, end))
+
+    def close(self) -> None:
+        if self._owned:
+            self.store.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# One-liners over the settings' store and archive
+
+
 def read(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
          start: When = None, end: When = None, *, env_file: str | Path = ".env"
          ) -> Iterator[Tick]:
-    """Stored ticks with start <= time < end, in (time_msc, seq) order."""
-    from_msc = epoch_ms(start, "start") or 0
-    to_msc = epoch_ms(end, "end")
-    settings = load_settings(env_file=env_file)
-    store = open_store(settings)
-    try:
-        yield from ordered(store, symbols=symbols or (), venues=venues or (),
-                           from_msc=from_msc, to_msc=END_OF_TIME if to_msc is None else to_msc,
-                           archive=Path(settings.archive_dir))
-    finally:
-        store.close()
+    """``History.from_settings(env_file).read(...)``, closed when the iteration ends."""
+    with History.from_settings(env_file) as history:
+        yield from history.read(symbols, venues, start, end)
 
 
 def bars(width: str | int, symbols: Sequence[str] | None = None,
          venues: Sequence[str] | None = None, start: When = None, end: When = None, *,
          env_file: str | Path = ".env") -> Iterator[Bar]:
-    """Bars of ``width`` (``"1m"``, ``"1h"``, ... or milliseconds) of the stored ticks."""
+    """``History.from_settings(env_file).bars(...)``."""
     width_ms = parse_width(width) if isinstance(width, str) else width
     return make_bars(read(symbols, venues, start, end, env_file=env_file), width_ms)
 
 
 def table(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = None,
           start: When = None, end: When = None, *, env_file: str | Path = ".env") -> Any:
-    """``read`` as a ``pyarrow.Table`` with the stored fields as columns (pandas:
-    ``.to_pandas()``)."""
+    """``History.from_settings(env_file).table(...)``."""
+    with History.from_settings(env_file) as history:
+        return history.table(symbols, venues, start, end)
+
+
+def _as_table(ticks: Iterable[Tick]) -> Any:
     from arbitrex.formats.parquet import _pyarrow
 
     pa = _pyarrow()
     columns: dict[str, list[Any]] = {f: [] for f in STORED_FIELDS}
     lists = list(columns.values())
-    for tick in read(symbols, venues, start, end, env_file=env_file):
+    for tick in ticks:
         for values, value in zip(lists, tick, strict=True):
             values.append(value)
     return pa.table(columns)

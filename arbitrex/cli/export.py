@@ -25,7 +25,7 @@ log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 
 
-@friendly(flags={"file": "FILE", "out": "--out"})
+@friendly(flags={"file": "FILE", "out": "--out", "width": "--bars"})
 def export(
     out: Annotated[Path, typer.Option(help="The file to write.")],
     file: Annotated[Path | None, typer.Argument(

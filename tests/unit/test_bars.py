@@ -88,4 +88,4 @@ def test_widths(text: str, ms: int) -> None:
 def test_bad_widths_name_the_flag(text: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_width(text)
-    assert caught.value.setting == "--bars" and caught.value.exit_code == 2
+    assert caught.value.setting == "width" and caught.value.exit_code == 2

@@ -10,7 +10,7 @@ import pytest
 
 from arbitrex import client
 from arbitrex.client import connect
-from arbitrex.errors import ConfigError
+from arbitrex.errors import ArbitrexError, ConfigError
 from arbitrex.model import Best, Gap
 from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
@@ -61,10 +61,13 @@ def test_gaps_and_views_are_items() -> None:
     store.add([tick(i) for i in range(5, 9)] + [tick(1, "icm", 1.2)])  # 1..4 trimmed
     server = Server(store)
     try:
-        got = list(_first(client.ticks(server.url, ["EURUSD"], since={"sim:EURUSD": 2}), 3))
+        got = list(_first(client.ticks(server.url, ["EURUSD"], since={"sim:EURUSD": 2},
+                                       gaps=True), 3))
         assert got[0] == Gap("sim", "EURUSD", 3, 4, "history_trimmed")
+        plain = list(_first(client.ticks(server.url, ["EURUSD"], since={"sim:EURUSD": 2}), 2))
+        assert all(isinstance(t, Tick) for t in plain)  # gaps only when asked for
         assert [(t.venue, t.seq) for t in got[1:]] == [("icm", 1), ("sim", 5)]
-        view = next(client.ticks(server.url, ["EURUSD"], view="best"))
+        view = next(client.views(server.url, ["EURUSD"]))
         assert isinstance(view, Best) and view.bid_venue == "icm"
         assert set(view.venues) == {"icm", "sim"}
     finally:
@@ -89,3 +92,35 @@ def test_a_refused_token_and_a_bad_url_are_usage_errors() -> None:
         server.close()
     with pytest.raises(ConfigError):
         connect("http://127.0.0.1:1/ws")
+
+
+def test_leaving_async_with_closes_every_subscription() -> None:
+    """``connect`` has a lifecycle: the block's end closes the connections, and each
+    subscription's iteration ends instead of reconnecting; a closed client refuses more."""
+    store = MemoryStore()
+    store.add([tick(i) for i in range(1, 4)])
+    server = Server(store)
+
+    async def run() -> tuple[list, bool]:
+        async def drain(items) -> list:
+            return [item async for item in items]
+
+        async with connect(server.url) as c:
+            items = c.subscribe(["EURUSD"], since={"EURUSD": 0})
+            first = await items.__anext__()
+            rest = asyncio.ensure_future(drain(items))
+            await asyncio.sleep(0)  # the drain is waiting on the socket
+        got = await asyncio.wait_for(rest, timeout=5)
+        try:
+            await c.subscribe(["EURUSD"]).__anext__()
+        except ArbitrexError:
+            refused = True
+        else:
+            refused = False
+        return [first, *got], refused
+
+    try:
+        got, refused = asyncio.run(run())
+    finally:
+        server.close()
+    assert [t.seq for t in got] == [1, 2, 3] and refused
