@@ -18,6 +18,8 @@ from arbitrex.constants import DAY_MS
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.model.tick import Tick
 
+__all__ = ["BAR_FIELDS", "Bar", "bar_record", "make_bars", "parse_width"]
+
 _UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _WIDTH = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _DECIMALS = 10  # spreads are differences of prices: rounded, so that 0.00002 stays 0.00002

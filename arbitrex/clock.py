@@ -11,6 +11,8 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+__all__ = ["BrokerClock", "parse_timezone", "utc_ms"]
+
 _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
 _HOUR_MS = 3_600_000
 

@@ -25,6 +25,11 @@ from arbitrex.constants import DAY_MS, STALE_AFTER_MS
 from arbitrex.errors import ConfigError
 from arbitrex.model.tick import check_symbol
 
+__all__ = [
+    "FIELDS", "FIELDS_BY_NAME", "FieldSpec", "Problem", "Secret", "Settings",
+    "check_settings", "decode_env_text", "load_settings", "read_env_file",
+]
+
 
 class Secret:
     """A value that masks itself everywhere but ``reveal()``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["DAY_MS", "END_OF_TIME", "STALE_AFTER_MS"]
+
 #: Milliseconds in a UTC day (archive days, bars of 1d, day boundaries).
 DAY_MS = 86_400_000
 

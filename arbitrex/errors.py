@@ -25,6 +25,13 @@ never command-line flags: ``setting`` says which, and the CLI adds the flag that
 
 from __future__ import annotations
 
+__all__ = [
+    "ArbitrexError", "ArchiveError", "AuthFailed", "BridgeDown", "CallFailed",
+    "ConfigError", "ListenError", "MissingPackage", "ProtocolError", "SourceError",
+    "SourceUnavailable", "StoreError", "StoreUnavailable", "TerminalDown", "TickError",
+    "VenueHeld",
+]
+
 
 class ArbitrexError(Exception):
     """Root of every error arbitrex raises on purpose."""

@@ -36,6 +36,11 @@ from arbitrex.model.tick import STORED_FIELDS, Tick
 from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable, RangeReader
 
+__all__ = [
+    "History", "When", "bars", "count", "epoch_ms", "numbered", "of_file", "order_key",
+    "ordered", "read", "table",
+]
+
 When = datetime | str | int | None  # a datetime (naive: UTC), ISO-8601 text, or epoch ms
 
 

@@ -14,6 +14,8 @@ from arbitrex.errors import ArbitrexError, ArchiveError
 from arbitrex.formats.parquet import ROW_GROUP, _pyarrow
 from arbitrex.model.tick import Tick
 
+__all__ = ["Facts", "count_between", "facts", "place", "read", "seqs", "temporary", "write"]
+
 
 class Facts(NamedTuple):
     """What verification compares: how many rows, and the lowest and highest seq."""

@@ -15,6 +15,11 @@ from typing import NamedTuple
 from arbitrex.constants import DAY_MS
 from arbitrex.model.tick import STORED_FIELDS
 
+__all__ = [
+    "ARCHIVED_FIELDS", "DayKey", "cutoff_msc", "date_text", "day_of_text", "days_in",
+    "path_of",
+]
+
 #: The columns of a day file, in order.
 ARCHIVED_FIELDS = tuple(f for f in STORED_FIELDS if f not in ("venue", "symbol"))
 _NAME = re.compile(r"date=(\d{4}-\d{2}-\d{2})\.parquet")

@@ -28,6 +28,8 @@ from arbitrex.model.tick import Tick
 from arbitrex.runtime.faults import crash_point
 from arbitrex.stores.base import Archivable, Dropped, StoredDay
 
+__all__ = ["Moved", "archive", "archive_stream_day"]
+
 log = logging.getLogger(__name__)
 
 

@@ -13,6 +13,8 @@ from rich.console import Console
 from arbitrex import __version__
 from arbitrex.cli import archive, collect, doctor, export, replay, serve, tail, up
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="arbitrex",
     help="Collect MetaTrader 5 ticks, keep them durably, stream them to programs and browsers.",

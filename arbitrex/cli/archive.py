@@ -21,6 +21,8 @@ from arbitrex.formats.parquet import _pyarrow
 from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable
 
+__all__ = ["archive", "run_archive", "writable"]
+
 log = logging.getLogger("arbitrex.archive")
 
 

@@ -51,6 +51,8 @@ from arbitrex.sources import make_source, require_mt5
 from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
 from arbitrex.stores import Leases, Reports, open_store, open_writer
 
+__all__ = ["Rates", "collect"]
+
 log = logging.getLogger("arbitrex.collect")
 
 

@@ -15,6 +15,12 @@ import typer
 from arbitrex.config import Settings, load_settings
 from arbitrex.errors import ArbitrexError, ConfigError
 
+__all__ = [
+    "ConfigOpt", "DEFAULT_CONFIG", "EnvFile", "PollIntervalOpt", "RateOpt", "SeedOpt",
+    "SourceOpt", "StaleAfterOpt", "StoreOpt", "SymbolsOpt", "VenuesOpt", "fail", "friendly",
+    "message_of", "settings_for", "setup_logging", "tag_logs", "venues_file",
+]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

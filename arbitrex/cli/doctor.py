@@ -16,6 +16,8 @@ from arbitrex.cli.common import ConfigOpt, EnvFile, friendly, venues_file
 from arbitrex.config import load_settings
 from arbitrex.doctor.checks import Check, config_checks, run_checks
 
+__all__ = ["JsonOpt", "app", "doctor", "env_app", "env_check", "env_show"]
+
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 env_app = typer.Typer(help="The configuration: check it, or show the effective settings.",
                       no_args_is_help=True)

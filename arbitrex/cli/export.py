@@ -21,6 +21,8 @@ from arbitrex.history import count, of_file, ordered
 from arbitrex.model.tick import Tick
 from arbitrex.stores import open_store
 
+__all__ = ["export"]
+
 log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
 

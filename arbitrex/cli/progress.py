@@ -10,6 +10,8 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+__all__ = ["counted", "progress"]
+
 T = TypeVar("T")
 
 

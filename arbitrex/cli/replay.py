@@ -25,6 +25,8 @@ from arbitrex.stores.memory import MemoryStore
 from arbitrex.stream.hub import Hub
 from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
 
+__all__ = ["Plan", "parse_speed", "replay"]
+
 Plan = Iterable[tuple[float, list[Tick]]]
 
 log = logging.getLogger("arbitrex.replay")

@@ -17,6 +17,8 @@ from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
 from arbitrex.stream.server import ServerOptions, StreamServer, serve_until
 
+__all__ = ["serve"]
+
 log = logging.getLogger("arbitrex.serve")
 
 

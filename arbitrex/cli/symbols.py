@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
+__all__ = ["missing_note", "suggestion"]
+
 
 def suggestion(symbol: str, held: Sequence[str]) -> str | None:
     """The held symbol ``symbol`` most likely means: the same but for case, else a close one."""

@@ -33,6 +33,8 @@ from arbitrex.model.tick import Tick, check_symbol, digits_of, to_record
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import TickStore, open_store
 
+__all__ = ["tail"]
+
 E = TypeVar("E")
 
 

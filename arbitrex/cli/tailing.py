@@ -23,6 +23,11 @@ from arbitrex.stores import doorbell
 from arbitrex.stores.base import Follower, Rings, StreamReader
 from arbitrex.stream.best import Book
 
+__all__ = [
+    "BestEvent", "TailEvent", "best_views", "from_server", "from_store", "reads",
+    "server_views",
+]
+
 C = TypeVar("C")
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,8 @@ from arbitrex.clock import utc_ms
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
 
+__all__ = ["parse_instant", "symbol_list", "time_range"]
+
 
 def parse_instant(text: str | None, option: str, default: int) -> int:
     if text is None:

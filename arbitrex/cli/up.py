@@ -30,6 +30,8 @@ from arbitrex.cli.common import (
 from arbitrex.collect.supervisor import supervise
 from arbitrex.runtime.stop import Stop, StopFlag
 
+__all__ = ["up"]
+
 log = logging.getLogger("arbitrex.up")
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from arbitrex.constants import DAY_MS
 from arbitrex.runtime.stop import StopFlag
 
+__all__ = ["AFTER_MIDNIGHT_S", "archive_once", "run_daily", "seconds_to_next_run"]
+
 log = logging.getLogger(__name__)
 AFTER_MIDNIGHT_S = 120.0  # the day's run starts this long after 00:00 UTC
 

@@ -11,6 +11,8 @@ from typing import NamedTuple
 from arbitrex.model.tick import Tick
 from arbitrex.stores.base import Lease
 
+__all__ = ["Board", "Row"]
+
 
 class Row(NamedTuple):
     venue: str

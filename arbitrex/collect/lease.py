@@ -31,6 +31,8 @@ import psutil
 from arbitrex.errors import StoreError, VenueHeld
 from arbitrex.stores.base import Lease, Leases
 
+__all__ = ["BEAT", "Held", "TTL_MS", "alive", "claim", "describe", "gone", "hold", "now_ms"]
+
 log = logging.getLogger(__name__)
 
 #: A lease whose heartbeat is this old is free (Redis: the key's TTL).

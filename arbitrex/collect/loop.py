@@ -29,6 +29,8 @@ from arbitrex.sinks.base import Sink
 from arbitrex.sources.base import TickSource
 from arbitrex.stores.base import Lease, Leases, TickWriter
 
+__all__ = ["CollectStats", "Collector"]
+
 log = logging.getLogger(__name__)
 
 

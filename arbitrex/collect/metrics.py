@@ -14,6 +14,8 @@ from prometheus_client.registry import Collector as PromCollector
 from arbitrex.collect.loop import Collector
 from arbitrex.stores.base import Spools
 
+__all__ = ["serve_metrics"]
+
 
 class _Exporter(PromCollector):
     def __init__(self, collector: Collector) -> None:

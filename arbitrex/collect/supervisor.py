@@ -24,6 +24,8 @@ from typing import IO
 from arbitrex.runtime.backoff import Backoff
 from arbitrex.runtime.stop import StopFlag, ask_to_stop, spawn, stop_children
 
+__all__ = ["FINAL", "supervise"]
+
 log = logging.getLogger(__name__)
 
 #: Exit codes after which a worker is not started again: done, or bad configuration.

@@ -12,6 +12,8 @@ from arbitrex.doctor.report import Check
 from arbitrex.errors import ArbitrexError, MissingPackage
 from arbitrex.stores.base import Archivable
 
+__all__ = ["archive_check"]
+
 
 def archive_check(root: Path, store: Archivable | None) -> Check:
     name = f"archive {root}"

@@ -10,6 +10,11 @@ from collections.abc import Iterable
 from arbitrex.doctor.report import Check
 from arbitrex.stores.base import StreamReader
 
+__all__ = [
+    "DRIFT_MS", "HOUR_MS", "HOUR_SLACK_MS", "SAMPLE", "judge_lag", "lag_checks",
+    "venue_lags",
+]
+
 SAMPLE = 200  # the latest ticks of each stream looked at
 HOUR_MS = 3_600_000
 HOUR_SLACK_MS = 120_000  # within two minutes of whole hours: a time zone, not a delay

@@ -9,6 +9,8 @@ from arbitrex.collect.lease import describe, gone, now_ms
 from arbitrex.doctor.report import Check
 from arbitrex.stores.base import Leases
 
+__all__ = ["lease_checks"]
+
 
 def lease_checks(store: object) -> Iterator[Check]:
     if not isinstance(store, Leases):

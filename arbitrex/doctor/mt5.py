@@ -12,6 +12,8 @@ from arbitrex.sources.mt5.bridge import BridgeApi, parse_bridge
 from arbitrex.sources.mt5.terminal import Terminal, load_api
 from arbitrex.sources.mt5.venues import Venue
 
+__all__ = ["mt5_checks"]
+
 
 def _bridge(bridge: str) -> Check:
     host, port = parse_bridge(bridge)

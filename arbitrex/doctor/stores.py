@@ -10,6 +10,8 @@ from arbitrex.config import Settings
 from arbitrex.doctor.report import Check
 from arbitrex.errors import ArbitrexError
 
+__all__ = ["BYTES_PER_ENTRY", "redis_checks", "sqlite_check"]
+
 
 def sqlite_check(settings: Settings) -> Check:
     from arbitrex.stores.sqlite import inspect

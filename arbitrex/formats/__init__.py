@@ -19,6 +19,8 @@ from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.model.tick import Tick
 
+__all__ = ["FORMATS", "guess_format", "read", "write", "write_bars"]
+
 FORMATS = ("ndjson", "csv", "parquet")
 _MODULES = {"ndjson": "ndjson", "csv": "csvfile", "parquet": "parquet"}
 

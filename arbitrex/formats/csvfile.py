@@ -11,6 +11,8 @@ from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import TickError
 from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
+__all__ = ["plain", "read", "write", "write_bars"]
+
 _INT = {"seq", "time_msc", "volume", "flags", "recv_ns"}
 _REQUIRED = {"symbol", "time_msc", "bid", "ask"}
 

@@ -17,6 +17,8 @@ from arbitrex.clock import BrokerClock
 from arbitrex.errors import TickError
 from arbitrex.model.tick import UNNAMED_VENUE, Tick, validate
 
+__all__ = ["COLUMNS", "VENUE", "read"]
+
 COLUMNS = ("<DATE>", "<TIME>", "<BID>", "<ASK>", "<LAST>", "<VOLUME>", "<FLAGS>")
 VENUE = UNNAMED_VENUE
 

@@ -12,6 +12,8 @@ from arbitrex.bars import Bar, bar_record
 from arbitrex.errors import TickError
 from arbitrex.model.tick import Tick, from_record, to_record
 
+__all__ = ["read", "write", "write_bars"]
+
 
 def write(ticks: Iterable[Tick], path: Path) -> int:
     return _write(map(to_record, ticks), path)

@@ -10,6 +10,8 @@ from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import MissingPackage, TickError
 from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
+__all__ = ["ROW_GROUP", "read", "write", "write_bars"]
+
 ROW_GROUP = 65_536
 
 

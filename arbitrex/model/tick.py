@@ -21,6 +21,13 @@ import orjson
 
 from arbitrex.errors import TickError
 
+__all__ = [
+    "MT5_TICK_DTYPE", "Position", "RECORD_FIELDS", "STORED_FIELDS", "SYMBOL_RE",
+    "TICK_FLAG_ASK", "TICK_FLAG_BID", "TICK_FLAG_LAST", "TICK_FLAG_VOLUME", "Tick",
+    "UNNAMED_VENUE", "check_symbol", "decode", "digits_of", "encode", "encode_ndjson",
+    "from_mt5_rows", "from_record", "latest_run", "to_record", "validate",
+]
+
 #: The dtype of ``copy_ticks_from``/``copy_ticks_range`` results (docs/MT5.md).
 MT5_TICK_DTYPE = np.dtype(
     [

@@ -14,6 +14,8 @@ from arbitrex.model.tick import UNNAMED_VENUE, Tick, check_symbol
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores.base import TickWriter
 
+__all__ = ["REPLAY_VENUE", "Stored", "into_memory", "into_store", "replay_venue"]
+
 #: Ticks replayed into a store are kept under this venue (or ``replay.VENUE``), never mixed
 #: with live ones.
 REPLAY_VENUE = "replay"

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 
 from arbitrex.model.tick import Tick
 
+__all__ = ["schedule"]
+
 
 def schedule(ticks: Iterable[Tick], *, speed: float | None, max_batch: int = 1000
              ) -> Iterator[tuple[float, list[Tick]]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+__all__ = ["Backoff"]
+
 
 class Backoff:
     __slots__ = ("initial", "cap", "jitter", "attempt", "_random")

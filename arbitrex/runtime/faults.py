@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 
+__all__ = ["crash_point"]
+
 
 def crash_point(name: str) -> None:
     if os.environ.get("ARBITREX_CRASH_AT") == name:

@@ -40,6 +40,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
+__all__ = ["STOP_PIPE", "Stop", "StopFlag", "ask_to_stop", "spawn", "stop_children", "stop_signals"]
+
 log = logging.getLogger(__name__)
 
 

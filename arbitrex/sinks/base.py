@@ -7,6 +7,8 @@ from typing import Protocol
 
 from arbitrex.model.tick import Tick
 
+__all__ = ["Sink"]
+
 
 class Sink(Protocol):
     name: str  # e.g. "kafka": names its metrics

@@ -12,6 +12,8 @@ from typing import Any
 from arbitrex.errors import MissingPackage, StoreError
 from arbitrex.model.tick import Tick, encode
 
+__all__ = ["KafkaSink"]
+
 log = logging.getLogger(__name__)
 
 

@@ -18,6 +18,8 @@ from arbitrex.clock import BrokerClock
 from arbitrex.model.tick import Tick
 from arbitrex.sources.base import Position
 
+__all__ = ["FileSource", "venue_of"]
+
 
 def venue_of(path: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9._#-]", "_", path.name.split(".")[0])[:32]

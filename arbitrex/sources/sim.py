@@ -37,6 +37,11 @@ from statistics import NormalDist
 from arbitrex.model.tick import TICK_FLAG_ASK, TICK_FLAG_BID, Tick
 from arbitrex.sources.base import Position
 
+__all__ = [
+    "Broker", "EPOCH_DRAWS", "INSTRUMENTS", "Instrument", "POLL_INTERVAL", "SimModel",
+    "SimSource", "VENUE", "brokers_for", "instrument_for",
+]
+
 VENUE = "sim"
 # Seconds between reads of the simulated feed, by default. What one read returns is one
 # batch: reading more often wakes collect and serve more often (CPU), reading less often

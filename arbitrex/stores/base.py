@@ -30,6 +30,12 @@ from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 from arbitrex.constants import END_OF_TIME
 from arbitrex.model.tick import Position, Tick
 
+__all__ = [
+    "Archivable", "Bell", "Dropped", "Follower", "Lease", "Leases", "NonBlocking",
+    "RangeReader", "Reports", "Rings", "Spools", "StoredDay", "StreamReader", "TickStore",
+    "TickWriter",
+]
+
 C = TypeVar("C")
 
 

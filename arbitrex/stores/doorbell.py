@@ -21,6 +21,8 @@ import socket
 import time
 from pathlib import Path
 
+__all__ = ["Doorbell", "HEARTBEAT", "LOOPBACK", "Listener", "STALE", "Trust", "listen"]
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"

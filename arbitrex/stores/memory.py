@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 from arbitrex.model.tick import Tick
 
+__all__ = ["MemoryStore"]
+
 
 class MemoryStore:
     name = "memory"

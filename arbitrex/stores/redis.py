@@ -22,6 +22,8 @@ from arbitrex.model.tick import RECORD_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import redis_keys as keys
 from arbitrex.stores.base import Dropped, Lease, StoredDay
 
+__all__ = ["FIELDS", "RedisStore", "ServerFacts"]
+
 log = logging.getLogger(__name__)
 
 #: A stream entry's fields: the record's, then the broker's own clock.

@@ -12,6 +12,11 @@ Lua script can touch them all atomically.
 
 from __future__ import annotations
 
+__all__ = [
+    "LEASE", "SEQ", "SPOOL", "START", "TICKS", "lease_key", "parse", "pattern", "seq_key",
+    "spool_key", "start_key", "stream_key", "tag",
+]
+
 TICKS = "arbitrex:ticks:"
 SEQ = "arbitrex:seq:"
 START = "arbitrex:start:"

@@ -27,6 +27,8 @@ from arbitrex.stores.base import Lease
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.sqlite import COLUMNS
 
+__all__ = ["SpoolingStore"]
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 

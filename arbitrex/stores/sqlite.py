@@ -27,6 +27,8 @@ from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Dropped, Lease, StoredDay
 
+__all__ = ["COLUMNS", "FileFacts", "SqliteStore", "inspect"]
+
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
 COLUMNS = ", ".join(STORED_FIELDS)
 _SCHEMA = """

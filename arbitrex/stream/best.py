@@ -18,6 +18,8 @@ from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.model.best import Best, Edge, Quote
 from arbitrex.model.tick import Tick
 
+__all__ = ["Book", "consolidate", "lag_ms"]
+
 _DECIMALS = 10  # edges are differences of prices: rounded, so that 0.00002 stays 0.00002
 
 

@@ -21,6 +21,8 @@ from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Key, Run, runs_of
 from arbitrex.stream.wire import text_frame
 
+__all__ = ["Fanned", "Share", "fan_out"]
+
 
 class Share:
     """What one dispatch sends to every client that gets the same ticks: the messages

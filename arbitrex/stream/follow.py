@@ -21,6 +21,8 @@ from arbitrex.model.tick import Tick
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Bell, Follower, NonBlocking, Rings
 
+__all__ = ["Dispatch", "InLoop", "RETRY_AFTER", "follow"]
+
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Sequence[Tick]], None]

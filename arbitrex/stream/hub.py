@@ -37,6 +37,8 @@ from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Bounds, Key, since_of
 from arbitrex.stream.views import BestViews
 
+__all__ = ["Hub", "Pack"]
+
 log = logging.getLogger(__name__)
 
 

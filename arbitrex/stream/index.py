@@ -10,6 +10,8 @@ from arbitrex.stream import protocol as proto
 from arbitrex.stream.session import Session
 from arbitrex.stream.wire import Wire
 
+__all__ = ["Connection", "Index"]
+
 log = logging.getLogger(__name__)
 
 

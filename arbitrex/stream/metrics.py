@@ -23,6 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+__all__ = ["Buckets", "LAG_BUCKETS", "LATENCY_BUCKETS", "ServerMetrics"]
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                    10, 30, 60)
 # A venue's lag may be hours off (a wrong BROKER_TIMEZONE). Below zero (the broker's clock

@@ -16,6 +16,13 @@ from arbitrex.errors import ProtocolError, TickError
 from arbitrex.model.gap import Gap
 from arbitrex.model.tick import check_symbol
 
+__all__ = [
+    "ClientOp", "MAX_FRAME_BYTES", "MAX_SYMBOLS_PER_FRAME", "PONG", "Ping", "Subscribe",
+    "Unsubscribe", "VIEWS", "error_frame", "gap_frame", "parse_client_frame",
+    "parse_query_symbols", "parse_symbols", "subscribed_frame", "ticks_frame",
+    "unsubscribed_frame",
+]
+
 # Limits
 MAX_FRAME_BYTES = 64 * 1024  # larger client frames are closed with 1009
 MAX_SYMBOLS_PER_FRAME = 1024

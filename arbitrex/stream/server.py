@@ -33,6 +33,8 @@ from arbitrex.stream.index import Connection
 from arbitrex.stream.session import Session
 from arbitrex.stream.wire import Wire
 
+__all__ = ["ServerOptions", "StreamServer", "serve_until"]
+
 log = logging.getLogger(__name__)
 
 

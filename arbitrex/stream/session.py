@@ -28,6 +28,11 @@ from arbitrex.model.gap import Gap
 from arbitrex.model.tick import Tick
 from arbitrex.stream.best import Book
 
+__all__ = [
+    "Bounds", "Decision", "Key", "Run", "Session", "SubscribePlan", "resume_point",
+    "runs_of", "since_of",
+]
+
 Key = tuple[str, str]  # (venue, symbol)
 
 

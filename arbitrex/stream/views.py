@@ -21,6 +21,8 @@ from arbitrex.stream.best import Book, consolidate
 from arbitrex.stream.session import Key, Session
 from arbitrex.stream.wire import text_frame
 
+__all__ = ["BestViews"]
+
 _CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be dropped
 
 

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
+__all__ = ["INTERNALS", "Wire", "text_frame"]
+
 log = logging.getLogger(__name__)
 
 #: What this module uses of websockets beyond its documented API (see the module).

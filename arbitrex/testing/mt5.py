@@ -39,6 +39,15 @@ import numpy as np
 
 from arbitrex.model.tick import MT5_TICK_DTYPE
 
+__all__ = [
+    "AccountInfo", "COPY_TICKS_ALL", "COPY_TICKS_INFO", "COPY_TICKS_TRADE", "FakeTerminal",
+    "MESSAGES", "RES_E_AUTH_FAILED", "RES_E_FAIL", "RES_E_INTERNAL_FAIL_CONNECT",
+    "RES_E_INTERNAL_FAIL_INIT", "RES_E_INTERNAL_FAIL_RECEIVE", "RES_E_INTERNAL_FAIL_SEND",
+    "RES_E_INTERNAL_FAIL_TIMEOUT", "RES_E_INVALID_PARAMS", "RES_E_NOT_FOUND", "RES_S_OK",
+    "Row", "Scenario", "SymbolInfo", "TerminalInfo", "Tick", "as_module", "install",
+    "module_from_env", "write_module",
+]
+
 RES_S_OK = 1
 RES_E_FAIL = -1
 RES_E_INVALID_PARAMS = -2

@@ -30,6 +30,11 @@ import numpy as np
 
 from arbitrex.errors import BridgeDown, SourceUnavailable
 
+__all__ = [
+    "BridgeApi", "CALL_TIMEOUT", "CONNECT_TIMEOUT", "HELPERS", "Record", "SERVER_CODE",
+    "parse_bridge",
+]
+
 log = logging.getLogger(__name__)
 
 # Timeouts

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+__all__ = ["Cursor", "advance"]
+
 
 class Cursor(NamedTuple):
     msc: int  # broker-clock ms of the last taken tick (0: nothing taken yet)

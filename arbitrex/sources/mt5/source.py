@@ -27,6 +27,8 @@ from arbitrex.sources.base import Position
 from arbitrex.sources.mt5.cursor import Cursor, advance
 from arbitrex.sources.mt5.terminal import COPY_TICKS_ALL, Terminal
 
+__all__ = ["Mt5Source", "POLL_INTERVAL"]
+
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.05  # seconds between reads of a terminal, by default

@@ -25,6 +25,8 @@ from arbitrex.errors import (
 )
 from arbitrex.sources.mt5.bridge import BridgeApi, parse_bridge
 
+__all__ = ["AUTH_FAILED", "COPY_TICKS_ALL", "IPC_CODES", "NOT_FOUND", "Terminal", "load_api"]
+
 COPY_TICKS_ALL = -1
 IPC_CODES = frozenset({-10001, -10002, -10003, -10004, -10005})
 AUTH_FAILED = -6

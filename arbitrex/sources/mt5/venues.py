@@ -26,6 +26,8 @@ from arbitrex.config import FIELDS_BY_NAME, Secret, Settings
 from arbitrex.errors import ConfigError
 from arbitrex.model.tick import check_symbol
 
+__all__ = ["VENUE_KEYS", "Venue", "default_venue", "load_venues"]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
