@@ -14,7 +14,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -152,88 +152,111 @@ class FieldSpec:
     example: str = ""
 
 
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("SYMBOLS", "symbols", "EURUSD,GBPUSD,USDJPY,XAUUSD", _symbols,
-              "the trading universe, comma-separated", "EURUSD,GBPUSD"),
-    FieldSpec("TICK_QUEUE_BACKEND", "backend", "sqlite", _choice("sqlite", "redis"),
-              "the store: sqlite (embedded, no server) or redis", "sqlite"),
-    FieldSpec("SQLITE_PATH", "sqlite_path", "data/ticks.db", _text,
-              "SQLite store file", "data/ticks.db"),
-    FieldSpec("REDIS_URL", "redis_url", "redis://localhost:6379/0", _redis_url,
-              "Redis server (5.0+, Streams)", "redis://localhost:6379/0"),
-    FieldSpec("REDIS_MAXLEN", "redis_maxlen", "1000000", _int(1000, 10**10),
-              "approximate ticks kept per symbol stream", "1000000"),
-    FieldSpec("DISABLE_KAFKA", "disable_kafka", "1", _bool,
-              "Kafka stays off unless this is 0/false and KAFKA_BOOTSTRAP_SERVERS is set", "1"),
-    FieldSpec("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", None, _text,
-              "Kafka brokers, host:port,...", "127.0.0.1:9092"),
-    FieldSpec("KAFKA_TOPIC", "kafka_topic", "arbitrex.ticks", _text,
-              "Kafka topic for the optional sink", "arbitrex.ticks"),
-    FieldSpec("MT5_PATH", "mt5_path", None, _text,
-              "path of the MetaTrader 5 terminal (terminal64.exe)",
-              r"C:\Program Files\MetaTrader 5\terminal64.exe"),
-    FieldSpec("MT5_LOGIN", "mt5_login", None, _int(1, 2**63 - 1),
-              "MetaTrader 5 account number", "12345678"),
-    FieldSpec("MT5_PASSWORD", "mt5_password", None, _secret,
-              "MetaTrader 5 account password (secret: never printed)", "change-me"),
-    FieldSpec("MT5_SERVER", "mt5_server", None, _text,
-              "MetaTrader 5 trade server name", "Broker-Demo"),
-    FieldSpec("MT5_TIMEOUT_MS", "mt5_timeout_ms", "60000", _int(100, 600_000),
-              "terminal connection timeout in milliseconds", "60000"),
-    FieldSpec("MT5_BRIDGE", "mt5_bridge", None, _host_port,
-              "host:port of an RPyC classic server with MetaTrader5 (a terminal under Wine)",
-              "127.0.0.1:18812"),
-    FieldSpec("BROKER_TIMEZONE", "broker_timezone", "UTC", _timezone,
-              "the broker server's clock: IANA name or fixed offset", "Europe/Athens"),
-    FieldSpec("WS_HOST", "ws_host", "127.0.0.1", _text,
-              "where serve listens", "127.0.0.1"),
-    FieldSpec("WS_PORT", "ws_port", "8000", _int(0, 65535),
-              "serve's port", "8000"),
-    FieldSpec("WS_TOKEN", "ws_token", None, _secret,
-              "when set, WebSocket clients must present it (secret)", "a-long-random-string"),
-    FieldSpec("WS_ALLOWED_ORIGINS", "ws_allowed_origins", None, _origins,
-              "browser Origins allowed besides the server's own host",
-              "https://desk.example.com"),
-    FieldSpec("STALE_AFTER_MS", "stale_after_ms", str(STALE_AFTER_MS), _int(0, DAY_MS),
-              "a venue's quote older than this (ms) than the newest is stale in the "
-              "cross-venue view", "10000"),
-    FieldSpec("ARCHIVE_DIR", "archive_dir", "data/archive", _text,
-              "where `archive` moves whole old days: VENUE/SYMBOL/DATE Parquet files",
-              "data/archive"),
-    FieldSpec("RETAIN_DAYS", "retain_days", None, _int(1, 36_500),
-              "keep this many whole days in the store: `archive`'s default, and collect "
-              "archives older days by itself once a day (unset: keep everything)", "30"),
-    FieldSpec("LOG_LEVEL", "log_level", "INFO", _log_level,
-              "DEBUG, INFO, WARNING or ERROR", "INFO"),
-)
-FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+
+
+def _setting(name: str, default: str | None, parse: Callable[[str], Any], help: str,
+             example: str = "") -> Any:
+    """A field of ``Settings`` read from the setting ``name`` (a flag, the environment, the
+    .env file, else ``default``), parsed by ``parse``."""
+    return field(metadata={"setting": (name, default, parse, help, example)})
 
 
 @dataclass(frozen=True)
 class Settings:
-    symbols: tuple[str, ...]
-    backend: str
-    sqlite_path: str
-    redis_url: str
-    redis_maxlen: int
-    disable_kafka: bool
-    kafka_bootstrap_servers: str | None
-    kafka_topic: str
-    mt5_path: str | None
-    mt5_login: int | None
-    mt5_password: Secret | None
-    mt5_server: str | None
-    mt5_timeout_ms: int
-    mt5_bridge: str | None
-    broker_timezone: str
-    ws_host: str
-    ws_port: int
-    ws_token: Secret | None
-    ws_allowed_origins: tuple[str, ...] | None
-    stale_after_ms: int
-    archive_dir: str
-    retain_days: int | None
-    log_level: str
+    symbols: tuple[str, ...] = _setting(
+        "SYMBOLS", "EURUSD,GBPUSD,USDJPY,XAUUSD", _symbols,
+        "the trading universe, comma-separated",
+        "EURUSD,GBPUSD")
+    backend: str = _setting(
+        "TICK_QUEUE_BACKEND", "sqlite", _choice("sqlite", "redis"),
+        "the store: sqlite (embedded, no server) or redis",
+        "sqlite")
+    sqlite_path: str = _setting(
+        "SQLITE_PATH", "data/ticks.db", _text,
+        "SQLite store file",
+        "data/ticks.db")
+    redis_url: str = _setting(
+        "REDIS_URL", "redis://localhost:6379/0", _redis_url,
+        "Redis server (5.0+, Streams)",
+        "redis://localhost:6379/0")
+    redis_maxlen: int = _setting(
+        "REDIS_MAXLEN", "1000000", _int(1000, 10**10),
+        "approximate ticks kept per symbol stream",
+        "1000000")
+    disable_kafka: bool = _setting(
+        "DISABLE_KAFKA", "1", _bool,
+        "Kafka stays off unless this is 0/false and KAFKA_BOOTSTRAP_SERVERS is set",
+        "1")
+    kafka_bootstrap_servers: str | None = _setting(
+        "KAFKA_BOOTSTRAP_SERVERS", None, _text,
+        "Kafka brokers, host:port,...",
+        "127.0.0.1:9092")
+    kafka_topic: str = _setting(
+        "KAFKA_TOPIC", "arbitrex.ticks", _text,
+        "Kafka topic for the optional sink",
+        "arbitrex.ticks")
+    mt5_path: str | None = _setting(
+        "MT5_PATH", None, _text,
+        "path of the MetaTrader 5 terminal (terminal64.exe)",
+        r"C:\Program Files\MetaTrader 5\terminal64.exe")
+    mt5_login: int | None = _setting(
+        "MT5_LOGIN", None, _int(1, 2**63 - 1),
+        "MetaTrader 5 account number",
+        "12345678")
+    mt5_password: Secret | None = _setting(
+        "MT5_PASSWORD", None, _secret,
+        "MetaTrader 5 account password (secret: never printed)",
+        "change-me")
+    mt5_server: str | None = _setting(
+        "MT5_SERVER", None, _text,
+        "MetaTrader 5 trade server name",
+        "Broker-Demo")
+    mt5_timeout_ms: int = _setting(
+        "MT5_TIMEOUT_MS", "60000", _int(100, 600_000),
+        "terminal connection timeout in milliseconds",
+        "60000")
+    mt5_bridge: str | None = _setting(
+        "MT5_BRIDGE", None, _host_port,
+        "host:port of an RPyC classic server with MetaTrader5 (a terminal under Wine)",
+        "127.0.0.1:18812")
+    broker_timezone: str = _setting(
+        "BROKER_TIMEZONE", "UTC", _timezone,
+        "the broker server's clock: IANA name or fixed offset",
+        "Europe/Athens")
+    ws_host: str = _setting(
+        "WS_HOST", "127.0.0.1", _text,
+        "where serve listens",
+        "127.0.0.1")
+    ws_port: int = _setting(
+        "WS_PORT", "8000", _int(0, 65535),
+        "serve's port",
+        "8000")
+    ws_token: Secret | None = _setting(
+        "WS_TOKEN", None, _secret,
+        "when set, WebSocket clients must present it (secret)",
+        "a-long-random-string")
+    ws_allowed_origins: tuple[str, ...] | None = _setting(
+        "WS_ALLOWED_ORIGINS", None, _origins,
+        "browser Origins allowed besides the server's own host",
+        "https://desk.example.com")
+    stale_after_ms: int = _setting(
+        "STALE_AFTER_MS", str(STALE_AFTER_MS), _int(0, DAY_MS),
+        "a venue's quote older than this (ms) than the newest is stale in the "
+        "cross-venue view",
+        "10000")
+    archive_dir: str = _setting(
+        "ARCHIVE_DIR", "data/archive", _text,
+        "where `archive` moves whole old days: VENUE/SYMBOL/DATE Parquet files",
+        "data/archive")
+    retain_days: int | None = _setting(
+        "RETAIN_DAYS", None, _int(1, 36_500),
+        "keep this many whole days in the store: `archive`'s default, and collect "
+        "archives older days by itself once a day (unset: keep everything)",
+        "30")
+    log_level: str = _setting(
+        "LOG_LEVEL", "INFO", _log_level,
+        "DEBUG, INFO, WARNING or ERROR",
+        "INFO")
     # Where each setting came from: flag, environment, .env, default.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -259,6 +282,13 @@ class Settings:
                 text = str(value)
             rows.append((spec.name, text, self.origins.get(spec.name, "default")))
         return rows
+
+
+#: Every setting, in the order of ``Settings``: derived from its fields, so stated once.
+FIELDS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec(f.metadata["setting"][0], f.name, *f.metadata["setting"][1:])
+    for f in fields(Settings) if "setting" in f.metadata)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
 
 @dataclass(frozen=True)
