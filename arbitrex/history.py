@@ -11,7 +11,9 @@
         for tick in history.read(venues=["icm"]): ...     # a store and archive of your own
 
 ``ordered`` merges a store's streams, and the archive's day files of the same streams, in
-(time_msc, seq, venue, symbol) order in constant memory (one cursor per stream). ``History``
+(time_msc, seq, venue, symbol) order, one cursor per stream: in constant memory on SQLite
+and the archive; on Redis a stream's range is read whole and ordered in memory (at most
+REDIS_MAXLEN entries: entries are ordered by seq there, and a late tick's time is not). ``History``
 reads a store and an archive it is given; the one-liners ``read``, ``bars`` and ``table``
 open the ones the settings name (the environment and ``.env``, as every command reads them)
 and close the store when done.

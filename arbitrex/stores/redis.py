@@ -361,6 +361,8 @@ class RedisStore:
 
     def iter_stream(self, venue: str, symbol: str, from_msc: int, to_msc: int, *,
                     chunk: int = 10_000) -> Iterator[Tick]:
+        """The range ordered in memory: a stream is in seq order, and a tick stored late
+        has an older time (at most REDIS_MAXLEN entries are held)."""
         chosen = [t for t in self._scan_stream(venue, symbol, chunk)
                   if from_msc <= t.time_msc < to_msc]
         chosen.sort(key=lambda t: (t.time_msc, t.seq))

@@ -141,7 +141,9 @@ class _Exporter(Collector):
         yield _by_symbol("arbitrex_best_out", "Best frames sent to clients.", m.best_out)
         edge = GaugeMetricFamily(
             "arbitrex_best_edge", "The top edge of each symbol quoted at several venues: the "
-            "highest bid minus the lowest ask of two other venues, in price units.",
+            "largest of one venue's bid minus another venue's ask, among the venues that are "
+            "not stale, in price units (above zero: buying at one and selling at the other "
+            "earns it).",
             labels=["symbol"])
         for symbol, top in m.top_edges().items():
             if top is not None:
