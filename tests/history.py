@@ -26,6 +26,17 @@ def fill(path, n: int = 3000) -> SqliteStore:
     return store
 
 
+def make_tick(*, venue: str = "sim", symbol: str = "EURUSD", seq: int = 0, ms: int = T0,
+              bid: float = 1.1, ask: float | None = None, volume: int = 0,
+              volume_real: float = 0.0, flags: int = 6, recv_ns: int | None = None,
+              broker_msc: int | None = None) -> Tick:
+    """The one tick builder of the tests: what a test does not name is a plain EURUSD quote
+    of venue sim, received the moment it happened."""
+    return Tick(venue, symbol, seq, ms, bid, bid + 0.0001 if ask is None else ask, 0.0, volume,
+                volume_real, flags, ms * 10**6 if recv_ns is None else recv_ns,
+                ms if broker_msc is None else broker_msc)
+
+
 def records(ticks) -> list[dict]:
     return [to_record(t) for t in ticks]
 

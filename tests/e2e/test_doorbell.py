@@ -7,11 +7,11 @@ import time
 
 from arbitrex.model.tick import Tick
 from arbitrex.stores.sqlite import _INSERT, SqliteStore
+from tests.history import T0, make_tick
 
 
 def tick(i: int) -> Tick:
-    return Tick("sim", "EURUSD", 0, 1_800_000_000_000 + i, 1.1, 1.2, 0.0, 0, 0.0, 6,
-                time.time_ns(), 1_800_000_000_000 + i)
+    return make_tick(ms=T0 + i, ask=1.2, recv_ns=time.time_ns())
 
 
 def test_serve_follows_a_writer_that_never_rings(arbitrex, tmp_path):

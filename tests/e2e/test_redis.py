@@ -12,13 +12,14 @@ from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.redis_keys import stream_key
 from tests.conftest import log_of, must, wait_for
 from tests.e2e.streams import assert_contiguous, recv_json
+from tests.history import make_tick
 from tests.redis_server import REDIS_SERVER, RedisServer
 
 pytestmark = pytest.mark.skipif(not REDIS_SERVER, reason="redis-server is not installed")
 
 
 def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim") -> Tick:
-    return Tick(venue, symbol, 0, ms, 1.1, 1.1001, 0.0, 2**40, 0.5, 134, ms * 10**6, ms)
+    return make_tick(venue=venue, symbol=symbol, ms=ms, volume=2**40, volume_real=0.5, flags=134)
 
 
 

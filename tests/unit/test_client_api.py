@@ -15,12 +15,13 @@ from arbitrex.model import Best, Gap
 from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
 from tests.conftest import free_port
+from tests.history import T0, make_tick
 from tests.unit.stream.servers import Server
 
 
 def tick(seq: int, venue: str = "sim", bid: float = 1.1) -> Tick:
-    ms = 1_800_000_000_000 + seq
-    return Tick(venue, "EURUSD", seq, ms, bid, bid + 0.0002, 0.0, 0, 0.0, 6, time.time_ns(), ms)
+    return make_tick(venue=venue, seq=seq, ms=T0 + seq, bid=bid, ask=bid + 0.0002,
+                     recv_ns=time.time_ns())
 
 
 async def take(items, n: int) -> list:

@@ -17,12 +17,12 @@ from arbitrex.runtime.stop import Stop
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
 from tests.conftest import free_port
+from tests.history import T0, make_tick
 from tests.unit.stream.servers import Server
 
 
 def tick(seq: int, symbol: str = "EURUSD") -> Tick:
-    return Tick("sim", symbol, seq, 1_800_000_000_000 + seq, 1.1, 1.2, 0.0, 0, 0.0, 6,
-                time.time_ns(), 1_800_000_000_000 + seq)
+    return make_tick(symbol=symbol, seq=seq, ms=T0 + seq, ask=1.2, recv_ns=time.time_ns())
 
 
 def test_urls() -> None:

@@ -9,10 +9,11 @@ from arbitrex.cli.collect import _board_table
 from arbitrex.collect.board import Board
 from arbitrex.model.tick import Tick
 from arbitrex.stores.base import Lease
+from tests.history import make_tick
 
 
 def tick(venue: str, symbol: str, seq: int, ms: int) -> Tick:
-    return Tick(venue, symbol, seq, ms, 1.1, 1.2, 0.0, 0, 0.0, 6, 0, ms)
+    return make_tick(venue=venue, symbol=symbol, seq=seq, ms=ms, ask=1.2, recv_ns=0)
 
 
 def test_rows_per_venue_and_symbol_with_rate_age_stored_and_state():

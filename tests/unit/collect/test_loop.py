@@ -10,11 +10,12 @@ import pytest
 from arbitrex.collect.loop import Collector
 from arbitrex.model.tick import Tick
 from arbitrex.stores.sqlite import SqliteStore
+from tests.history import T0, make_tick
 
 
 def tick(i: int, symbol: str = "EURUSD") -> Tick:
-    return Tick("test", symbol, 0, 1_800_000_000_000 + i, 1.0 + i * 1e-5, 1.1 + i * 1e-5,
-                0.0, 0, 0.0, 6, time.time_ns(), 1_800_000_000_000 + i)
+    return make_tick(venue="test", symbol=symbol, ms=T0 + i, bid=1.0 + i * 1e-5,
+                     ask=1.1 + i * 1e-5, recv_ns=time.time_ns())
 
 
 class Scripted:

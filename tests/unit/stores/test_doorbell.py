@@ -12,11 +12,11 @@ import pytest
 from arbitrex.model.tick import Tick
 from arbitrex.stores import doorbell
 from arbitrex.stores.sqlite import SqliteStore
+from tests.history import T0, make_tick
 
 
 def tick(i: int) -> Tick:
-    return Tick("sim", "EURUSD", 0, 1_800_000_000_000 + i, 1.1, 1.2, 0.0, 0, 0.0, 6,
-                time.time_ns(), 1_800_000_000_000 + i)
+    return make_tick(ms=T0 + i, ask=1.2, recv_ns=time.time_ns())
 
 
 def readable(listener: doorbell.Listener, timeout: float) -> bool:

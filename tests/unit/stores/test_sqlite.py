@@ -7,10 +7,11 @@ import pytest
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import Position, Tick
 from arbitrex.stores.sqlite import SqliteStore
+from tests.history import make_tick
 
 
 def tick(symbol: str = "EURUSD", ms: int = 1000, venue: str = "sim", bid: float = 1.1) -> Tick:
-    return Tick(venue, symbol, 0, ms, bid, bid + 0.0001, 0.0, 0, 0.0, 6, ms * 10**6, ms)
+    return make_tick(venue=venue, symbol=symbol, ms=ms, bid=bid)
 
 
 @pytest.fixture

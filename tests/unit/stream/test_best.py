@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from arbitrex.model.tick import Tick
 from arbitrex.stream.best import Book, consolidate, lag_ms
+from tests.history import make_tick
 
 PRICES = st.sampled_from([1.08500, 1.08501, 1.08502, 1.08503, 1.08505, 1.08507])
 
@@ -17,7 +18,7 @@ PRICES = st.sampled_from([1.08500, 1.08501, 1.08502, 1.08503, 1.08505, 1.08507])
 def tick(venue: str, bid: float, ask: float, time_msc: int, seq: int = 1,
          recv_ms: float | None = None) -> Tick:
     recv_ns = int((time_msc if recv_ms is None else recv_ms) * 1_000_000)
-    return Tick(venue, "EURUSD", seq, time_msc, bid, ask, 0.0, 0, 0.0, 6, recv_ns, time_msc)
+    return make_tick(venue=venue, seq=seq, ms=time_msc, bid=bid, ask=ask, recv_ns=recv_ns)
 
 
 @st.composite

@@ -12,11 +12,11 @@ from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream import follow
+from tests.history import T0, make_tick
 
 
 def tick(i: int) -> Tick:
-    return Tick("sim", "EURUSD", i, 1_800_000_000_000 + i, 1.1, 1.2, 0.0, 0, 0.0, 6,
-                time.time_ns(), 1_800_000_000_000 + i)
+    return make_tick(seq=i, ms=T0 + i, ask=1.2, recv_ns=time.time_ns())
 
 
 async def until(condition, timeout: float = 5.0) -> None:
