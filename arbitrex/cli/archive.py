@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from arbitrex.archive.layout import cutoff_msc, date_text
-from arbitrex.archive.mover import archive as move
+from arbitrex.archive.run import archive_older_than
 from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
 from arbitrex.cli.progress import progress
-from arbitrex.config import Settings
-from arbitrex.constants import DAY_MS
 from arbitrex.errors import ConfigError
-from arbitrex.formats.parquet import _pyarrow
-from arbitrex.stores import open_store
-from arbitrex.stores.base import Archivable
 
-__all__ = ["archive", "run_archive", "writable"]
+__all__ = ["archive"]
 
-log = logging.getLogger("arbitrex.archive")
 
 
 @friendly(flags={"RETAIN_DAYS": "--older-than", "TICK_QUEUE_BACKEND": "--store"})
@@ -48,36 +38,4 @@ def archive(
     if days is None:
         raise ConfigError("--older-than", "how many days to keep is not set",
                           "pass --older-than DAYS or set RETAIN_DAYS")
-    run_archive(settings, days)
-
-
-def run_archive(settings: Settings, days: int) -> None:
-    """Archive what is older than ``days`` (collect calls it once a day with RETAIN_DAYS)."""
-    _pyarrow()  # MissingPackage (exit 2) now, rather than after reading the store
-    root = Path(settings.archive_dir)
-    writable(root)
-    cutoff = cutoff_msc(int(time.time() * 1000), days)
-    tick_store = open_store(settings)
-    try:
-        if not isinstance(tick_store, Archivable):
-            raise ConfigError("TICK_QUEUE_BACKEND", f"{tick_store!r} cannot be archived",
-                              "archive a SQLite or Redis store")
-        due = tick_store.stored_days(cutoff)
-        with progress("archive", sum(d.rows for d in due)) as advance:
-            moved = move(tick_store, root, due, progress=advance)
-    finally:
-        tick_store.close()
-    log.info("archived %d days (%d ticks) before %s into %s", moved.days, moved.ticks,
-             date_text(cutoff // DAY_MS), root)
-
-
-def writable(root: Path) -> None:
-    """ARCHIVE_DIR can hold files (else a ConfigError, before the store is touched)."""
-    probe = root / f".probe-{uuid.uuid4().hex}"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError("ARCHIVE_DIR", f"cannot write to {root}: {exc.strerror or exc}",
-                          "set ARCHIVE_DIR to a folder this user can write") from None
+    archive_older_than(settings, days, watch=lambda total: progress("archive", total))

@@ -13,7 +13,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar, overload
 import typer
 
 from arbitrex.config import Settings, load_settings
-from arbitrex.errors import ArbitrexError, ConfigError
+from arbitrex.errors import ArbitrexError, ConfigError, TickError
+from arbitrex.model.tick import check_symbol
 
 __all__ = [
     "ConfigOpt", "DEFAULT_CONFIG", "EnvFile", "PollIntervalOpt", "RateOpt", "SeedOpt",
@@ -57,6 +58,23 @@ PollIntervalOpt = Annotated[float | None, typer.Option(
          "simulator's feed (default 0.01). What one read returns is stored at once: shorter "
          "means lower latency from the event time and more CPU.",
     min=0.001, show_default=False)]
+
+
+def sim_venues(text: str | None, source: str) -> tuple[str, ...]:
+    """The simulated brokers --venues names (none: the simulator's one, sim)."""
+    if text is None:
+        return ()
+    if source != "sim":
+        raise ConfigError("venues", "only the simulator takes venue names here",
+                          "for MT5 terminals, give each a [[venues]] table in arbitrex.toml")
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names or ("",):
+        try:
+            check_symbol(name)
+        except TickError:
+            raise ConfigError("venues", f"{name!r} is not a valid venue name",
+                              "use letters, digits and . _ # -, e.g. icm,pepper,oanda") from None
+    return names
 
 
 def venues_file(config: Path | None) -> Path | None:

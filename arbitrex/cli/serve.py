@@ -12,6 +12,7 @@ import typer
 
 from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
 from arbitrex.config import Settings
+from arbitrex.plans import ServePlan, from_json
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
@@ -45,11 +46,16 @@ def serve(
              "gap frame) or close (1008; it may resume with since).")] = "gap",
     stale_after_ms: StaleAfterOpt = None,
     env_file: EnvFile = Path(".env"),
+    plan: Annotated[str | None, typer.Option(
+        hidden=True, help="A whole plan, from a parent process (arbitrex's own use).")] = None,
 ) -> None:
     """Stream stored ticks to WebSocket clients at ws://HOST:PORT/ws, with the demo page at /.
 
     Example: arbitrex serve --port 8000   (then open http://127.0.0.1:8000/)
     """
+    if plan is not None:  # up's child
+        given = from_json(ServePlan, plan)
+        host, port, store, env_file = given.host, given.port, given.store, Path(given.env_file)
     settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store,
                             STALE_AFTER_MS=stale_after_ms)
     if slow_client not in ("gap", "close"):

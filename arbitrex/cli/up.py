@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 import webbrowser
@@ -25,9 +23,11 @@ from arbitrex.cli.common import (
     VenuesOpt,
     friendly,
     settings_for,
+    sim_venues,
     venues_file,
 )
 from arbitrex.collect.supervisor import supervise
+from arbitrex.plans import CollectPlan, ServePlan
 from arbitrex.runtime.stop import Stop, StopFlag
 
 __all__ = ["up"]
@@ -62,33 +62,23 @@ def up(
     """
     settings = settings_for(env_file, SYMBOLS=symbols, TICK_QUEUE_BACKEND=store, WS_HOST=host,
                             WS_PORT=port)  # a bad setting stops here, before any child
-    venues_path = venues_file(config)
-    common = ["--env-file", str(env_file)]
-    if store is not None:
-        common += ["--store", store]
-    collect = ["collect", "--source", source, "--rate", str(rate), "--seed", str(seed),
-               *common]
-    if venues_path is not None:
-        collect += ["--config", str(venues_path)]
-    if symbols is not None:
-        collect += ["--symbols", symbols]
-    if venues is not None:
-        collect += ["--venues", venues]
-    if poll_interval is not None:
-        collect += ["--poll-interval", str(poll_interval)]
-    serve = ["serve", "--host", settings.ws_host, "--port", str(settings.ws_port), *common]
-    python = [sys.executable, "-m", "arbitrex"]
-    # Children log lines (no live table), and each symbol new to the store is collected
-    # from this instant.
-    env = dict(os.environ, ARBITREX_WORKER="1", ARBITREX_STARTED_NS=str(time.time_ns()))
+    config_path = venues_file(config)
+    # collect as up's child: log lines (no live table); each symbol new to the store is
+    # collected from this instant
+    collect = CollectPlan(
+        source=source, symbols=symbols, rate=rate, seed=seed,
+        config=str(config_path) if config_path is not None else None,
+        venues=sim_venues(venues, source), poll_interval=poll_interval, store=store,
+        env_file=str(env_file), started_ns=time.time_ns(), role="up")
+    serve = ServePlan(settings.ws_host, settings.ws_port, store=store, env_file=str(env_file))
     url = f"http://{settings.ws_host}:{settings.ws_port}/"
     with Stop.on_signals() as stop:
         if open_page:
             threading.Thread(target=_open_when_listening, args=(settings.ws_host,
                              settings.ws_port, url, stop), daemon=True).start()
         log.info("up: collect (%s) and serve on %s; Ctrl-C stops both", source, url)
-        code = supervise({"collect": [*python, *collect], "serve": [*python, *serve]},
-                         stop=stop, env=env, stop_all_on=(2,))
+        code = supervise({"collect": collect.command(), "serve": serve.command()},
+                         stop=stop, stop_all_on=(2,))
     raise typer.Exit(max(code, 0))  # a child killed after the stop timeout is not a failure
 
 

@@ -1,16 +1,16 @@
-"""collect's own archiving (RETAIN_DAYS): ``arbitrex archive`` in a child process once at
-start and then once each UTC day, so that the moving of old days never runs on the ingest
-path (its reads do not block the writer under WAL; its deletes go in small transactions)."""
+"""collect's own archiving (RETAIN_DAYS): the archive engine in a child process (``python
+-m arbitrex.archive``, given an ``ArchivePlan``) once at start and then once each UTC day,
+so that the moving of old days never runs on the ingest path (its reads do not block the
+writer under WAL; its deletes go in small transactions)."""
 
 from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
-from collections.abc import Sequence
 
 from arbitrex.constants import DAY_MS
+from arbitrex.plans import ArchivePlan
 from arbitrex.runtime.stop import StopFlag
 
 __all__ = ["AFTER_MIDNIGHT_S", "archive_once", "run_daily", "seconds_to_next_run"]
@@ -23,19 +23,19 @@ def seconds_to_next_run(now_ms: int) -> float:
     return (DAY_MS - now_ms % DAY_MS) / 1000 + AFTER_MIDNIGHT_S
 
 
-def run_daily(days: int, argv: Sequence[str], stop: StopFlag) -> None:
-    """Archive what is older than ``days`` now and after each UTC midnight until stopped
-    (a thread's target). ``argv``: the archive command's options (env file, store)."""
+def run_daily(plan: ArchivePlan, stop: StopFlag) -> None:
+    """Archive as ``plan`` says now and after each UTC midnight until stopped (a thread's
+    target)."""
     while not stop.is_set():
-        archive_once(days, argv, stop)
+        archive_once(plan, stop)
         stop.wait(seconds_to_next_run(int(time.time() * 1000)))
 
 
-def archive_once(days: int, argv: Sequence[str], stop: StopFlag) -> int | None:
-    """One run of ``arbitrex archive``; its exit code (None when stopped first)."""
-    command = [sys.executable, "-m", "arbitrex", "archive", "--older-than", str(days), *argv]
-    log.info("archiving days older than %d (RETAIN_DAYS) in a child process", days)
-    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+def archive_once(plan: ArchivePlan, stop: StopFlag) -> int | None:
+    """One run of the archive engine in a child process; its exit code (None when stopped
+    first)."""
+    log.info("archiving days older than %d (RETAIN_DAYS) in a child process", plan.days)
+    proc = subprocess.Popen(plan.command(), stdin=subprocess.DEVNULL)
     while proc.poll() is None:
         if stop.wait(0.5):
             proc.terminate()  # safe at any moment: the next run finishes the work

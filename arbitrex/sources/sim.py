@@ -10,7 +10,7 @@ receive one. Ticks of one burst share a millisecond.
 
 Several brokers (``collect --source sim --venues icm,pepper,oanda``, one process each) quote
 one underlying price path per symbol: the same seed and the same start (the parent's
-``ARBITREX_STARTED_NS``) give every broker's process the same path. Each ``Broker`` sees
+``CollectPlan.started_ns``) give every broker's process the same path. Each ``Broker`` sees
 the path's moves late (its feed latency), quotes its own spread around its own level and
 with its own digits, and pauses now and then for longer than a view calls stale; so a bid
 at one broker above the ask at another happens every few seconds, as latency makes it

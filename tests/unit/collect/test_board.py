@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from arbitrex.cli.collect import _board_table
+from arbitrex.cli.collecting import _board_table
 from arbitrex.collect.board import Board
 from arbitrex.model.tick import Tick
 from arbitrex.stores.base import Lease
