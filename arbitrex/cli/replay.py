@@ -137,9 +137,7 @@ async def _serve(schedule: Plan, settings: Settings, stop: Stop, advance: Callab
     def backlog(limit: float = 2.0) -> bool:
         """True while a reading client is behind; a client stuck for `limit` s is left to
         the slow-client policy (gap frames) instead of holding everyone back."""
-        behind = any(c.buffered() > hub.max_buffer // 2 and not c.session.pending
-                     for c in hub.clients)
-        if not behind:
+        if not hub.reader_behind():
             blocked_since.clear()
             return False
         if not blocked_since:

@@ -99,6 +99,13 @@ class Hub:
     def clients(self) -> set[Connection]:
         return self.index.clients
 
+    def reader_behind(self) -> bool:
+        """Whether a client that reads is more than half its send buffer behind (one that
+        stopped reading is already held back: it does not count). The replay server waits
+        while this holds (backpressure for ``--speed max``)."""
+        return any(c.buffered() > self.max_buffer // 2 and not c.session.pending
+                   for c in self.clients)
+
     # Clients
 
     def add(self, client: Connection) -> None:
