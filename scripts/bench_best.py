@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import (  # noqa: E402
+from benchlib.harness import (  # noqa: E402
     PY,
     ROOT,
     arbitrex,

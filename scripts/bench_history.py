@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import ListSource, commit, replace_section  # noqa: E402
+from benchlib.harness import ListSource, commit, replace_section  # noqa: E402
 
 from arbitrex import formats, history  # noqa: E402
 from arbitrex.archive.layout import cutoff_msc  # noqa: E402
@@ -43,7 +43,7 @@ from arbitrex.bars import make_bars  # noqa: E402
 from arbitrex.collect.loop import Collector  # noqa: E402
 from arbitrex.constants import DAY_MS  # noqa: E402
 from arbitrex.model.tick import Tick  # noqa: E402
-from arbitrex.stores.sqlite import _INSERT, _SCHEMA, SqliteStore  # noqa: E402
+from arbitrex.stores.sqlite import INSERT, SCHEMA, SqliteStore  # noqa: E402
 
 SYMBOLS = ["EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD", "USDCAD", "USDCHF", "NZDUSD",
            "EURJPY", "GBPJPY", "EURGBP", "EURCHF", "AUDJPY", "CADJPY", "CHFJPY", "EURAUD",
@@ -60,7 +60,7 @@ def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA cache_size=-262144")
-    db.executescript(_SCHEMA)
+    db.executescript(SCHEMA)
     rng = random.Random(1)
     seqs = {(v, s): 0 for v in VENUES for s in SYMBOLS}
     keys = list(seqs)
@@ -77,7 +77,7 @@ def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
             rows.append((*key, seqs[key], ms, bid, bid + 0.0001, 0.0, 0, 0.0, 6,
                          ms * 1_000_000 + 5_000_000, ms))
         db.execute("BEGIN")
-        db.executemany(_INSERT, rows)
+        db.executemany(INSERT, rows)
         db.execute("COMMIT")
         written += len(rows)
         if time.monotonic() - began > max_seconds:
@@ -185,7 +185,7 @@ def main() -> None:
         archive_dir = tmp / "archive"
         step("store", generate(big, a.ticks, a.days, a.max_minutes * 60))
         n = 300_000
-        sqlite3.connect(empty).executescript(_SCHEMA).close()
+        sqlite3.connect(empty).executescript(SCHEMA).close()
         step("ingest", {"empty": ingest(empty, n), "big": ingest(big, n)})
         at = r["store"]["start_msc"] + (a.days // 2) * DAY_MS + 10 * HOUR
         step("export_hour_store", export_hour(big, archive_dir, at, tmp / "hour.ndjson"))

@@ -27,11 +27,11 @@ from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import doorbell
 from arbitrex.stores.base import Dropped, Lease, StoredDay
 
-__all__ = ["COLUMNS", "FileFacts", "SqliteStore", "inspect"]
+__all__ = ["COLUMNS", "INSERT", "SCHEMA", "FileFacts", "SqliteStore", "inspect"]
 
 #: The ticks table's columns after ``id``: the Tick's fields (the spool shares them).
 COLUMNS = ", ".join(STORED_FIELDS)
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS ticks (
     id INTEGER PRIMARY KEY,
     venue TEXT NOT NULL,
@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS leases (
 ) WITHOUT ROWID;
 """
 _LEASE = "venue, host, pid, started, token, since_ms, beat_ms, state"
-_INSERT = f"INSERT INTO ticks ({COLUMNS}) VALUES ({','.join('?' * len(STORED_FIELDS))})"
+#: The insert of one tick row (other programs and the benchmarks write the same rows).
+INSERT = f"INSERT INTO ticks ({COLUMNS}) VALUES ({','.join('?' * len(STORED_FIELDS))})"
 
 
 class FileFacts(NamedTuple):
@@ -146,7 +147,7 @@ class SqliteStore:
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -65536")  # 64 MiB: every stream's index pages
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
         except BaseException:
             db.close()
             raise
@@ -196,7 +197,7 @@ class SqliteStore:
                     else:
                         seq = last[key] = last[key] + 1
                         stored.append(t.with_seq(seq))
-                db.executemany(_INSERT, stored)
+                db.executemany(INSERT, stored)
                 db.executemany(
                     "INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?) "
                     "ON CONFLICT (venue, symbol) DO UPDATE SET last_seq = excluded.last_seq",

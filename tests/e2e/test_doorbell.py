@@ -6,7 +6,7 @@ import sqlite3
 import time
 
 from arbitrex.model.tick import Tick
-from arbitrex.stores.sqlite import _INSERT, SqliteStore
+from arbitrex.stores.sqlite import INSERT, SqliteStore
 from tests.history import T0, make_tick
 
 
@@ -28,7 +28,7 @@ def test_serve_follows_a_writer_that_never_rings(arbitrex, tmp_path):
         started = time.monotonic()
         for i in range(1, 6):
             raw.execute("BEGIN IMMEDIATE")
-            raw.execute(_INSERT, ("sim", "EURUSD", i + 1, 1_800_000_000_000 + i, 1.1, 1.2,
+            raw.execute(INSERT, ("sim", "EURUSD", i + 1, 1_800_000_000_000 + i, 1.1, 1.2,
                                   0.0, 0, 0.0, 6, time.time_ns(), 1_800_000_000_000 + i))
             raw.execute("UPDATE streams SET last_seq = ? WHERE venue='sim' AND symbol='EURUSD'",
                         (i + 1,))

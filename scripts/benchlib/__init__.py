@@ -1,0 +1,2 @@
+"""scripts/bench.py's parts: ``harness`` (what every figure uses), a module per figure, and
+``report`` (the Markdown report)."""

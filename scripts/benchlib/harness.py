@@ -1,0 +1,170 @@
+"""What every figure uses: ports, processes, a redis-server of the run's own, client
+processes, CPU and RSS readings, repeated runs, and where a report goes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from arbitrex.model.tick import Tick
+from arbitrex.sources.sim import SimModel
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+sys.path.insert(0, str(ROOT))
+
+PY = sys.executable
+CLIENTS = str(ROOT / "scripts" / "bench_clients.py")
+SYMBOLS = "EURUSD,GBPUSD,USDJPY"
+SWEEP = (0.004, 0.02, 0.05)  # read intervals of the simulated feed besides the default
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+def make_ticks(n: int, symbols: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY")) -> list[Tick]:
+    model = SimModel(symbols, seed=1)
+    t0 = 1_800_000_000_000
+    out = []
+    for i in range(n):
+        symbol, bid, ask, flags, _ = next(model)
+        ms = t0 + i // 5
+        out.append(Tick("sim", symbol, 0, ms, bid, ask, 0.0, 0, 0.0, flags, ms * 10**6, ms))
+    return out
+
+class ListSource:
+    """Pre-made ticks handed to the real Collector 1,000 at a time."""
+
+    venue = "sim"
+    exhausted = False
+    fresh_starts: dict[str, int] = {}
+
+    def __init__(self, ticks: list[Tick], stop: threading.Event) -> None:
+        self.ticks, self.stop, self.i = ticks, stop, 0
+
+    def open(self, positions: object) -> None: ...
+
+    def poll(self, timeout: float) -> list[Tick]:
+        batch = self.ticks[self.i:self.i + 1000]
+        self.i += len(batch)
+        if not batch:
+            self.stop.set()
+        return batch
+
+    def status(self) -> str:
+        return ""
+
+    def close(self) -> None: ...
+
+class Redis:
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind",
+             "127.0.0.1", "--dir", str(tmp), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL)
+        wait_port(self.port)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as f:
+        return subprocess.Popen(args, env=env, stdout=f, stderr=subprocess.STDOUT)
+
+def arbitrex(*args: str, env: dict, log: Path) -> subprocess.Popen:
+    return start([PY, "-m", "arbitrex", *args], env, log)
+
+def pipeline(rate: int, name: str, env: dict, tmp: Path, poll_interval: float | None = None
+             ) -> tuple[subprocess.Popen, subprocess.Popen, int]:
+    """collect (the simulator at ``rate`` ticks/s, read every ``poll_interval`` s, default:
+    collect's) -> store -> serve on a free port: the two processes and the port, logs in
+    ``tmp/NAME-collect.log`` and ``NAME-serve.log``."""
+    read = [] if poll_interval is None else ["--poll-interval", str(poll_interval)]
+    collect = arbitrex("collect", "--source", "sim", "--symbols", SYMBOLS, "--rate", str(rate),
+                       *read, env=env, log=tmp / f"{name}-collect.log")
+    port = free_port()
+    serve = arbitrex("serve", "--port", str(port), env=env, log=tmp / f"{name}-serve.log")
+    try:
+        wait_port(port)
+    except RuntimeError as exc:
+        stop_all(collect, serve)
+        log = (tmp / f"{name}-serve.log").read_text()
+        raise RuntimeError(f"serve did not start: {log}") from exc
+    return collect, serve, port
+
+def clients(url: str, n: int, seconds: float, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([PY, CLIENTS, url, str(n), str(seconds), *flags],
+                            stdout=subprocess.PIPE, text=True)
+
+def results(procs: list[subprocess.Popen]) -> list[dict]:
+    return [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+def stop_all(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+def repeated(times: int, run: Callable[[], dict], key: str) -> dict:
+    """The figure near its target, run ``times`` times: the run with the median ``key``,
+    and every run's ``key`` (the report holds the worst against the target)."""
+    runs = sorted((run() for _ in range(times)), key=lambda r: r[key])
+    return {**runs[len(runs) // 2], "runs": [r[key] for r in runs]}
+
+def commit() -> str:
+    """The short hash of HEAD, for a report."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` (which begins with ``<!-- name -->`` and ends with ``<!-- /name -->``) in
+    place of that section of the report at ``path`` (the rest of it, static text and the
+    other scripts' sections, is kept as it is), or at its end."""
+    old = path.read_text() if path.exists() else ""
+    section = re.compile(rf"<!-- {name} -->.*?<!-- /{name} -->\n?", re.S)
+    body = text.rstrip() + "\n"
+    if section.search(old):
+        new = section.sub(lambda m: body, old, count=1)
+    else:
+        new = old.rstrip() + "\n\n" + body
+    path.write_text(new)
+    print("wrote", path)
