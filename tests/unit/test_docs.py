@@ -101,7 +101,8 @@ def test_the_quick_start_installs_what_parquet_needs():
 def test_nothing_points_outside_the_repository():
     """README, docs/ and the code cite only what a clone holds; every link resolves."""
     texts = [REPO / "README.md", *(REPO / "docs").glob("*.md"),
-             *(REPO / "arbitrex").rglob("*.py"), *(REPO / "scripts").glob("*")]
+             *(REPO / "arbitrex").rglob("*.py"), *(REPO / "scripts").rglob("*.py"),
+             *(REPO / "scripts").glob("*.sh")]
     for path in texts:
         text = path.read_text(encoding="utf-8")
         for outside in ("../shared", "SPEC.md", "MT5_FACTS"):
