@@ -11,16 +11,20 @@ from tests.conftest import log_of, wait_for
 SYMBOLS = "EURUSD,GBPUSD,USDJPY"
 
 
-def stored_count(runner, symbol: str = "EURUSD") -> int:
-    path = runner.workdir / "ticks.db"
+def last_seq(path, venue: str = "sim", symbol: str = "EURUSD") -> int:
+    """The last seq a SQLite store holds of a stream (0: none, or no store yet)."""
     if not path.exists():
         return 0
     store = SqliteStore(path)
     try:
-        last = store.last("sim", symbol)
+        last = store.last(venue, symbol)
         return last.seq if last else 0
     finally:
         store.close()
+
+
+def stored_count(runner, symbol: str = "EURUSD") -> int:
+    return last_seq(runner.workdir / "ticks.db", "sim", symbol)
 
 
 def start_collect(runner, rate: int = 300, *extra: str):

@@ -12,21 +12,13 @@ from arbitrex.model.tick import Tick, from_record
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream.best import consolidate
 from tests.conftest import free_port, log_of, port_open, wait_for
-from tests.e2e.streams import recv_json
+from tests.e2e.streams import last_seq, recv_json
 
 VENUES = ("icm", "oanda", "pepper")
 
 
 def stored(runner, venue: str, symbol: str = "EURUSD") -> int:
-    path = runner.workdir / "ticks.db"
-    if not path.exists():
-        return 0
-    store = SqliteStore(path)
-    try:
-        last = store.last(venue, symbol)
-        return last.seq if last else 0
-    finally:
-        store.close()
+    return last_seq(runner.workdir / "ticks.db", venue, symbol)
 
 
 def collect_three(arbitrex):

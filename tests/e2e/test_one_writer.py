@@ -14,15 +14,11 @@ import psutil
 
 from arbitrex.stores.sqlite import SqliteStore
 from tests.conftest import STOP_SIGNAL, log_of, must, wait_for
+from tests.e2e.streams import last_seq
 
 
 def stored(path, venue: str = "sim", symbol: str = "EURUSD") -> int:
-    store = SqliteStore(path)
-    try:
-        last = store.last(venue, symbol)
-        return last.seq if last else 0
-    finally:
-        store.close()
+    return last_seq(path, venue, symbol)
 
 
 def test_a_second_collector_of_a_venue_is_refused_until_the_first_dies(arbitrex, tmp_path):
