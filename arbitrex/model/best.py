@@ -24,6 +24,9 @@ class Quote(NamedTuple):
 
 
 class Edge(NamedTuple):
+    """Selling at ``sell`` (its bid) and buying at ``buy`` (its ask) at once earns ``edge``
+    (price units; above zero: an opportunity before costs)."""
+
     sell: str
     buy: str
     edge: float
@@ -61,6 +64,7 @@ class Best(NamedTuple):
         return out
 
     def encode(self, **extra: Any) -> bytes:
+        """The ``best`` frame as compact JSON bytes."""
         return orjson.dumps(self.record(**extra))
 
     @classmethod

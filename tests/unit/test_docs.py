@@ -1,6 +1,8 @@
 """The README's commands exist and use only options their --help lists."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -112,3 +114,12 @@ def test_nothing_points_outside_the_repository():
                 assert (path.parent / target).exists(), f"{path.name} links {target}"
     for cited in set(re.findall(r"docs/[A-Z]+\.md", "".join(p.read_text() for p in texts))):
         assert (REPO / cited).exists(), cited
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11),
+                    reason="docs/API.md is generated on CPython 3.11 (signatures print "
+                           "differently on other versions)")
+def test_the_api_page_is_generated_from_the_current_code():
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "api_doc.py"), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
