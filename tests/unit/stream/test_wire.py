@@ -61,3 +61,11 @@ def test_a_real_client_reads_exactly_what_the_wire_wrote(compression: str | None
     missing, got = asyncio.run(_exchange(compression))
     assert missing == [], f"websockets changed what wire.py relies on: {missing}"
     assert got == [m.decode() for m in MESSAGES] + ['{"last":true}']
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_tick_framed_once_is_what_websockets_would_send(size):
+    from websockets.frames import Frame, Opcode
+
+    payload = b"x" * size
+    assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
