@@ -27,10 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arbitrex import formats
 from arbitrex.archive import files as archive_files
 from arbitrex.archive.layout import DayKey, days_in
 from arbitrex.bars import Bar, make_bars, parse_width
-from arbitrex.clock import utc_ms
+from arbitrex.clock import BrokerClock, utc_ms
 from arbitrex.config import load_settings
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
@@ -127,9 +128,6 @@ def of_file(path: Path, *, symbols: Sequence[str] = (), from_msc: int = 0,
     """A tick file's ticks (NDJSON, CSV, Parquet, or an MT5 export of ``symbols[0]`` in
     ``broker_timezone``), numbered where they have no seq, filtered, in order (a file is
     sorted in memory, once)."""
-    from arbitrex import formats
-    from arbitrex.clock import BrokerClock
-
     if not path.exists():
         raise ConfigError("file", f"{path} does not exist", "give an existing file")
     mt5 = formats.guess_format(path) == "mt5"

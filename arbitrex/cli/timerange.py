@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from arbitrex.clock import utc_ms
+from arbitrex.config import FIELDS_BY_NAME
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
 
@@ -28,8 +29,6 @@ def time_range(from_: str | None, to: str | None) -> tuple[int, int]:
 
 
 def symbol_list(text: str | None) -> tuple[str, ...]:
-    from arbitrex.config import FIELDS_BY_NAME
-
     if not text:
         return ()
     try:

@@ -3,15 +3,13 @@ order, exactly once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import Tick
 from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.spool import SpoolingStore
-from tests.conftest import must
+from tests.conftest import must, wait_for
 from tests.history import make_tick
 from tests.redis_server import REDIS_SERVER
 
@@ -31,10 +29,8 @@ def test_spool_keeps_every_tick_while_redis_is_down(redis_server, tmp_path):
         assert spool.append([tick(ms=ms)]) == []  # spooled, not lost
     assert spool.pending() == 48 and "spooled" in spool.status()
     redis_server.start()
-    deadline = time.monotonic() + 10
-    while spool.pending() and time.monotonic() < deadline:
-        spool.append([])
-        time.sleep(0.05)
+    wait_for(lambda: not spool.append([]) and spool.pending() == 0, timeout=10,
+             what="the spool drained")
     assert spool.pending() == 0 and spool.status() == "redis ok"
     store = RedisStore(redis_server.url)
     got = store.read_after("sim", "EURUSD", 0, 100)
@@ -62,8 +58,10 @@ def test_a_batch_that_landed_without_an_answer_is_not_stored_twice(redis_server,
     assert len(spool.append([tick(ms=1)])) == 1
     AnswerLost.lose_next = True
     assert spool.append([tick(ms=2), tick("GBPUSD", ms=2)]) == []  # landed, answer lost
-    time.sleep(0.05)
-    assert [t.seq for t in spool.append([tick(ms=3)])] == [3]  # the spooled batch: skipped
+    assert spool.pending() == 2
+    wait_for(lambda: spool.append([]) == [] and spool.pending() == 0, timeout=5,
+             what="the spooled batch sent again, and skipped")
+    assert [t.seq for t in spool.append([tick(ms=3)])] == [3]
     store = RedisStore(redis_server.url)
     assert [t.time_msc for t in store.read_after("sim", "EURUSD", 0, 100)] == [1, 2, 3]
     assert [t.time_msc for t in store.read_after("sim", "GBPUSD", 0, 100)] == [2]
