@@ -11,8 +11,10 @@ from __future__ import annotations
 import codecs
 import difflib
 import io
+import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,11 +25,17 @@ from dotenv.parser import parse_stream
 from arbitrex.clock import parse_timezone
 from arbitrex.constants import DAY_MS, STALE_AFTER_MS
 from arbitrex.errors import ConfigError
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import check_symbol
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 __all__ = [
     "FIELDS", "FIELDS_BY_NAME", "FieldSpec", "Problem", "Secret", "Settings",
-    "check_settings", "decode_env_text", "load_settings", "read_env_file",
+    "check_settings", "decode_env_text", "load_costs", "load_settings", "read_env_file",
 ]
 
 
@@ -460,3 +468,41 @@ def load_settings(
         first = next(p for p in problems if p.level == "fail")
         raise ConfigError(first.setting, first.message, first.fix)
     return settings
+
+
+def load_costs(path: Path | None) -> Costs:
+    """The ``[costs.VENUE]`` tables of the venues file (arbitrex.toml): per symbol (``"*"``:
+    every other), a number >= 0 in price units for one round turn of one unit. None, or no
+    table: no costs. A bad value is a ConfigError naming ``costs.VENUE.SYMBOL``."""
+    if path is None:
+        return NO_COSTS
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read it ({exc})", "fix the file or --config"
+                          ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}", "fix the syntax") from exc
+    tables = data.get("costs", {})
+    if not isinstance(tables, dict):
+        raise ConfigError("costs", "must be tables, one per venue", "write [costs.VENUE]")
+    out: dict[str, dict[str, float]] = {}
+    for venue, symbols in tables.items():
+        if not isinstance(symbols, dict):
+            raise ConfigError(f"costs.{venue}", "must be a table of symbol = cost",
+                              f'e.g. [costs.{venue}] then EURUSD = 0.00007 or "*" = 0.00005')
+        for symbol, value in symbols.items():
+            name = f"costs.{venue}.{symbol}"
+            try:
+                check_symbol(venue)
+                if symbol != "*":
+                    check_symbol(symbol)
+            except Exception as exc:  # TickError
+                raise ConfigError(name, str(exc), "use venue and symbol names, or \"*\"") from None
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value) or value < 0:
+                raise ConfigError(name, f"{value!r} is not a cost",
+                                  "a number >= 0: price units for one round turn of one unit "
+                                  "(7 USD a lot of 100,000 EUR on EURUSD: 0.00007)")
+            out.setdefault(venue, {})[symbol] = float(value)
+    return Costs(out)

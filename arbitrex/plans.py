@@ -103,6 +103,7 @@ class ServePlan:
     port: int
     store: str | None = None
     env_file: str = ".env"
+    config: str | None = None  # the venues file: its [costs.VENUE] tables
 
     def command(self) -> list[str]:
         return _command("serve", self)

@@ -34,7 +34,7 @@ from arbitrex.plans import ArchivePlan, CollectPlan
 from arbitrex.runtime.stop import Stop, StopFlag
 from arbitrex.sinks.base import Sink
 from arbitrex.sources import make_source, require_mt5
-from arbitrex.sources.mt5.venues import Venue, default_venue, load_venues
+from arbitrex.sources.mt5.venues import Venue, declares_venues, default_venue, load_venues
 from arbitrex.stores import Leases, Reports, open_store, open_writer
 
 __all__ = ["Rates", "run"]
@@ -91,7 +91,7 @@ def _venues(settings: Settings, config: Path | None, only: str | None, *, symbol
     """The MT5 venues to collect: those of ``config`` when there is one (only ``only`` when
     given), else one from the settings."""
     venues = (load_venues(config, settings, symbols_flag=symbols_flag)
-              if config is not None else [default_venue(settings)])
+              if config is not None and declares_venues(config) else [default_venue(settings)])
     if only is not None:
         venues = [v for v in venues if v.name == only]
         if not venues:

@@ -41,8 +41,9 @@ SymbolsOpt = Annotated[str | None, typer.Option(
 RateOpt = Annotated[float, typer.Option(help="Simulator: ticks per second.", min=0.001)]
 SeedOpt = Annotated[int, typer.Option(help="Simulator: random seed (same seed, same prices).")]
 ConfigOpt = Annotated[Path | None, typer.Option(
-    help="MT5: the venues file ([[venues]], one terminal each). Default: arbitrex.toml, used "
-         "when it exists; a file named here must exist.", show_default=False)]
+    help="The venues file: MT5 terminals ([[venues]], one each) and trading costs "
+         "([costs.VENUE]). Default: arbitrex.toml, used when it exists; a file named here "
+         "must exist.", show_default=False)]
 #: The venues file read when --config is not given (and it exists).
 DEFAULT_CONFIG = Path("arbitrex.toml")
 VenuesOpt = Annotated[str | None, typer.Option(

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from arbitrex.cli.common import ConfigOpt, EnvFile, friendly, venues_file
 from arbitrex.config import load_settings
-from arbitrex.doctor.checks import Check, config_checks, run_checks
+from arbitrex.doctor.checks import Check, config_checks, costs_check, run_checks
 
 __all__ = ["JsonOpt", "app", "doctor", "env_app", "env_check", "env_show"]
 
@@ -62,13 +62,15 @@ def doctor(
 
 
 @env_app.command("check")
-@friendly
-def env_check(as_json: JsonOpt = False, env_file: EnvFile = Path(".env")) -> None:
-    """Check the configuration alone: quoted or padded values, unknown or missing keys, types.
+@friendly(flags={"config": "--config"})
+def env_check(as_json: JsonOpt = False, config: ConfigOpt = None,
+              env_file: EnvFile = Path(".env")) -> None:
+    """Check the configuration alone: quoted or padded values, unknown or missing keys, types,
+    and the costs of the venues file.
 
     Example: arbitrex doctor env check --env-file .env
     """
-    _report(config_checks(env_file)[1], as_json)
+    _report([*config_checks(env_file)[1], costs_check(venues_file(config))], as_json)
 
 
 @env_app.command("show")

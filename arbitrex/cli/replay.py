@@ -11,12 +11,21 @@ from typing import Annotated
 
 import typer
 
-from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    StaleAfterOpt,
+    StoreOpt,
+    friendly,
+    settings_for,
+    venues_file,
+)
 from arbitrex.cli.progress import progress
 from arbitrex.cli.timerange import symbol_list, time_range
-from arbitrex.config import Settings
+from arbitrex.config import Settings, load_costs
 from arbitrex.errors import ConfigError, StoreError
 from arbitrex.history import count, of_file, ordered
+from arbitrex.model.costs import Costs
 from arbitrex.model.tick import Tick
 from arbitrex.replay import feed, plan
 from arbitrex.runtime.stop import Stop
@@ -45,7 +54,8 @@ def parse_speed(text: str) -> float | None:
 
 
 @friendly(flags={"file": "FILE", "symbols": "--symbols", "WS_PORT": "--port",
-                 "TICK_QUEUE_BACKEND": "--store", "STALE_AFTER_MS": "--stale-after-ms"})
+                 "TICK_QUEUE_BACKEND": "--store", "STALE_AFTER_MS": "--stale-after-ms",
+                 "config": "--config"})
 def replay(
     file: Annotated[Path | None, typer.Argument(
         help="An NDJSON, CSV or Parquet export, or a MetaTrader 5 tick export; "
@@ -68,6 +78,7 @@ def replay(
     ] = False,
     store: StoreOpt = None,
     stale_after_ms: StaleAfterOpt = None,
+    config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Re-stream history with its original spacing scaled by --speed: over WebSocket (frames
@@ -98,7 +109,8 @@ def replay(
             if into_store:
                 _into_store(schedule, settings, stop, advance, total)
             else:
-                asyncio.run(_serve(schedule, settings, stop, advance, total))
+                asyncio.run(_serve(schedule, settings, load_costs(venues_file(config)), stop,
+                                   advance, total))
     finally:
         if source_store is not None:
             source_store.close()
@@ -126,10 +138,10 @@ def _report_failure(task: asyncio.Future[None]) -> None:
         log.error("replay failed: %s", task.exception())
 
 
-async def _serve(schedule: Plan, settings: Settings, stop: Stop, advance: Callable[[int], None],
-                 total: int) -> None:
+async def _serve(schedule: Plan, settings: Settings, costs: Costs, stop: Stop,
+                 advance: Callable[[int], None], total: int) -> None:
     memory = MemoryStore()
-    hub = Hub(memory, memory, replay=True, stale_after_ms=settings.stale_after_ms)
+    hub = Hub(memory, memory, replay=True, stale_after_ms=settings.stale_after_ms, costs=costs)
     options = ServerOptions.from_settings(settings)
     server = StreamServer(hub, options)
     blocked_since: list[float] = []

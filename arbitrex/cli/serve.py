@@ -10,8 +10,17 @@ from typing import Annotated
 
 import typer
 
-from arbitrex.cli.common import EnvFile, StaleAfterOpt, StoreOpt, friendly, settings_for
-from arbitrex.config import Settings
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    StaleAfterOpt,
+    StoreOpt,
+    friendly,
+    settings_for,
+    venues_file,
+)
+from arbitrex.config import Settings, load_costs
+from arbitrex.model.costs import Costs
 from arbitrex.plans import ServePlan, from_json
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
@@ -33,7 +42,7 @@ def _is_loopback(host: str) -> bool:
 
 
 @friendly(flags={"WS_HOST": "--host", "WS_PORT": "--port", "TICK_QUEUE_BACKEND": "--store",
-                 "STALE_AFTER_MS": "--stale-after-ms"})
+                 "STALE_AFTER_MS": "--stale-after-ms", "config": "--config"})
 def serve(
     host: Annotated[str | None, typer.Option(
         help="Address to listen on (env: WS_HOST; default 127.0.0.1).", show_default=False)] = None,
@@ -45,6 +54,7 @@ def serve(
         help="What to do with a client that cannot keep up: gap (skip to the latest, with a "
              "gap frame) or close (1008; it may resume with since).")] = "gap",
     stale_after_ms: StaleAfterOpt = None,
+    config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
     plan: Annotated[str | None, typer.Option(
         hidden=True, help="A whole plan, from a parent process (arbitrex's own use).")] = None,
@@ -56,6 +66,7 @@ def serve(
     if plan is not None:  # up's child
         given = from_json(ServePlan, plan)
         host, port, store, env_file = given.host, given.port, given.store, Path(given.env_file)
+        config = Path(given.config) if given.config is not None else None
     settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store,
                             STALE_AFTER_MS=stale_after_ms)
     if slow_client not in ("gap", "close"):
@@ -63,16 +74,18 @@ def serve(
     if not _is_loopback(settings.ws_host) and settings.ws_token is None:
         log.warning("listening on %s without WS_TOKEN: anyone who can reach this address can "
                     "read the stream; set WS_TOKEN", settings.ws_host)
+    costs = load_costs(venues_file(config))
     with Stop.on_signals() as stop:
-        asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client, stop))
+        asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client, costs,
+                           stop))
 
 
-async def _serve(settings: Settings, options: ServerOptions, slow_client: str, stop: Stop
-                 ) -> None:
+async def _serve(settings: Settings, options: ServerOptions, slow_client: str, costs: Costs,
+                 stop: Stop) -> None:
     reader = open_store(settings)
     follower = open_store(settings)
     hub = Hub(reader, follower, slow_client=slow_client,
-              stale_after_ms=settings.stale_after_ms)
+              stale_after_ms=settings.stale_after_ms, costs=costs)
     server = StreamServer(hub, options)
 
     def ready(port: int) -> None:

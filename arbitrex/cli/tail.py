@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from arbitrex.cli.common import EnvFile, StoreOpt, friendly, settings_for
+from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
 from arbitrex.cli.symbols import missing_note
 from arbitrex.cli.tailing import (
     BestEvent,
@@ -27,6 +27,7 @@ from arbitrex.cli.tailing import (
     server_views,
 )
 from arbitrex.client import ws_url
+from arbitrex.config import load_costs
 from arbitrex.errors import ConfigError, TickError
 from arbitrex.model import Best
 from arbitrex.model.tick import Tick, check_symbol, digits_of, to_record
@@ -78,7 +79,8 @@ def _table(rows: dict[tuple[str, str], _Row], source: str) -> Table:
     return table
 
 
-@friendly(flags={"url": "--url", "TICK_QUEUE_BACKEND": "--store", "best": "--best"})
+@friendly(flags={"url": "--url", "TICK_QUEUE_BACKEND": "--store", "best": "--best",
+                 "config": "--config"})
 def tail(
     symbols: Annotated[list[str], typer.Argument(help="Symbols to follow, e.g. EURUSD GBPUSD.")],
     url: Annotated[str | None, typer.Option(
@@ -93,6 +95,7 @@ def tail(
         "edges between venues (with --json: best frames); with --url, as the server sends "
         "it.")] = False,
     store: StoreOpt = None,
+    config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
     """Follow live ticks of SYMBOLS: a table on a terminal, or NDJSON with --json.
@@ -126,7 +129,8 @@ def tail(
         try:
             if best:
                 views = (server_views(events) if url else
-                         best_views(events, stale_after_ms=settings.stale_after_ms))
+                         best_views(events, stale_after_ms=settings.stale_after_ms,
+                                    costs=load_costs(venues_file(config))))
                 if json or not sys.stdout.isatty():
                     _print_views(views, count, stop)
                 else:
@@ -243,10 +247,13 @@ def _view_table(views: dict[str, Best], source: str) -> Table:
             table.add_row(symbol, venue, bid, ask, str(round((q.ask - q.bid) * 10**digits)),
                           "", f"{age:.1f}s", f"{q.lag_ms:.0f}ms", "stale" if q.stale else "",
                           style="dim" if q.stale else None)
-        for edge in view.edges[:3]:
-            colour = "green" if edge.edge > 0 else "red"
+        for edge in view.edges[:3]:  # sorted by net: after both venues' costs
+            colour = "green" if edge.net > 0 else "red"
+            shown = f"{edge.edge * 10**digits:+.1f}"
+            if edge.net != edge.edge:
+                shown += f" (net {edge.net * 10**digits:+.1f})"
             table.add_row("", f"sell {edge.sell} / buy {edge.buy}", "", "", "",
-                          f"[{colour}]{edge.edge * 10**digits:+.1f}[/]", "", "", "edge")
+                          f"[{colour}]{shown}[/]", "", "", "edge")
     return table
 
 

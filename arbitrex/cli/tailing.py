@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from arbitrex import client
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.model import Best, Gap
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 from arbitrex.runtime.stop import StopFlag
 from arbitrex.stores import doorbell
@@ -104,12 +105,12 @@ class BestEvent(NamedTuple):
     replay: bool = False
 
 
-def best_views(events: Iterable[TailEvent], *, stale_after_ms: int = STALE_AFTER_MS
-               ) -> Iterator[BestEvent]:
+def best_views(events: Iterable[TailEvent], *, stale_after_ms: int = STALE_AFTER_MS,
+               costs: Costs = NO_COSTS) -> Iterator[BestEvent]:
     """The cross-venue view after each tick of ``events`` (``from_store``'s): first, once
     every snapshot tick is in, the view of each symbol (``snapshot``), then a view for
     every tick; idle events pass through as None."""
-    book = Book(stale_after_ms=stale_after_ms)
+    book = Book(stale_after_ms=stale_after_ms, costs=costs)
     waiting: set[str] = set()  # symbols whose snapshot view is not shown yet
     for event in events:
         tick = event.tick

@@ -70,7 +70,8 @@ def up(
         config=str(config_path) if config_path is not None else None,
         venues=sim_venues(venues, source), poll_interval=poll_interval, store=store,
         env_file=str(env_file), started_ns=time.time_ns(), role="up")
-    serve = ServePlan(settings.ws_host, settings.ws_port, store=store, env_file=str(env_file))
+    serve = ServePlan(settings.ws_host, settings.ws_port, store=store, env_file=str(env_file),
+                      config=str(config_path) if config_path is not None else None)
     url = f"http://{settings.ws_host}:{settings.ws_port}/"
     with Stop.on_signals() as stop:
         if open_page:

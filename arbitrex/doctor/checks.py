@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from arbitrex import __version__
-from arbitrex.config import Problem, Settings, check_settings
+from arbitrex.config import Problem, Settings, check_settings, load_costs
 from arbitrex.doctor.archive import archive_check
 from arbitrex.doctor.lag import lag_checks
 from arbitrex.doctor.leases import lease_checks
@@ -18,11 +18,11 @@ from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.report import Check
 from arbitrex.doctor.stores import redis_checks, sqlite_check
 from arbitrex.errors import ArbitrexError
-from arbitrex.sources.mt5.venues import default_venue, load_venues
+from arbitrex.sources.mt5.venues import declares_venues, default_venue, load_venues
 from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable
 
-__all__ = ["Check", "config_checks", "run_checks"]
+__all__ = ["Check", "config_checks", "costs_check", "run_checks"]
 
 
 def config_checks(env_file: Path) -> tuple[Settings | None, list[Check]]:
@@ -114,12 +114,26 @@ def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
         checks.extend(_read_store(settings))
     checks.append(_port(settings))
     try:
-        venues = (load_venues(config, settings) if config is not None and config.exists()
+        venues = (load_venues(config, settings)
+                  if config is not None and config.exists() and declares_venues(config)
                   else [default_venue(settings)])
     except ArbitrexError as exc:
         checks.append(Check(f"venues {config}", "fail", str(exc), "fix the file"))
         venues = []
     for venue in venues:
         checks.extend(mt5_checks(venue))
+    checks.append(costs_check(config))
     checks.append(_kafka(settings))
     return checks
+
+
+def costs_check(config: Path | None) -> Check:
+    """The [costs.VENUE] tables of the venues file, read as every command reads them."""
+    try:
+        costs = load_costs(config if config is not None and config.exists() else None)
+    except ArbitrexError as exc:
+        return Check("costs", "fail", str(exc), "fix the value in the venues file")
+    if not costs:
+        return Check("costs", "pass", "none configured: net edges equal edges")
+    return Check("costs", "pass", ", ".join(f"{venue}: {len(symbols)} entries"
+                                            for venue, symbols in sorted(costs.table.items())))

@@ -4,6 +4,7 @@
               Position (where a stream stands)
     gap.py    Gap (seqs of a stream that will not come, and why)
     best.py   Best, Quote, Edge (the cross-venue view of a symbol)
+    costs.py  Costs (each venue's cost of a round turn, per symbol)
 
 ``Item`` is what a reader of a server gets: a tick, a gap, or a view. Nothing here does I/O
 or imports another layer of arbitrex.
@@ -12,10 +13,11 @@ or imports another layer of arbitrex.
 from __future__ import annotations
 
 from arbitrex.model.best import Best, Edge, Quote
+from arbitrex.model.costs import Costs
 from arbitrex.model.gap import Gap
 from arbitrex.model.tick import Position, Tick
 
-__all__ = ["Best", "Edge", "Gap", "Item", "Position", "Quote", "Tick"]
+__all__ = ["Best", "Costs", "Edge", "Gap", "Item", "Position", "Quote", "Tick"]
 
 #: What a reader of a server gets.
 Item = Tick | Gap | Best

@@ -25,11 +25,13 @@ class Quote(NamedTuple):
 
 class Edge(NamedTuple):
     """Selling at ``sell`` (its bid) and buying at ``buy`` (its ask) at once earns ``edge``
-    (price units; above zero: an opportunity before costs)."""
+    (price units; above zero: an opportunity before costs), and ``net`` after both venues'
+    costs of the symbol (without costs, ``net`` = ``edge``)."""
 
     sell: str
     buy: str
     edge: float
+    net: float
 
 
 class Best(NamedTuple):
@@ -46,7 +48,8 @@ class Best(NamedTuple):
 
     @property
     def top_edge(self) -> float | None:
-        return self.edges[0].edge if self.edges else None
+        """The best pair's net edge (edges are sorted by net)."""
+        return self.edges[0].net if self.edges else None
 
     def record(self, **extra: Any) -> dict[str, Any]:
         """The ``best`` frame as a dict (with extra keys, e.g. snapshot)."""
@@ -58,8 +61,8 @@ class Best(NamedTuple):
                               "lag_ms": lag, "stale": stale}
                        for name, (bid, ask, time_msc, seq, lag, stale)
                        in sorted(self.venues.items())},
-            "edges": [{"sell": sell, "buy": buy, "edge": edge}
-                      for sell, buy, edge in self.edges]}
+            "edges": [{"sell": sell, "buy": buy, "edge": edge, "net": net}
+                      for sell, buy, edge, net in self.edges]}
         out.update(extra)
         return out
 
@@ -74,4 +77,5 @@ class Best(NamedTuple):
                    record["ask"], record["ask_venue"],
                    {name: Quote(q["bid"], q["ask"], q["time_msc"], q["seq"], q["lag_ms"],
                                 q["stale"]) for name, q in record["venues"].items()},
-                   tuple(Edge(e["sell"], e["buy"], e["edge"]) for e in record["edges"]))
+                   tuple(Edge(e["sell"], e["buy"], e["edge"], e.get("net", e["edge"]))
+                         for e in record["edges"]))

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.model.best import Best, Edge, Quote
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 
 __all__ = ["Book", "consolidate", "lag_ms"]
@@ -29,8 +30,9 @@ def lag_ms(tick: Tick) -> float:
 
 
 def consolidate(symbol: str, latest: Mapping[str, Tick], *,
-                stale_after_ms: int = STALE_AFTER_MS) -> Best:
-    """The view of ``symbol`` from the latest tick of each venue (venue -> tick)."""
+                stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS) -> Best:
+    """The view of ``symbol`` from the latest tick of each venue (venue -> tick); each
+    edge's net is after ``costs``."""
     # It runs for every change of every symbol served: tuples are made with tuple.__new__
     # (a NamedTuple's own __new__ costs three times as much).
     new = tuple.__new__
@@ -51,10 +53,19 @@ def consolidate(symbol: str, latest: Mapping[str, Tick], *,
             bid_venue = venue
         if ask_venue is None or q.ask < quotes[ask_venue].ask:
             ask_venue = venue
-    # by edge (descending), then sell, then buy: sorted as (-edge, sell, buy)
-    order = sorted([(-round(quotes[sell].bid - quotes[buy].ask, _DECIMALS), sell, buy)
-                    for sell in live for buy in live if sell != buy])
-    edges = tuple([new(Edge, (sell, buy, -neg + 0.0)) for neg, sell, buy in order])
+    # by net (descending), then sell, then buy: sorted as (-net, sell, buy)
+    if costs:
+        cost = {venue: costs.of(venue, symbol) for venue in live}
+        order = sorted([(-round(edge - cost[sell] - cost[buy], _DECIMALS), sell, buy, edge)
+                        for sell in live for buy in live if sell != buy
+                        for edge in (round(quotes[sell].bid - quotes[buy].ask, _DECIMALS),)])
+        edges = tuple([new(Edge, (sell, buy, edge + 0.0, -neg + 0.0))
+                       for neg, sell, buy, edge in order])
+    else:
+        plain = sorted([(-round(quotes[sell].bid - quotes[buy].ask, _DECIMALS), sell, buy)
+                        for sell in live for buy in live if sell != buy])
+        edges = tuple([new(Edge, (sell, buy, -neg + 0.0, -neg + 0.0))
+                       for neg, sell, buy in plain])
     return new(Best, (symbol, newest,
                       quotes[bid_venue].bid if bid_venue else None, bid_venue,
                       quotes[ask_venue].ask if ask_venue else None, ask_venue, quotes, edges))
@@ -63,8 +74,10 @@ def consolidate(symbol: str, latest: Mapping[str, Tick], *,
 class Book:
     """The latest tick of each venue, per symbol: what the views are cut from."""
 
-    def __init__(self, *, stale_after_ms: int = STALE_AFTER_MS) -> None:
+    def __init__(self, *, stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS
+                 ) -> None:
         self.stale_after_ms = stale_after_ms
+        self.costs = costs
         self.latest: dict[str, dict[str, Tick]] = {}  # symbol -> venue -> tick
 
     def put(self, tick: Tick) -> None:
@@ -89,4 +102,5 @@ class Book:
         venues = self.latest.get(symbol)
         if not venues:
             return None
-        return consolidate(symbol, venues, stale_after_ms=self.stale_after_ms)
+        return consolidate(symbol, venues, stale_after_ms=self.stale_after_ms,
+                           costs=self.costs)

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.errors import StoreError
 from arbitrex.model import Gap
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick, encode
 from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.stream import protocol as proto
@@ -74,6 +75,7 @@ class Hub:
         flush_interval: float = 0.02,
         replay: bool = False,
         stale_after_ms: int = STALE_AFTER_MS,
+        costs: Costs = NO_COSTS,
     ) -> None:
         if slow_client not in ("gap", "close"):
             raise ValueError("slow_client must be 'gap' or 'close'")
@@ -89,7 +91,7 @@ class Hub:
         self.flush_interval = flush_interval
         self.extra = {"replay": True} if replay else {}
         self.index = Index()
-        self.views = BestViews(store, stale_after_ms=stale_after_ms)
+        self.views = BestViews(store, stale_after_ms=stale_after_ms, costs=costs)
         self.metrics.top_edges = self.top_edges
         self._held = asyncio.Event()  # set when a client's ticks are held back
         self.metrics.buffered = self.buffered

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from arbitrex.constants import STALE_AFTER_MS
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 from arbitrex.stores.base import StreamReader
 from arbitrex.stream.best import Book, consolidate
@@ -27,10 +28,12 @@ _CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be
 
 
 class BestViews:
-    def __init__(self, store: StreamReader, *, stale_after_ms: int = STALE_AFTER_MS) -> None:
+    def __init__(self, store: StreamReader, *, stale_after_ms: int = STALE_AFTER_MS,
+                 costs: Costs = NO_COSTS) -> None:
         self.store = store
         self.stale_after_ms = stale_after_ms
-        self.book = Book(stale_after_ms=stale_after_ms)
+        self.costs = costs
+        self.book = Book(stale_after_ms=stale_after_ms, costs=costs)
         self._seeded: set[str] = set()
         # (symbol, snapshot, ids of the ticks) -> (frame, framed, the ticks, kept alive)
         self._frames: dict[tuple[object, ...], tuple[bytes, bytes, tuple[Tick, ...]]] = {}
@@ -75,13 +78,14 @@ class BestViews:
         if cached is None:
             if len(self._frames) >= _CACHE_LIMIT:
                 self._frames.clear()
-            view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms)
+            view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms,
+                               costs=self.costs)
             frame = view.encode(**({"snapshot": True} if snapshot else {}))
             cached = self._frames[state] = (frame, text_frame(frame), tuple(latest.values()))
         return cached[0], cached[1]
 
     def top_edges(self) -> dict[str, float | None]:
         """Each symbol's top edge now, from the server's state (for /metrics)."""
-        return {symbol: consolidate(symbol, latest, stale_after_ms=self.stale_after_ms
-                                    ).top_edge
+        return {symbol: consolidate(symbol, latest, stale_after_ms=self.stale_after_ms,
+                                    costs=self.costs).top_edge
                 for symbol, latest in sorted(self.book.latest.items()) if len(latest) > 1}

@@ -237,7 +237,34 @@ def test_tail_best_shows_the_cross_venue_view_from_the_store(arbitrex):
     second = json.loads(out)
     assert first["snapshot"] is True and set(first["venues"]) == {"icm", "pepper"}
     assert (first["bid_venue"], first["ask_venue"]) == ("icm", "pepper")
-    assert first["edges"][0] == {"sell": "icm", "buy": "pepper", "edge": 0.00002}
+    assert first["edges"][0] == {"sell": "icm", "buy": "pepper", "edge": 0.00002,
+                                 "net": 0.00002}
     assert first["venues"]["icm"]["lag_ms"] == 12.0
     assert "snapshot" not in second and set(second["venues"]) == {"icm", "pepper", "oanda"}
     assert second["ask_venue"] == "oanda" and second["edges"][0]["sell"] == "icm"
+
+
+def test_costs_make_net_edges_in_tail_and_serve(arbitrex):
+    """[costs.VENUE] in arbitrex.toml: every edge gains net (edge minus both venues' costs),
+    the edges sorted by it, from the store (tail --best) and from serve alike."""
+    from arbitrex.model.tick import Tick
+
+    (arbitrex.workdir / "arbitrex.toml").write_text(
+        '[costs.icm]\nEURUSD = 0.00001\n[costs.pepper]\n"*" = 0.00002\n')
+    store = SqliteStore(arbitrex.workdir / "ticks.db")
+    t0 = 1_800_000_000_000
+    store.append([Tick("icm", "EURUSD", 0, t0, 1.08506, 1.08507, 0.0, 0, 0.0, 6, t0 * 10**6, t0),
+                  Tick("pepper", "EURUSD", 0, t0, 1.08501, 1.08502, 0.0, 0, 0.0, 6, t0 * 10**6,
+                       t0)])
+    store.close()
+    result = arbitrex.run("tail", "EURUSD", "--best", "--json", "--count", "1", timeout=30)
+    assert result.returncode == 0, result.stderr
+    edges = json.loads(result.stdout)["edges"]
+    assert edges[0] == {"sell": "icm", "buy": "pepper", "edge": 0.00004, "net": 0.00001}
+    assert edges[1]["net"] == round(edges[1]["edge"] - 0.00003, 10)
+    port = arbitrex.serve()
+    with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD"], "view": "best"}))
+        assert recv_json(ws)["type"] == "subscribed"
+        assert recv_json(ws)["edges"] == edges
+

@@ -122,3 +122,24 @@ def test_an_env_file_in_no_known_encoding_is_one_clear_error(tmp_path):
     path.write_bytes(b"SYMBOLS=EUR\xff\xfeUSD\n")
     with pytest.raises(ConfigError, match="save it as UTF-8"):
         load_settings(env_file=path, environ={})
+
+
+def test_costs_are_read_from_the_venues_file_and_bad_ones_are_named(tmp_path):
+    from arbitrex.config import load_costs
+
+    path = tmp_path / "arbitrex.toml"
+    path.write_text('[costs.icm]\nEURUSD = 0.00007\n"*" = 0.00005\n[costs.pepper]\n"*" = 6e-5\n'
+                    '[[venues]]\nname = "icm"\n')
+    costs = load_costs(path)
+    assert costs.of("icm", "EURUSD") == 0.00007 and costs.of("icm", "XAUUSD") == 0.00005
+    assert costs.of("pepper", "EURUSD") == 0.00006 and costs.of("oanda", "EURUSD") == 0.0
+    assert not load_costs(None) and costs
+    for bad, named in (('[costs.icm]\nEURUSD = "cheap"\n', "costs.icm.EURUSD"),
+                       ("[costs.icm]\nEURUSD = -1\n", "costs.icm.EURUSD"),
+                       ("[costs.icm]\nEURUSD = true\n", "costs.icm.EURUSD"),
+                       ('[costs]\nicm = 1\n', "costs.icm"),
+                       ('[costs."b@d"]\nEURUSD = 1\n', "costs.b@d.EURUSD")):
+        path.write_text(bad)
+        with pytest.raises(ConfigError) as caught:
+            load_costs(path)
+        assert caught.value.setting == named and caught.value.exit_code == 2

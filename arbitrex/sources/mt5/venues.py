@@ -26,7 +26,7 @@ from arbitrex.config import FIELDS_BY_NAME, Secret, Settings
 from arbitrex.errors import ConfigError
 from arbitrex.model.tick import check_symbol
 
-__all__ = ["VENUE_KEYS", "Venue", "default_venue", "load_venues"]
+__all__ = ["VENUE_KEYS", "Venue", "declares_venues", "default_venue", "load_venues"]
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,6 +54,15 @@ class Venue:
 def default_venue(settings: Settings, name: str = "mt5") -> Venue:
     return Venue(name=name, symbols=settings.symbols, **{
         FIELDS_BY_NAME[k].attr: getattr(settings, FIELDS_BY_NAME[k].attr) for k in VENUE_KEYS})
+
+
+def declares_venues(path: Path) -> bool:
+    """Whether ``path`` has [[venues]] tables (a file that cannot be read says yes, so that
+    ``load_venues`` names what is wrong with it). A file of costs alone has none."""
+    try:
+        return "venues" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
 
 
 def load_venues(path: Path, settings: Settings, *, symbols_flag: bool = False) -> list[Venue]:

@@ -91,8 +91,28 @@ def test_the_spec_example() -> None:
     assert record["venues"]["icm"] == {"bid": 1.08505, "ask": 1.08507,
                                        "time_msc": 1763900000123, "seq": 42, "lag_ms": 12.5,
                                        "stale": False}
-    assert record["edges"] == [{"sell": "icm", "buy": "pepper", "edge": 0.00002},
-                               {"sell": "pepper", "buy": "icm", "edge": -0.00006}]
+    assert record["edges"] == [{"sell": "icm", "buy": "pepper", "edge": 0.00002, "net": 0.00002},
+                               {"sell": "pepper", "buy": "icm", "edge": -0.00006,
+                                "net": -0.00006}]
+
+
+def test_net_edges_are_after_both_venues_costs_and_sort_the_edges():
+    """docs/PROTOCOL.md: net = edge - the sell venue's cost - the buy venue's cost; edges
+    sorted by net, then sell, then buy."""
+    from arbitrex.model.costs import Costs
+
+    latest = {"icm": tick("icm", 1.08505, 1.08507, 1000), "pepper": tick("pepper", 1.08501,
+                                                                         1.08503, 1000),
+              "oanda": tick("oanda", 1.08504, 1.08506, 1000)}
+    costs = Costs({"icm": {"EURUSD": 0.00001, "*": 0.5}, "oanda": {"*": 0.00003}})
+    best = consolidate("EURUSD", latest, costs=costs)
+    nets = {(e.sell, e.buy): (e.edge, e.net) for e in best.edges}
+    assert nets[("icm", "pepper")] == (0.00002, 0.00001)
+    assert nets[("oanda", "pepper")] == (0.00001, -0.00002)
+    assert [e.net for e in best.edges] == sorted((e.net for e in best.edges), reverse=True)
+    assert best.top_edge == 0.00001
+    plain = consolidate("EURUSD", latest)
+    assert all(e.net == e.edge for e in plain.edges)
 
 
 def test_a_stale_venue_leaves_the_best_and_the_edges_but_stays_listed() -> None:
