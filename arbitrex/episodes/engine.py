@@ -1,0 +1,116 @@
+"""The episode engine, pure: feed it each tick, in the order they were received
+(``recv_ns``, ``venue``, ``seq``), and it says which episodes opened and which closed.
+
+A tick that changes its venue's latest tick of the symbol (a higher seq) makes a new state:
+the cross-venue view of the latest tick of each venue (``stream.best.consolidate``: staleness
+and costs as the ``best`` frame has them). A pair (sell, buy) is open in a state when both
+are in it, neither is stale and its net > 0. An episode is a maximal run of states in which
+its pair is open: it starts at the run's first state and ends at the first state after it.
+Its ``mean_net`` weighs each state's net by how long it lasted on the receive clock (until
+the next state of the symbol; the last one until the end); an episode still open weighs its
+last state at zero; a run that lasted no time takes the plain mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arbitrex.constants import STALE_AFTER_MS
+from arbitrex.model.best import Best
+from arbitrex.model.costs import NO_COSTS, Costs
+from arbitrex.model.episode import Episode
+from arbitrex.model.tick import Tick
+from arbitrex.stream.best import consolidate
+
+__all__ = ["EpisodeEngine"]
+
+Pair = tuple[str, str]  # (sell, buy)
+
+
+@dataclass
+class _Run:
+    start_ns: int
+    start_msc: int
+    open_net: float
+    peak_net: float
+    last_ns: int
+    last_net: float
+    weighted: float = 0.0  # sum of net x how long each state lasted (ns)
+    summed: float = 0.0  # sum of the states' nets
+    states: int = 0
+
+    def take(self, net: float, at_ns: int) -> None:
+        """The pair is open in one more state, which began at ``at_ns``."""
+        if self.states:
+            self.weighted += self.last_net * (at_ns - self.last_ns)
+        self.states += 1
+        self.summed += net
+        self.peak_net = max(self.peak_net, net)
+        self.last_net, self.last_ns = net, at_ns
+
+    def mean(self, until_ns: int) -> float:
+        weighted = self.weighted + self.last_net * (until_ns - self.last_ns)
+        lasted = until_ns - self.start_ns
+        return round(weighted / lasted if lasted > 0 else self.summed / self.states, 12)
+
+
+class EpisodeEngine:
+    """Episodes from ticks fed one by one (see the module); keeps one small state per
+    symbol: each venue's latest tick and the open runs."""
+
+    def __init__(self, *, stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS
+                 ) -> None:
+        self.stale_after_ms = stale_after_ms
+        self.costs = costs
+        self._latest: dict[str, dict[str, Tick]] = {}  # symbol -> venue -> tick
+        self._runs: dict[str, dict[Pair, _Run]] = {}  # symbol -> open runs
+
+    def feed(self, tick: Tick) -> list[Episode]:
+        """The episodes this tick's state ends (``closed``), then those it starts (``open``),
+        each in (sell, buy) order; none when it does not change its venue's latest tick."""
+        latest = self._latest.setdefault(tick.symbol, {})
+        held = latest.get(tick.venue)
+        if held is not None and tick.seq <= held.seq:
+            return []
+        latest[tick.venue] = tick
+        view = consolidate(tick.symbol, latest, stale_after_ms=self.stale_after_ms,
+                           costs=self.costs)
+        now = tick.recv_ns
+        open_now = {(e.sell, e.buy): e.net for e in view.edges if e.net > 0}
+        runs = self._runs.setdefault(tick.symbol, {})
+        events = []
+        for pair in sorted(runs):
+            run = runs[pair]
+            if pair in open_now:
+                run.take(open_now[pair], now)
+                continue
+            del runs[pair]
+            events.append(self._closed(tick, view, pair, run))
+        for pair in sorted(open_now.keys() - runs.keys()):
+            net = open_now[pair]
+            run = runs[pair] = _Run(now, view.time_msc, net, net, now, net)
+            run.take(net, now)
+            events.append(self._episode(tick.symbol, pair, run))
+        return events
+
+    def open_episodes(self, symbols: tuple[str, ...] = ()) -> list[Episode]:
+        """The episodes open now (of ``symbols``; all when empty), by symbol, sell, buy."""
+        return [self._episode(symbol, pair, run)
+                for symbol in sorted(self._runs) if not symbols or symbol in symbols
+                for pair, run in sorted(self._runs[symbol].items())]
+
+    @staticmethod
+    def _episode(symbol: str, pair: Pair, run: _Run) -> Episode:
+        return Episode(symbol, pair[0], pair[1], "open", run.start_ns, None, None,
+                       run.start_msc, None, run.open_net, run.peak_net,
+                       run.mean(run.last_ns), run.states, None, None)
+
+    @staticmethod
+    def _closed(tick: Tick, view: Best, pair: Pair, run: _Run) -> Episode:
+        sell, buy = (view.venues.get(venue) for venue in pair)
+        fresh = sell is not None and buy is not None and not sell.stale and not buy.stale
+        end = tick.recv_ns
+        return Episode(tick.symbol, pair[0], pair[1], "closed", run.start_ns, end,
+                       (end - run.start_ns) / 1e6, run.start_msc, view.time_msc, run.open_net,
+                       run.peak_net, run.mean(end), run.states, tick.venue,
+                       "converged" if fresh else "stale")
