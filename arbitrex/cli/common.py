@@ -13,6 +13,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar, overload
 import typer
 
 from arbitrex.config import Settings, load_settings
+from arbitrex.constants import DEFAULT_CONFIG
 from arbitrex.errors import ArbitrexError, ConfigError, TickError
 from arbitrex.model.tick import check_symbol
 
@@ -44,8 +45,7 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     help="The venues file: MT5 terminals ([[venues]], one each) and trading costs "
          "([costs.VENUE]). Default: arbitrex.toml, used when it exists; a file named here "
          "must exist.", show_default=False)]
-#: The venues file read when --config is not given (and it exists).
-DEFAULT_CONFIG = Path("arbitrex.toml")
+
 VenuesOpt = Annotated[str | None, typer.Option(
     help="Simulator: one simulated broker per name, comma-separated (one process each), all "
          "quoting one underlying price per symbol with their own spread, feed latency and "

@@ -21,7 +21,7 @@ from arbitrex.history import count, of_file, ordered
 from arbitrex.model.tick import Tick
 from arbitrex.stores import open_store
 
-__all__ = ["export"]
+__all__ = ["check_out", "export"]
 
 log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
@@ -56,7 +56,7 @@ def export(
     Example: arbitrex export --out eurusd-1m.csv --bars 1m --symbols EURUSD
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
-    _check_out(out)
+    check_out(out)
     fmt = format or _SUFFIX.get(out.suffix.lower())
     if fmt not in FORMATS:
         raise ConfigError("--format", f"cannot tell the format of {out}" if format is None
@@ -86,7 +86,7 @@ def export(
         tick_store.close()
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
     """--out must name a file in a folder that exists and can be written."""
     folder = out.parent
     if out.is_dir():

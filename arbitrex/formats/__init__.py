@@ -17,9 +17,10 @@ from types import ModuleType
 from arbitrex.bars import Bar
 from arbitrex.clock import BrokerClock
 from arbitrex.errors import ConfigError, TickError
+from arbitrex.model.episode import Episode
 from arbitrex.model.tick import Tick
 
-__all__ = ["FORMATS", "guess_format", "read", "write", "write_bars"]
+__all__ = ["FORMATS", "guess_format", "read", "write", "write_bars", "write_episodes"]
 
 FORMATS = ("ndjson", "csv", "parquet")
 _MODULES = {"ndjson": "ndjson", "csv": "csvfile", "parquet": "parquet"}
@@ -61,6 +62,12 @@ def write_bars(bars: Iterable[Bar], path: Path, fmt: str) -> int:
     """Bars (``arbitrex.bars``) in the same formats: NDJSON bar records, CSV with a header
     of the bar's fields, Parquet with typed columns."""
     return int(_writer(fmt).write_bars(bars, path))
+
+
+def write_episodes(episodes: Iterable[Episode], path: Path, fmt: str) -> int:
+    """Episode records in the same formats: NDJSON, CSV with a header of their fields,
+    Parquet with typed columns (empty where an open episode has no end)."""
+    return int(_writer(fmt).write_episodes(episodes, path))
 
 
 def read(path: Path, *, symbols: tuple[str, ...] = (), clock: BrokerClock | None = None

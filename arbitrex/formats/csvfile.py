@@ -9,9 +9,10 @@ from pathlib import Path
 
 from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import TickError
+from arbitrex.model.episode import EPISODE_FIELDS, Episode
 from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
-__all__ = ["plain", "read", "write", "write_bars"]
+__all__ = ["plain", "read", "write", "write_bars", "write_episodes"]
 
 _INT = {"seq", "time_msc", "volume", "flags", "recv_ns"}
 _REQUIRED = {"symbol", "time_msc", "bid", "ask"}
@@ -24,6 +25,10 @@ def write(ticks: Iterable[Tick], path: Path) -> int:
 
 def write_bars(bars: Iterable[Bar], path: Path) -> int:
     return _write(BAR_FIELDS, bars, path)
+
+
+def write_episodes(episodes: Iterable[Episode], path: Path) -> int:
+    return _write(EPISODE_FIELDS, episodes, path)
 
 
 def plain(value: float) -> str:

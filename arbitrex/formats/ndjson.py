@@ -10,9 +10,10 @@ import orjson
 
 from arbitrex.bars import Bar, bar_record
 from arbitrex.errors import TickError
+from arbitrex.model.episode import Episode
 from arbitrex.model.tick import Tick, from_record, to_record
 
-__all__ = ["read", "write", "write_bars"]
+__all__ = ["read", "write", "write_bars", "write_episodes"]
 
 
 def write(ticks: Iterable[Tick], path: Path) -> int:
@@ -21,6 +22,10 @@ def write(ticks: Iterable[Tick], path: Path) -> int:
 
 def write_bars(bars: Iterable[Bar], path: Path) -> int:
     return _write(map(bar_record, bars), path)
+
+
+def write_episodes(episodes: Iterable[Episode], path: Path) -> int:
+    return _write((e.record() for e in episodes), path)
 
 
 def _write(records: Iterable[dict[str, Any]], path: Path) -> int:

@@ -8,9 +8,10 @@ from typing import Any
 
 from arbitrex.bars import BAR_FIELDS, Bar
 from arbitrex.errors import MissingPackage, TickError
+from arbitrex.model.episode import EPISODE_FIELDS, Episode
 from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
-__all__ = ["ROW_GROUP", "read", "write", "write_bars"]
+__all__ = ["ROW_GROUP", "read", "write", "write_bars", "write_episodes"]
 
 ROW_GROUP = 65_536
 
@@ -43,6 +44,15 @@ def write_bars(bars: Iterable[Bar], path: Path) -> int:
     schema = pa.schema([(f, pa.string() if f in ("venue", "symbol") else
                          pa.int64() if f in ints else pa.float64()) for f in BAR_FIELDS])
     return _write(bars, path, schema)
+
+
+def write_episodes(episodes: Iterable[Episode], path: Path) -> int:
+    pa = _pyarrow()
+    texts = {"symbol", "sell", "buy", "state", "closed_by", "reason"}
+    ints = {"start_ns", "end_ns", "start_msc", "end_msc", "states"}
+    schema = pa.schema([(f, pa.string() if f in texts else pa.int64() if f in ints
+                         else pa.float64()) for f in EPISODE_FIELDS])
+    return _write(episodes, path, schema)
 
 
 def _write(rows: Iterable[Iterable[Any]], path: Path, schema: Any) -> int:

@@ -8,10 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from arbitrex.cli import app
-from tests.conftest import REPO
+from tests.conftest import REPO, clean_env
 
 README = (REPO / "README.md").read_text()
 SUBCOMMANDS = {"archive", "collect", "serve", "tail", "replay", "export", "doctor", "env",
+               "episodes",
                "check", "show", "up"}
 
 
@@ -123,3 +124,23 @@ def test_the_api_page_is_generated_from_the_current_code():
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "api_doc.py"), "--check"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_readme_episodes_example_runs(tmp_path):
+    """The README's arbitrex.episodes example, run as it is over a store with one episode."""
+    from arbitrex.stores.sqlite import SqliteStore
+    from tests.history import make_tick
+
+    code = README.split("```python\nimport arbitrex.episodes\n")[1].split("```")[0]
+    store = SqliteStore(tmp_path / "ticks.db")
+    t0, s = 1_800_000_000_000, 10**9
+    store.append([make_tick(venue="icm", ms=t0, bid=1.10005, ask=1.10007, recv_ns=s),
+                  make_tick(venue="pep", ms=t0, bid=1.10001, ask=1.10003, recv_ns=2 * s),
+                  make_tick(venue="pep", ms=t0 + 1, bid=1.10006, ask=1.10008, recv_ns=3 * s)])
+    store.close()
+    (tmp_path / ".env").write_text(f"SQLITE_PATH={tmp_path / 'ticks.db'}\n")
+    out = subprocess.run([sys.executable, "-c", "import arbitrex.episodes\n" + code],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env=clean_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["EURUSD icm -> pep 1 1000.0"]

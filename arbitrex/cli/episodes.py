@@ -1,0 +1,123 @@
+"""arbitrex episodes: when a cross-venue edge was real money, from history."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
+from arbitrex.cli.export import check_out
+from arbitrex.cli.timerange import symbol_list, time_range
+from arbitrex.config import load_costs
+from arbitrex.episodes import from_history, summarize
+from arbitrex.errors import ConfigError
+from arbitrex.formats import FORMATS, write_episodes
+from arbitrex.formats.csvfile import plain
+from arbitrex.history import History
+from arbitrex.model.episode import Episode
+from arbitrex.stores import open_store
+
+__all__ = ["episodes"]
+
+_SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
+
+
+@friendly(flags={"TICK_QUEUE_BACKEND": "--store", "config": "--config", "out": "--out",
+                 "STALE_AFTER_MS": "--stale-after-ms"})
+def episodes(
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)] = None,
+    to: Annotated[str | None, typer.Option(
+        help="Up to this ISO-8601 UTC time (exclusive).", show_default=False)] = None,
+    symbols: Annotated[str | None, typer.Option(
+        help="Only these symbols, comma-separated.", show_default=False)] = None,
+    venues: Annotated[str | None, typer.Option(
+        help="Only these venues, comma-separated.", show_default=False)] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one episode per line.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the episodes to this file.", show_default=False)] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="ndjson, csv or parquet (default: from --out's extension).",
+        show_default=False)] = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    env_file: EnvFile = Path(".env"),
+) -> None:
+    """Every episode of the history (store and archive): a run of states in which selling at
+    one venue and buying at another paid more than both venues' costs; how long it lasted,
+    how much it paid, and who closed it. A table and a summary per pair on a terminal,
+    NDJSON otherwise (or with --json), or a file with --out.
+
+    Example: arbitrex episodes --symbols EURUSD --from 2026-11-20T00:00:00Z --out e.csv
+    """
+    settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
+    start, end = time_range(from_, to)
+    fmt = None
+    if out is not None:
+        check_out(out)
+        fmt = format or _SUFFIX.get(out.suffix.lower())
+        if fmt not in FORMATS:
+            raise ConfigError("--format", f"cannot tell the format of {out}", "use --format "
+                              f"{' or '.join(FORMATS)}")
+    costs = load_costs(venues_file(config))
+    with History(open_store(settings), settings.archive_dir) as history:
+        try:
+            found = from_history(list(symbol_list(symbols)) or None,
+                                 list(symbol_list(venues)) or None, start, end,
+                                 history=history, stale_after_ms=settings.stale_after_ms,
+                                 costs=costs)
+            if out is not None and fmt is not None:
+                written = write_episodes(found, out, fmt)
+                typer.echo(f"wrote {written} episodes to {out}", err=True)
+            elif json or not sys.stdout.isatty():
+                for episode in found:
+                    sys.stdout.buffer.write(orjson.dumps(episode.record()) + b"\n")
+            else:
+                _show(list(found), bool(costs))
+        finally:
+            history.store.close()
+
+
+def _utc(msc: int) -> str:
+    return datetime.fromtimestamp(msc / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _points(value: float | None) -> str:
+    """A net edge in price units, as a plain decimal (symbols quote different digits)."""
+    return "" if value is None else plain(round(value, 10))
+
+
+def _show(found: list[Episode], with_costs: bool) -> None:
+    console = Console()
+    what = "net of costs" if with_costs else "before costs (no [costs] in the venues file)"
+    table = Table(title=f"episodes — {len(found)} (the last 200 shown), net edges in price "
+                  f"units, {what}",
+                  title_justify="left")
+    for column in ("symbol", "sell", "buy", "start (UTC)", "duration", "open", "peak",
+                   "mean", "states", "closed by"):
+        table.add_column(column, justify="left" if column in ("symbol", "sell", "buy",
+                                                              "closed by") else "right")
+    for e in found[-200:]:
+        table.add_row(e.symbol, e.sell, e.buy, _utc(e.start_msc),
+                      "open" if e.duration_ms is None else f"{e.duration_ms:,.0f} ms",
+                      _points(e.open_net), _points(e.peak_net), _points(e.mean_net),
+                      str(e.states), f"{e.closed_by} ({e.reason})" if e.closed_by else "")
+    console.print(table)
+    pairs = Table(title="per pair", title_justify="left")
+    for column in ("symbol", "sell", "buy", "episodes", "duration median", "p90", "longest",
+                   "peak median", "time open"):
+        pairs.add_column(column, justify="left" if column in ("symbol", "sell", "buy")
+                         else "right")
+    for s in summarize(found):
+        pairs.add_row(s.symbol, s.sell, s.buy, str(s.episodes),
+                      *(f"{v:,.0f} ms" if v is not None else "" for v in
+                        (s.duration_median_ms, s.duration_p90_ms, s.longest_ms)),
+                      _points(s.peak_net_median), f"{s.open_ms / 1000:,.1f} s")
+    console.print(pairs)
