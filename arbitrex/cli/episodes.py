@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,14 +15,18 @@ from rich.table import Table
 
 from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
 from arbitrex.cli.export import check_out
+from arbitrex.cli.tailing import from_store
 from arbitrex.cli.timerange import symbol_list, time_range
-from arbitrex.config import load_costs
-from arbitrex.episodes import from_history, summarize
+from arbitrex.config import Settings, load_costs
+from arbitrex.episodes import EpisodeEngine, from_history, summarize
+from arbitrex.episodes.notify import NOTIFY_ON, Notifier
 from arbitrex.errors import ConfigError
 from arbitrex.formats import FORMATS, write_episodes
 from arbitrex.formats.csvfile import plain
 from arbitrex.history import History
+from arbitrex.model.costs import Costs
 from arbitrex.model.episode import Episode
+from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 
 __all__ = ["episodes"]
@@ -30,7 +35,8 @@ _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "
 
 
 @friendly(flags={"TICK_QUEUE_BACKEND": "--store", "config": "--config", "out": "--out",
-                 "STALE_AFTER_MS": "--stale-after-ms"})
+                 "STALE_AFTER_MS": "--stale-after-ms", "notify": "--notify",
+                 "notify_on": "--notify-on"})
 def episodes(
     from_: Annotated[str | None, typer.Option(
         "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)] = None,
@@ -46,6 +52,15 @@ def episodes(
     format: Annotated[str | None, typer.Option(
         "--format", help="ndjson, csv or parquet (default: from --out's extension).",
         show_default=False)] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Live instead: from the latest stored tick of each venue, each "
+        "episode as it opens and as it ends, until Ctrl-C.")] = False,
+    notify: Annotated[list[str] | None, typer.Option(
+        "--notify", help="With --follow: send a message for each episode to this Apprise URL "
+        "(tgram://, slack://, discord://, mailto://, ntfy://, json://host/path, ...; "
+        "repeatable; pip install 'arbitrex[notify]').", show_default=False)] = None,
+    notify_on: Annotated[str, typer.Option(
+        "--notify-on", help="Which episodes --notify sends: open, closed or both.")] = "open",
     store: StoreOpt = None,
     config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
@@ -58,6 +73,20 @@ def episodes(
     Example: arbitrex episodes --symbols EURUSD --from 2026-11-20T00:00:00Z --out e.csv
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
+    if notify and not follow:
+        raise ConfigError("notify", "sends live episodes", "add --follow")
+    if notify_on not in NOTIFY_ON:
+        raise ConfigError("notify_on", f"{notify_on!r} is not open, closed or both",
+                          "use --notify-on open, closed or both")
+    if follow:
+        notifier = Notifier(notify, on=NOTIFY_ON[notify_on]) if notify else None
+        try:
+            _follow(settings, symbol_list(symbols), symbol_list(venues),
+                    load_costs(venues_file(config)), json or not sys.stdout.isatty(), notifier)
+        finally:
+            if notifier is not None:
+                notifier.close()
+        return
     start, end = time_range(from_, to)
     fmt = None
     if out is not None:
@@ -83,6 +112,43 @@ def episodes(
                 _show(list(found), bool(costs))
         finally:
             history.store.close()
+
+
+def _follow(settings: Settings, symbols: tuple[str, ...], venues: tuple[str, ...], costs: Costs,
+            as_json: bool, notifier: Notifier | None) -> None:
+    """Live episodes: the engine fed the stored snapshot, then every tick as it is stored."""
+    tick_store = open_store(settings)
+    wanted = list(symbols) or sorted({s for _, s in tick_store.streams()} |
+                                     set(settings.symbols))
+    engine = EpisodeEngine(stale_after_ms=settings.stale_after_ms, costs=costs)
+    console = Console()
+    try:
+        with Stop.on_signals() as stop:
+            typer.echo(f"following episodes of {', '.join(wanted)} (Ctrl-C to stop)", err=True)
+            for event in from_store(tick_store, tick_store, wanted, stop=stop):
+                tick = event.tick
+                if tick is None or (venues and tick.venue not in venues):
+                    continue
+                for episode in engine.feed(tick):
+                    if as_json:
+                        sys.stdout.buffer.write(orjson.dumps(episode.record()) + b"\n")
+                        sys.stdout.buffer.flush()
+                    else:
+                        console.print(_line(episode), highlight=False)
+                    if notifier is not None:
+                        notifier(episode)
+    except BrokenPipeError:  # the reader went away: done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        tick_store.close()
+
+
+def _line(e: Episode) -> str:
+    head = f"{_utc(e.start_msc)}  {e.symbol} sell {e.sell} / buy {e.buy}"
+    if e.state == "open":
+        return f"[green]open  [/] {head}  net {_points(e.open_net)}"
+    return (f"[dim]closed[/] {head}  after {e.duration_ms:,.0f} ms, peak {_points(e.peak_net)}, "
+            f"{e.reason} ({e.closed_by})")
 
 
 def _utc(msc: int) -> str:

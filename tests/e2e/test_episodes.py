@@ -66,3 +66,73 @@ def test_bad_input_is_one_line(arbitrex, tmp_path):
         result = arbitrex.run("episodes", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.strip().splitlines()[-1].startswith(f"arbitrex: error: {named}")
+
+
+class Hook:
+    """A local JSON webhook (Apprise's json://) that records what it is sent."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        posts: list[dict] = []
+        self.posts = posts
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_follow_prints_live_episodes_and_notifies_through_apprise(arbitrex, tmp_path):
+    import subprocess
+
+    from tests.conftest import STOP_SIGNAL, free_port, log_of, wait_for
+
+    hook = Hook()
+    try:
+        collect = arbitrex.start("collect", "--source", "sim", "--venues", "icm,pepper,oanda",
+                                 "--symbols", "EURUSD", "--rate", "50")
+        follow = arbitrex.start("episodes", "--follow", "--json", "--notify",
+                                f"json://127.0.0.1:{hook.port}/hook", "--notify-on", "both",
+                                stdout=subprocess.PIPE)
+        refused = arbitrex.start("episodes", "--follow", "--json", "--notify",
+                                 f"json://127.0.0.1:{free_port()}/hook")
+        wait_for(lambda: len(hook.posts) >= 4, timeout=60, what="notifications")
+        follow.send_signal(STOP_SIGNAL)
+        out, _ = follow.communicate(timeout=30)
+        assert follow.returncode == 0, log_of(follow)
+        episodes = [json.loads(line) for line in out.splitlines()]
+        assert episodes and {e["state"] for e in episodes} <= {"open", "closed"}
+        titles = [p["title"] for p in hook.posts]
+        assert any(" / buy " in t and ", net +0.0000" in t for t in titles), titles
+        assert "notifications: " in log_of(follow) and " 0 failed, 0 dropped" in log_of(follow)
+        # a service that refuses: retried, then counted as failed; episodes go on
+        wait_for(lambda: "a notification failed 4 times" in log_of(refused), timeout=60,
+                 what="a failed notification")
+        refused.send_signal(STOP_SIGNAL)
+        assert refused.wait(timeout=30) == 0
+        collect.send_signal(STOP_SIGNAL)
+        assert collect.wait(timeout=30) == 0
+    finally:
+        hook.close()
+
+
+def test_notify_needs_follow_and_a_url_apprise_knows(arbitrex, tmp_path):
+    fill(tmp_path / "ticks.db")
+    result = arbitrex.run("episodes", "--notify", "json://127.0.0.1:1/x")
+    assert result.returncode == 2 and "--notify" in result.stderr and "--follow" in result.stderr
+    result = arbitrex.run("episodes", "--follow", "--notify", "nonsense://what", timeout=30)
+    assert result.returncode == 2 and "is not a URL Apprise knows" in result.stderr
