@@ -1,7 +1,8 @@
 """Episode notifications through Apprise (Telegram, Slack, Discord, e-mail, ntfy, a JSON
 webhook, ...), off the engine's path: episodes wait in a bounded queue (when it is full the
-newest is dropped, counted and logged), one thread sends them, and a service that fails is
-retried a bounded number of times with capped backoff before the message counts as failed.
+oldest waiting is dropped for the newest, counted and logged), one thread sends them, and a
+service that fails is retried a bounded number of times with capped backoff before the
+message counts as failed.
 """
 
 from __future__ import annotations
@@ -80,15 +81,22 @@ class Notifier:
         self._thread.start()
 
     def __call__(self, episode: Episode) -> None:
-        """Queue the episode's message, never waiting (a full queue drops it, counted)."""
+        """Queue the episode's message, never waiting: a full queue drops its oldest."""
         if episode.state not in self.on:
             return
-        try:
-            self._queue.put_nowait(episode)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("notifications behind: %d dropped so far", self.dropped)
+        while True:
+            try:
+                self._queue.put_nowait(episode)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # the oldest waiting gives way
+                except queue.Empty:
+                    continue
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 100 == 0:
+                    log.warning("notifications behind: %d dropped so far (the oldest "
+                                "waiting)", self.dropped)
 
     def close(self, timeout: float = 10.0) -> None:
         """Send what is queued (for up to ``timeout`` seconds), then stop."""
