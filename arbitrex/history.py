@@ -32,7 +32,7 @@ from arbitrex.archive import files as archive_files
 from arbitrex.archive.layout import DayKey, days_in
 from arbitrex.bars import Bar, make_bars, parse_width
 from arbitrex.clock import BrokerClock, utc_ms
-from arbitrex.config import load_settings
+from arbitrex.config import Settings, load_settings
 from arbitrex.constants import END_OF_TIME
 from arbitrex.errors import ConfigError
 from arbitrex.model.tick import STORED_FIELDS, Tick
@@ -162,7 +162,11 @@ class History:
     @classmethod
     def from_settings(cls, env_file: str | Path = ".env") -> History:
         """The store and archive of the settings (environment, ``env_file``, defaults)."""
-        settings = load_settings(env_file=env_file)
+        return cls.of(load_settings(env_file=env_file))
+
+    @classmethod
+    def of(cls, settings: Settings) -> History:
+        """The store and archive ``settings`` name, opened here (``close`` closes them)."""
         history = cls(open_store(settings), settings.archive_dir)
         history._owned = True
         return history
@@ -226,12 +230,6 @@ def table(symbols: Sequence[str] | None = None, venues: Sequence[str] | None = N
 
 
 def _as_table(ticks: Iterable[Tick]) -> Any:
-    from arbitrex.formats.parquet import _pyarrow
+    from arbitrex.formats.parquet import as_table
 
-    pa = _pyarrow()
-    columns: dict[str, list[Any]] = {f: [] for f in STORED_FIELDS}
-    lists = list(columns.values())
-    for tick in ticks:
-        for values, value in zip(lists, tick, strict=True):
-            values.append(value)
-    return pa.table(columns)
+    return as_table(ticks, STORED_FIELDS)

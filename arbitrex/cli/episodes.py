@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
-from arbitrex.cli.export import check_out
+from arbitrex.cli.export import out_format
 from arbitrex.cli.tailing import from_store
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.config import Settings, load_costs
 from arbitrex.episodes import EpisodeEngine, from_history, summarize
 from arbitrex.episodes.notify import NOTIFY_ON, Notifier
 from arbitrex.errors import ConfigError
-from arbitrex.formats import FORMATS, write_episodes
+from arbitrex.formats import write_episodes
 from arbitrex.formats.csvfile import plain
 from arbitrex.history import History
 from arbitrex.model.costs import Costs
@@ -30,9 +30,6 @@ from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 
 __all__ = ["episodes"]
-
-_SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
-
 
 @friendly(flags={"TICK_QUEUE_BACKEND": "--store", "config": "--config", "out": "--out",
                  "STALE_AFTER_MS": "--stale-after-ms", "notify": "--notify",
@@ -88,30 +85,20 @@ def episodes(
                 notifier.close()
         return
     start, end = time_range(from_, to)
-    fmt = None
-    if out is not None:
-        check_out(out)
-        fmt = format or _SUFFIX.get(out.suffix.lower())
-        if fmt not in FORMATS:
-            raise ConfigError("--format", f"cannot tell the format of {out}", "use --format "
-                              f"{' or '.join(FORMATS)}")
+    fmt = out_format(out, format) if out is not None else None
     costs = load_costs(venues_file(config))
-    with History(open_store(settings), settings.archive_dir) as history:
-        try:
-            found = from_history(list(symbol_list(symbols)) or None,
-                                 list(symbol_list(venues)) or None, start, end,
-                                 history=history, stale_after_ms=settings.stale_after_ms,
-                                 costs=costs)
-            if out is not None and fmt is not None:
-                written = write_episodes(found, out, fmt)
-                typer.echo(f"wrote {written} episodes to {out}", err=True)
-            elif json or not sys.stdout.isatty():
-                for episode in found:
-                    sys.stdout.buffer.write(orjson.dumps(episode.record()) + b"\n")
-            else:
-                _show(list(found), bool(costs))
-        finally:
-            history.store.close()
+    with History.of(settings) as history:
+        found = from_history(list(symbol_list(symbols)) or None,
+                             list(symbol_list(venues)) or None, start, end, history=history,
+                             stale_after_ms=settings.stale_after_ms, costs=costs)
+        if out is not None and fmt is not None:
+            written = write_episodes(found, out, fmt)
+            typer.echo(f"wrote {written} episodes to {out}", err=True)
+        elif json or not sys.stdout.isatty():
+            for episode in found:
+                sys.stdout.buffer.write(orjson.dumps(episode.record()) + b"\n")
+        else:
+            _show(list(found), bool(costs))
 
 
 def _follow(settings: Settings, symbols: tuple[str, ...], venues: tuple[str, ...], costs: Costs,

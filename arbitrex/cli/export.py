@@ -21,7 +21,7 @@ from arbitrex.history import count, of_file, ordered
 from arbitrex.model.tick import Tick
 from arbitrex.stores import open_store
 
-__all__ = ["check_out", "export"]
+__all__ = ["check_out", "export", "out_format"]
 
 log = logging.getLogger("arbitrex.export")
 _SUFFIX = {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".parquet": "parquet"}
@@ -56,12 +56,7 @@ def export(
     Example: arbitrex export --out eurusd-1m.csv --bars 1m --symbols EURUSD
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store)
-    check_out(out)
-    fmt = format or _SUFFIX.get(out.suffix.lower())
-    if fmt not in FORMATS:
-        raise ConfigError("--format", f"cannot tell the format of {out}" if format is None
-                          else f"unknown format {format!r}",
-                          f"use --format {' or '.join(FORMATS)}")
+    fmt = out_format(out, format)
     chosen = symbol_list(symbols)
     start, end = time_range(from_, to)
     width = parse_width(bars) if bars is not None else None
@@ -84,6 +79,18 @@ def export(
                         " between --from and --to" if (from_ or to) else " (the store is empty)")
     finally:
         tick_store.close()
+
+
+def out_format(out: Path, format: str | None) -> str:
+    """The format to write ``out`` in (--format, else from its extension), once ``out`` is
+    known to be writable (``check_out``)."""
+    check_out(out)
+    fmt = format or _SUFFIX.get(out.suffix.lower())
+    if fmt not in FORMATS:
+        raise ConfigError("--format", f"cannot tell the format of {out}" if format is None
+                          else f"unknown format {format!r}",
+                          f"use --format {' or '.join(FORMATS)}")
+    return fmt
 
 
 def check_out(out: Path) -> None:

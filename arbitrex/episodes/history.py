@@ -44,12 +44,14 @@ def from_history(symbols: Sequence[str] | None = None, venues: Sequence[str] | N
     Without ``history``, the store and archive the settings name (``env_file``); without
     ``stale_after_ms`` or ``costs``, STALE_AFTER_MS and the costs of ./arbitrex.toml."""
     owned = history is None
-    if history is None or stale_after_ms is None:
+    if history is None or stale_after_ms is None:  # the settings, loaded once
         settings = load_settings(env_file=env_file)
         stale_after_ms = settings.stale_after_ms if stale_after_ms is None else stale_after_ms
+        source = history if history is not None else History.of(settings)
+    else:
+        source = history
     if costs is None:
         costs = load_costs(DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    source = history if history is not None else History.from_settings(env_file)
     try:
         per_symbol = []
         for symbol in symbols or symbols_in(source):
@@ -76,12 +78,6 @@ def _order(episode: Episode) -> tuple[int, str, str, str]:
 
 def table(episodes: Iterable[Episode]) -> Any:
     """Episodes as a ``pyarrow.Table`` (pandas: ``.to_pandas()``)."""
-    from arbitrex.formats.parquet import _pyarrow
+    from arbitrex.formats.parquet import as_table
 
-    pa = _pyarrow()
-    columns: dict[str, list[Any]] = {f: [] for f in EPISODE_FIELDS}
-    lists = list(columns.values())
-    for episode in episodes:
-        for values, value in zip(lists, episode, strict=True):
-            values.append(value)
-    return pa.table(columns)
+    return as_table(episodes, EPISODE_FIELDS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from arbitrex.errors import MissingPackage, TickError
 from arbitrex.model.episode import EPISODE_FIELDS, Episode
 from arbitrex.model.tick import RECORD_FIELDS, Tick, from_record
 
-__all__ = ["ROW_GROUP", "read", "write", "write_bars", "write_episodes"]
+__all__ = ["ROW_GROUP", "as_table", "read", "write", "write_bars", "write_episodes"]
 
 ROW_GROUP = 65_536
 
@@ -53,6 +53,17 @@ def write_episodes(episodes: Iterable[Episode], path: Path) -> int:
     schema = pa.schema([(f, pa.string() if f in texts else pa.int64() if f in ints
                          else pa.float64()) for f in EPISODE_FIELDS])
     return _write(episodes, path, schema)
+
+
+def as_table(rows: Iterable[Iterable[Any]], fields: Sequence[str]) -> Any:
+    """Rows (values in ``fields``' order) as a ``pyarrow.Table`` of those columns."""
+    pa = _pyarrow()
+    columns: dict[str, list[Any]] = {f: [] for f in fields}
+    lists = list(columns.values())
+    for row in rows:
+        for values, value in zip(lists, row, strict=True):
+            values.append(value)
+    return pa.table(columns)
 
 
 def _write(rows: Iterable[Iterable[Any]], path: Path, schema: Any) -> int:
