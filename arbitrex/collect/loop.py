@@ -133,17 +133,11 @@ class Collector:
         deadline = None if duration is None else time.monotonic() + duration
         try:
             positions = self._positions(stop, deadline)
-        except BaseException:
-            source.close()
-            raise
-        if positions is None:  # stopped while waiting for the store
-            self._release()
-            source.close()
-            return self.stats
-        if self.held is not None:
-            self.held.state = source.status
-            self.held.start()
-        try:
+            if positions is None:  # stopped while waiting for the store
+                return self.stats
+            if self.held is not None:
+                self.held.state = source.status
+                self.held.start()
             source.open(positions)
             self.store.mark_start(source.venue, source.fresh_starts)
             while not stop.is_set() and self.lost is None:
