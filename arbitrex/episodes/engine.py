@@ -93,6 +93,10 @@ class EpisodeEngine:
             events.append(self._episode(tick.symbol, pair, run))
         return events
 
+    def symbols(self) -> list[str]:
+        """The symbols fed so far."""
+        return sorted(self._latest)
+
     def open_episodes(self, symbols: tuple[str, ...] = ()) -> list[Episode]:
         """The episodes open now (of ``symbols``; all when empty), by symbol, sell, buy."""
         return [self._episode(symbol, pair, run)

@@ -23,7 +23,7 @@ from arbitrex.episodes.engine import EpisodeEngine
 from arbitrex.history import History, When
 from arbitrex.model.costs import Costs
 from arbitrex.model.episode import EPISODE_FIELDS, Episode
-from arbitrex.model.tick import Tick
+from arbitrex.model.tick import Tick, in_receipt_order
 
 __all__ = ["from_history", "symbols_in", "table"]
 
@@ -55,8 +55,7 @@ def from_history(symbols: Sequence[str] | None = None, venues: Sequence[str] | N
     try:
         per_symbol = []
         for symbol in symbols or symbols_in(source):
-            ticks = sorted(source.read([symbol], venues, start, end),
-                           key=lambda t: (t.recv_ns, t.venue, t.seq))
+            ticks = in_receipt_order(source.read([symbol], venues, start, end))
             per_symbol.append(_episodes(ticks, EpisodeEngine(stale_after_ms=stale_after_ms,
                                                              costs=costs)))
         yield from heapq.merge(*per_symbol, key=_order)

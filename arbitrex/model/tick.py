@@ -11,6 +11,7 @@ before a Tick is built.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,7 +26,8 @@ __all__ = [
     "MT5_TICK_DTYPE", "Position", "RECORD_FIELDS", "STORED_FIELDS", "SYMBOL_RE",
     "TICK_FLAG_ASK", "TICK_FLAG_BID", "TICK_FLAG_LAST", "TICK_FLAG_VOLUME", "Tick",
     "UNNAMED_VENUE", "check_symbol", "decode", "digits_of", "encode", "encode_ndjson",
-    "from_mt5_rows", "from_record", "latest_run", "to_record", "validate",
+    "from_mt5_rows", "from_record", "in_receipt_order", "latest_run", "receipt_key",
+    "to_record", "validate",
 ]
 
 #: The dtype of ``copy_ticks_from``/``copy_ticks_range`` results (docs/MT5.md).
@@ -91,6 +93,26 @@ class Position(NamedTuple):
     seq: int
     broker_msc: int
     same_ms: int
+
+
+def receipt_key(tick: Tick) -> tuple[int, str, int]:
+    """The order ticks of several venues were received in: (``recv_ns``, ``venue``, ``seq``)."""
+    return (tick.recv_ns, tick.venue, tick.seq)
+
+
+def in_receipt_order(ticks: Iterable[Tick]) -> list[Tick]:
+    """``ticks`` in the order they were received (``receipt_key``), each stream's own order
+    kept: the streams are merged, so a collector clock that stepped back never puts a
+    stream's later seq before an earlier one."""
+    streams: dict[tuple[str, str], list[Tick]] = {}
+    for tick in ticks:
+        stream = streams.get((tick.venue, tick.symbol))
+        if stream is None:
+            stream = streams[(tick.venue, tick.symbol)] = []
+        stream.append(tick)
+    if len(streams) <= 1:
+        return next(iter(streams.values()), [])
+    return list(heapq.merge(*streams.values(), key=receipt_key))
 
 
 def latest_run(times_newest_first: Iterable[int]) -> tuple[int, int]:

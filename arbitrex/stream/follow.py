@@ -37,9 +37,10 @@ def _failed(exc: StoreError) -> None:
 
 
 async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
-                 limit: int) -> None:
-    """Follow ``store`` from its head until ``stop`` is set."""
-    cursor = await asyncio.to_thread(store.head)
+                 limit: int, cursor: C | None = None) -> None:
+    """Follow ``store`` from ``cursor`` (default: its head now) until ``stop`` is set."""
+    if cursor is None:
+        cursor = await asyncio.to_thread(store.head)
     if not isinstance(store, NonBlocking):
         await _in_thread(store, dispatch, stop, cursor, limit)
         return

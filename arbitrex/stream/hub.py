@@ -28,15 +28,18 @@ from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.errors import StoreError
 from arbitrex.model import Gap
 from arbitrex.model.costs import NO_COSTS, Costs
-from arbitrex.model.tick import Tick, encode
+from arbitrex.model.episode import Episode
+from arbitrex.model.tick import Tick, encode, in_receipt_order
 from arbitrex.stores.base import Follower, StreamReader
 from arbitrex.stream import protocol as proto
-from arbitrex.stream.fanout import fan_out
+from arbitrex.stream.episodes import LiveEpisodes
+from arbitrex.stream.fanout import Fanned, fan_out
 from arbitrex.stream.follow import follow
 from arbitrex.stream.index import Connection, Index
 from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Bounds, Key, since_of
 from arbitrex.stream.views import BestViews
+from arbitrex.stream.wire import text_frame
 
 __all__ = ["Hub", "Pack"]
 
@@ -90,9 +93,13 @@ class Hub:
         self.drain_timeout = drain_timeout
         self.flush_interval = flush_interval
         self.extra = {"replay": True} if replay else {}
+        # a replay is followed from its first tick, whenever the server starts reading it:
+        # every replayed tick is dispatched (and makes its episodes' states)
+        self.start: Any = follower.head() if replay else None
         self.index = Index()
         self.views = BestViews(store, stale_after_ms=stale_after_ms, costs=costs)
         self.metrics.top_edges = self.top_edges
+        self.episodes = LiveEpisodes(self.metrics, stale_after_ms=stale_after_ms, costs=costs)
         self._held = asyncio.Event()  # set when a client's ticks are held back
         self.metrics.buffered = self.buffered
         self._tasks: set[asyncio.Task[None]] = set()
@@ -126,6 +133,9 @@ class Hub:
     def subscribe(self, client: Connection, op: proto.Subscribe) -> None:
         if op.view == "best":
             self._subscribe_best(client, op.symbols)
+            return
+        if op.view == "episodes":
+            self._subscribe_episodes(client, op.symbols)
             return
         session = client.session
         session.subscribe(op.symbols)  # raises ProtocolError past the cap
@@ -176,6 +186,15 @@ class Hub:
         client.send(proto.subscribed_frame(symbols, view="best"))
         for symbol in symbols:
             self._send_best(client, symbol, snapshot=True)
+
+    def _subscribe_episodes(self, client: Connection, symbols: tuple[str, ...]) -> None:
+        """The episodes of ``symbols``: ``subscribed``, then the open ones (a snapshot)."""
+        client.session.subscribe(symbols, "episodes")  # raises ProtocolError past the cap
+        self.index.subscribe(client, symbols, "episodes")
+        self.metrics.subscriptions = self.index.subscriptions()
+        client.send(proto.subscribed_frame(symbols, view="episodes"))
+        for frame in self.episodes.snapshot(symbols):
+            client.send(frame)
 
     def _streams_of(self, symbols: Sequence[str]) -> list[Key]:
         """The stored (venue, symbol) streams of ``symbols``, in the order of ``symbols``."""
@@ -242,32 +261,63 @@ class Hub:
             self._spawn(client.wire.close(1008, "slow consumer: reconnect with since"))
 
     def dispatch(self, ticks: Sequence[Tick]) -> None:
-        """Deliver freshly stored ticks (store order) to their subscribers."""
+        """Deliver freshly stored ticks to their subscribers, in the order they were
+        received, each tick's episode frames right after it."""
         metrics = self.metrics
         now_ns = time.time_ns()
-        symbols = set()
+        ticks = in_receipt_order(ticks)
         for tick in ticks:
             metrics.ticks_in[tick.symbol] += 1
             metrics.observe(tick.time_msc, tick.recv_ns, now_ns, tick.venue)
-            symbols.add(tick.symbol)
         changed = self.views.take(ticks)
         if ticks:
             metrics.last_tick_recv_ns = ticks[-1].recv_ns
             metrics.last_tick_time_msc = ticks[-1].time_msc
-        fanned = fan_out(ticks, self.index.interested(symbols), extra=self.extra,
-                         max_buffer=self.max_buffer, max_frames=self.max_frames,
-                         metrics=metrics)
+        touched: set[Connection] = set()
+        start = 0
+        for i, episodes in self.episodes.take(ticks):
+            watchers = self.index.interested((episodes[0].symbol,), "episodes")
+            if watchers:  # cut here: the tick's frame, then its episodes
+                self._fan_out(ticks[start:i + 1], touched)
+                start = i + 1
+                touched.update(self._queue_episodes(episodes, watchers))
+        if start < len(ticks):
+            self._fan_out(ticks[start:], touched)
+        if changed:
+            touched.update(self._queue_views(changed))
+        for client in touched:  # each client's dispatch, ticks then views, in one write
+            client.flush()
+
+    def _fan_out(self, ticks: Sequence[Tick], touched: set[Connection]) -> None:
+        """Queue ``ticks`` to their subscribers (``fan_out``) and see to what it left."""
+        fanned: Fanned = fan_out(ticks, self.index.interested({t.symbol for t in ticks}),
+                                 extra=self.extra, max_buffer=self.max_buffer,
+                                 max_frames=self.max_frames, metrics=self.metrics)
         for client, key in fanned.behind:
             self._spawn(self._catch_up(client, key))
         if fanned.held:
             self._held.set()  # the flush loop watches for the client to drain
         for client in fanned.slow:
             self._slow(client)
-        touched = set(fanned.queued)
-        if changed:
-            touched.update(self._queue_views(changed))
-        for client in touched:  # each client's dispatch, ticks then views, in one write
-            client.flush()
+        touched.update(fanned.queued)
+
+    def _queue_episodes(self, episodes: list[Episode], clients: set[Connection]
+                        ) -> list[Connection]:
+        """Queue one tick's episode frames to ``clients`` (owed to a client over its
+        bound); the clients queued to."""
+        messages = [proto.episode_frame(e) for e in episodes]
+        wire = b"".join(map(text_frame, messages))
+        queued = []
+        for client in clients:
+            if client.closing:
+                continue
+            if client.wire.over(self.max_buffer, self.max_frames):
+                for message in messages:
+                    client.session.owe_episode(message)
+                self._held.set()
+            elif client.wire.queue(messages, wire):
+                queued.append(client)
+        return queued
 
     def _queue_views(self, symbols: set[str]) -> list[Connection]:
         """Queue a ``best`` frame per changed symbol to each client holding its view (one
@@ -327,6 +377,14 @@ class Hub:
             client.flush_batch()
             for symbol in session.take_owed():
                 self._send_best(client, symbol)
+            owed, dropped = session.take_owed_episodes()
+            for frame in owed:
+                client.send(frame)
+            if dropped:  # what is open now, since some frames did not fit
+                self.metrics.episode_frames_dropped += dropped
+                log.info("a slow client missed %d episode frames: sent it a snapshot", dropped)
+                for frame in self.episodes.snapshot(sorted(session.episodes)):
+                    client.send(frame)
 
     # Catching up from the store
 
@@ -385,10 +443,20 @@ class Hub:
     # The loops
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the store (``follow``) and flush slow clients until ``stop`` is set."""
+        """Follow the store (``follow``) and flush slow clients until ``stop`` is set. The
+        episodes start from the latest stored tick of each stream, taken after the head the
+        following starts at (a replay is followed from its first tick instead)."""
+        cursor = self.start
+        if cursor is None:
+            try:
+                cursor = await asyncio.to_thread(self.follower.head)
+            except StoreError as exc:  # follow() waits for the store
+                log.warning("the store cannot be read yet: %s", exc)
+            self.episodes.seed(self.store)
         flusher = asyncio.ensure_future(self._flush_loop(stop))
         try:
-            await follow(self.follower, self.dispatch, stop, limit=self.follow_batch)
+            await follow(self.follower, self.dispatch, stop, limit=self.follow_batch,
+                         cursor=cursor)
         finally:
             flusher.cancel()
             for task in list(self._tasks):

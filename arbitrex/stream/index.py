@@ -65,6 +65,7 @@ class Index:
         self.clients.discard(client)
         self.unsubscribe(client, client.session.symbols)
         self.unsubscribe(client, client.session.best, "best")
+        self.unsubscribe(client, client.session.episodes, "episodes")
 
     def subscribe(self, client: Connection, symbols: Iterable[str], view: str = "ticks") -> None:
         by_symbol = self.views[view]

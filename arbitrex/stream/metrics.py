@@ -23,7 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["Buckets", "LAG_BUCKETS", "LATENCY_BUCKETS", "ServerMetrics"]
+__all__ = ["Buckets", "EPISODE_BUCKETS", "LAG_BUCKETS", "LATENCY_BUCKETS", "ServerMetrics"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                    10, 30, 60)
@@ -31,6 +31,10 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5
 # ahead) it counts as 0: Prometheus histograms with negative buckets have no sum or count.
 LAG_BUCKETS = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                10.0, 60.0, 3600.0)
+
+# How long episodes last, in seconds: most close within a broker's feed latency (0.1-1 s).
+EPISODE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+                   1800.0)
 
 
 class Buckets:
@@ -73,6 +77,10 @@ class ServerMetrics:
         self.top_edges: Callable[[], dict[str, float | None]] = dict  # when scraped
         self.latency = {since: Buckets(LATENCY_BUCKETS) for since in ("event", "receive")}
         self.venue_lag: dict[str, Buckets] = {}
+        self.episodes_ended: Counter[tuple[str, str, str]] = Counter()  # (symbol, sell, buy)
+        self.episode_duration: dict[str, Buckets] = {}  # symbol -> seconds
+        self.episodes_open: Callable[[], dict[str, int]] = dict  # symbol -> open, when scraped
+        self.episode_frames_dropped = 0
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Exporter(self))
 
@@ -85,6 +93,14 @@ class ServerMetrics:
         if lag is None:
             lag = self.venue_lag[venue] = Buckets(LAG_BUCKETS)
         lag.observe(max(0.0, recv_ns / 1e9 - time_msc / 1e3))
+
+    def ended(self, symbol: str, sell: str, buy: str, duration_ms: float) -> None:
+        """One episode ended."""
+        self.episodes_ended[(symbol, sell, buy)] += 1
+        buckets = self.episode_duration.get(symbol)
+        if buckets is None:
+            buckets = self.episode_duration[symbol] = Buckets(EPISODE_BUCKETS)
+        buckets.observe(duration_ms / 1e3)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -149,7 +165,32 @@ class _Exporter(Collector):
             if top is not None:
                 edge.add_metric([symbol], top)
         yield edge
+        yield from _episodes(m)
         age = (time.time_ns() - m.last_tick_recv_ns) / 1e9 if m.last_tick_recv_ns else 0.0
         yield GaugeMetricFamily("arbitrex_last_tick_age_seconds",
                                 "Seconds since the collector received the newest tick served.",
                                 value=age)
+
+
+def _episodes(m: ServerMetrics) -> Iterator[Metric]:
+    ended = CounterMetricFamily("arbitrex_episodes", "Episodes that ended (a pair's net edge "
+                                "above zero, then not), by symbol and pair.",
+                                labels=["symbol", "sell", "buy"])
+    for labels, n in sorted(m.episodes_ended.items()):
+        ended.add_metric(list(labels), n)
+    yield ended
+    duration = HistogramMetricFamily("arbitrex_episode_duration_seconds",
+                                     "How long ended episodes lasted, on the receive clock.",
+                                     labels=["symbol"])
+    for symbol, buckets in sorted(m.episode_duration.items()):
+        duration.add_metric([symbol], buckets.cumulative(), sum_value=buckets.total)
+    yield duration
+    opened = GaugeMetricFamily("arbitrex_episodes_open", "Episodes open now, by symbol.",
+                               labels=["symbol"])
+    for symbol, n in sorted(m.episodes_open().items()):
+        opened.add_metric([symbol], n)
+    yield opened
+    yield CounterMetricFamily("arbitrex_episode_frames_dropped",
+                              "Episode frames a slow client's bound could not hold (it got "
+                              "a snapshot of the open episodes instead).",
+                              value=m.episode_frames_dropped)

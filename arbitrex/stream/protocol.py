@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 
 from arbitrex.errors import ProtocolError, TickError
+from arbitrex.model.episode import Episode
 from arbitrex.model.gap import Gap
 from arbitrex.model.tick import check_symbol
 
 __all__ = [
     "ClientOp", "MAX_FRAME_BYTES", "MAX_SYMBOLS_PER_FRAME", "PONG", "Ping", "Subscribe",
-    "Unsubscribe", "VIEWS", "error_frame", "gap_frame", "parse_client_frame",
+    "Unsubscribe", "VIEWS", "episode_frame", "error_frame", "gap_frame", "parse_client_frame",
     "parse_query_symbols", "parse_symbols", "subscribed_frame", "ticks_frame",
     "unsubscribed_frame",
 ]
@@ -26,7 +27,8 @@ __all__ = [
 # Limits
 MAX_FRAME_BYTES = 64 * 1024  # larger client frames are closed with 1009
 MAX_SYMBOLS_PER_FRAME = 1024
-VIEWS = ("ticks", "best")  # what a subscription is to: the ticks, or the cross-venue view
+VIEWS = ("ticks", "best", "episodes")  # a subscription is to the ticks, the cross-venue
+# view, or the episodes of a symbol
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def _parse_view(value: Any) -> str:
     if value is None:
         return "ticks"
     if value not in VIEWS:
-        raise ProtocolError("bad_request", '"view" must be "ticks" or "best"')
+        raise ProtocolError("bad_request", '"view" must be "ticks", "best" or "episodes"')
     return str(value)
 
 
@@ -162,6 +164,10 @@ def ticks_frame(records: Iterable[bytes]) -> bytes:
 
 def gap_frame(gap: Gap) -> bytes:
     return _dump(gap.record())
+
+
+def episode_frame(episode: Episode, *, snapshot: bool = False) -> bytes:
+    return _dump(episode.record(snapshot=True) if snapshot else episode.record())
 
 
 def error_frame(code: str, message: str) -> bytes:

@@ -14,12 +14,16 @@ A subscription is decided here too (``plan_subscribe``): per stream, the stored 
 
 A session may hold the cross-venue view of a symbol (``best``) as well as, or instead of,
 its ticks. For a symbol held in both views, ``book`` keeps the latest tick sent of each
-venue, so that every ``best`` frame is cut from exactly the ticks sent before it.
+venue, so that every ``best`` frame is cut from exactly the ticks sent before it. It may
+hold a symbol's episodes too (``episodes``): the frames the server's engine makes, which a
+client over its bound is owed (at most ``MAX_OWED_EPISODES``; beyond that the oldest are
+dropped, and once it drains it gets the open episodes again as a snapshot).
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -34,6 +38,9 @@ __all__ = [
 ]
 
 Key = tuple[str, str]  # (venue, symbol)
+
+# Limits
+MAX_OWED_EPISODES = 1024  # episode frames kept for a client over its bound
 
 
 class Run(NamedTuple):
@@ -122,6 +129,10 @@ class Session:
         self.best: set[str] = set()  # held in the cross-venue view
         self.book = Book()  # the latest tick sent per venue, of symbols held in both views
         self.best_owed: set[str] = set()  # best frames held back while the client was slow
+        self.episodes: set[str] = set()  # held in the episodes view
+        # episode frames held back while the client was slow, and how many did not fit
+        self.episodes_owed: deque[bytes] = deque(maxlen=MAX_OWED_EPISODES)
+        self.episodes_dropped = 0
         self.batch = False
         self.sent: dict[Key, int] = {}
         self.catching_up: set[Key] = set()
@@ -131,13 +142,18 @@ class Session:
     def subscribe(self, symbols: tuple[str, ...], view: str = "ticks") -> list[str]:
         """Add symbols to a view; return the ones that are new to it. Refuses to hold more
         than ``max_symbols`` symbols, both views together."""
-        held = self.best if view == "best" else self.symbols
+        held = self.held(view)
         new = [s for s in symbols if s not in held]
-        if len(self.symbols | self.best | set(new)) > self.max_symbols:
+        if len(self.symbols | self.best | self.episodes | set(new)) > self.max_symbols:
             raise ProtocolError("too_many_symbols",
                                 f"at most {self.max_symbols} symbols per connection")
         held.update(new)
         return new
+
+    def held(self, view: str) -> set[str]:
+        """The symbols held in ``view``."""
+        return self.best if view == "best" else self.episodes if view == "episodes" \
+            else self.symbols
 
     def both(self, symbol: str) -> bool:
         """Whether the session holds both views of ``symbol``."""
@@ -178,6 +194,9 @@ class Session:
         if view == "best":
             self.best.difference_update(symbols)
             self.best_owed.difference_update(symbols)
+            return
+        if view == "episodes":
+            self.episodes.difference_update(symbols)
             return
         gone = self.symbols.intersection(symbols)
         self.symbols.difference_update(gone)
@@ -257,7 +276,21 @@ class Session:
 
     def owes(self) -> bool:
         """Whether something was held back while the client was slow."""
-        return bool(self.pending or self.best_owed)
+        return bool(self.pending or self.best_owed or self.episodes_owed
+                    or self.episodes_dropped)
+
+    def owe_episode(self, frame: bytes) -> None:
+        """Hold an episode frame for when the client drains (the oldest goes when full)."""
+        if len(self.episodes_owed) == self.episodes_owed.maxlen:
+            self.episodes_dropped += 1
+        self.episodes_owed.append(frame)
+
+    def take_owed_episodes(self) -> tuple[list[bytes], int]:
+        """The episode frames held back, oldest first, and how many were dropped; cleared."""
+        owed, dropped = list(self.episodes_owed), self.episodes_dropped
+        self.episodes_owed.clear()
+        self.episodes_dropped = 0
+        return owed, dropped
 
     def take_owed(self) -> list[str]:
         """The symbols whose best frame was held back, sorted; cleared."""

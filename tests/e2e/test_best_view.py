@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.request
 
 from websockets.sync.client import connect
 
@@ -98,3 +99,14 @@ def test_replay_serves_the_same_view_from_replayed_ticks(arbitrex):
     live = consolidate("EURUSD", {v: t for v, t in final.items() if t is not None})
     # the replay's view of the last ticks is the live one (the lag kept: recv_ns replayed)
     assert {k: v for k, v in last.items() if k != "snapshot"} == json.loads(live.encode())
+    # and its episodes: the replayed ticks opened and ended some, counted on /metrics; a
+    # client asking now gets those still open as a snapshot
+    with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        ws.send(json.dumps({"op": "subscribe", "symbols": ["EURUSD"], "view": "episodes"}))
+        assert recv_json(ws) == {"type": "subscribed", "symbols": ["EURUSD"],
+                                 "view": "episodes"}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        metrics = reply.read().decode()
+    ended = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+             if line.startswith('arbitrex_episodes_total{') and 'symbol="EURUSD"' in line]
+    assert sum(ended) > 0, metrics

@@ -111,6 +111,20 @@ def test_page_shows_the_cross_venue_view_of_three_brokers(arbitrex, browser):
         ".some((x, i) => i % 4 === 3 && x > 0)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-page-best.png"))
+    # the episodes strip: ended ones with duration and peak, and, once one is open, it with
+    # a running duration (the latency between the brokers keeps opening them)
+    strip = view.locator(".episodes")
+    strip.locator("li.ended").first.wait_for(timeout=30_000)
+    ended = strip.locator("li.ended").first.inner_text()
+    assert "peak +" in ended and "closed by" in ended and ("ms" in ended or " s" in ended)
+    opened = page.wait_for_function(  # one look: episodes open and close within a second
+        "() => document.querySelector('[data-view=\"EURUSD\"] .open-list li.open')"
+        " && window.arbitrex.episodes.get('EURUSD').open.size"
+        " && [...window.arbitrex.episodes.get('EURUSD').open.values()]",
+        timeout=30_000).json_value()
+    assert opened and all(e["state"] == "open" and e["end_ns"] is None for e in opened)
+    page.screenshot(path=str(ARTIFACTS / "demo-page-episodes.png"))
+    view.screenshot(path=str(ARTIFACTS / "demo-page-episodes-card.png"))
     # a stricter server (stale after 30 ms): rows of venues behind the newest are dimmed
     strict = arbitrex.serve("--stale-after-ms", "30")
     page.goto(f"http://127.0.0.1:{strict}/?symbols=EURUSD")
