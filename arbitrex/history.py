@@ -40,7 +40,7 @@ from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable, RangeReader
 
 __all__ = [
-    "History", "When", "bars", "count", "epoch_ms", "numbered", "of_file", "order_key",
+    "History", "When", "bars", "by_stream", "count", "epoch_ms", "numbered", "of_file", "order_key",
     "ordered", "read", "table",
 ]
 
@@ -57,6 +57,15 @@ def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence
     """The ticks with from_msc <= time_msc < to_msc of the store and of the archive under
     ``archive`` (when given), merged across streams; each seq of a stream once (a day being
     archived may be in both for a moment)."""
+    return heapq.merge(*by_stream(store, symbols=symbols, venues=venues, from_msc=from_msc,
+                                  to_msc=to_msc, archive=archive), key=order_key)
+
+
+def by_stream(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence[str] = (),
+              from_msc: int = 0, to_msc: int = END_OF_TIME, archive: Path | None = None
+              ) -> list[Iterator[Tick]]:
+    """``ordered``'s ticks stream by stream (venue, symbol order): each stream's store and
+    archive in (time_msc, seq) order, each seq once, not merged across streams."""
     def wanted(venue: str, symbol: str) -> bool:
         return (not symbols or symbol in symbols) and (not venues or venue in venues)
 
@@ -69,7 +78,7 @@ def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence
     streams = sorted({k for k in store.streams() if wanted(*k)} | set(days))
     cursors = []
     for venue, symbol in streams:
-        stored: Iterable[Tick]
+        stored: Iterator[Tick]
         if isinstance(store, Archivable):  # each stream in (time_msc, seq) order
             stored = store.iter_stream(venue, symbol, from_msc, to_msc, chunk=2000)
         else:  # in seq order: the same wherever a stream's times follow its seqs
@@ -83,7 +92,7 @@ def ordered(store: RangeReader, *, symbols: Sequence[str] = (), venues: Sequence
                              else archive_files.read(path, key)))
             stored = _once(heapq.merge(old, stored, key=_time_seq))
         cursors.append(stored)
-    return heapq.merge(*cursors, key=order_key)
+    return cursors
 
 
 def _time_seq(tick: Tick) -> tuple[int, int]:
@@ -178,6 +187,16 @@ class History:
         return ordered(self.store, symbols=symbols or (), venues=venues or (),
                        from_msc=epoch_ms(start, "start") or 0,
                        to_msc=END_OF_TIME if to_msc is None else to_msc, archive=self.archive)
+
+    def streams(self, symbols: Sequence[str] | None = None,
+                venues: Sequence[str] | None = None, start: When = None, end: When = None
+                ) -> list[Iterator[Tick]]:
+        """``read``'s ticks stream by stream, not merged (``by_stream``)."""
+        to_msc = epoch_ms(end, "end")
+        return by_stream(self.store, symbols=symbols or (), venues=venues or (),
+                         from_msc=epoch_ms(start, "start") or 0,
+                         to_msc=END_OF_TIME if to_msc is None else to_msc,
+                         archive=self.archive)
 
     def bars(self, width: str | int, symbols: Sequence[str] | None = None,
              venues: Sequence[str] | None = None, start: When = None, end: When = None

@@ -1,15 +1,18 @@
 """Benchmark clients, in their own process: N WebSocket connections that read and count.
 
     python scripts/bench_clients.py URL N SECONDS [--latency] [--stalled M] [--since] [--batch]
-                                    [--best]
+                                    [--best] [--episodes]
 
 Prints one JSON line: frames and ticks received, and (with --latency) samples of
 now - recv_ns (``lat_us``) and of now - time_msc (``event_us``, the feed's event time, ms
 resolution) in microseconds, taken after --warmup seconds from one frame in --sample.
 With --best each connection also holds the cross-venue view, and (with --latency) one
 ``best`` frame in --sample is sampled (``best_us``: now - when the newest tick it reflects
-was received, from its venues' ``time_msc`` + ``lag_ms``). Stalled connections complete
-the handshake and never read. With --expect N the process ends once N ticks have come.
+was received, from its venues' ``time_msc`` + ``lag_ms``). With --episodes each connection
+holds the episodes view too, and (with --latency) every ``episode`` frame but the snapshot
+is sampled (``episode_us``: now - the ``recv_ns`` of the tick that opened or ended it).
+Stalled connections complete the handshake and never read. With --expect N the process
+ends once N ticks have come.
 
 The clients are deliberately lean (an ``asyncio.Protocol`` that parses server frames by
 hand, answers pings, and parses JSON with orjson only when measuring latency): they share
@@ -79,6 +82,8 @@ class Reader(asyncio.Protocol):
             ops.append(op)
         if self.a.best:
             ops.append({"op": "subscribe", "symbols": self.symbols, "view": "best"})
+        if self.a.episodes:
+            ops.append({"op": "subscribe", "symbols": self.symbols, "view": "episodes"})
         for op in ops:
             self.transport.write(client_frame(1, orjson.dumps(op)))  # type: ignore[union-attr]
 
@@ -131,16 +136,11 @@ class Reader(asyncio.Protocol):
             return
         stats["frames"] += 1
         stats["last_at"] = time.monotonic()
+        if payload.startswith(b'{"type":"episode"'):
+            self.episode(payload)
+            return
         if payload.startswith(b'{"type":"best"'):
-            stats["bests"] += 1
-            if self.a.latency and stats["last_at"] >= self.a.measure_from \
-                    and stats["bests"] % self.a.sample == 0:
-                now_us = time.time_ns() // 1000
-                view = orjson.loads(payload)
-                if "snapshot" not in view:
-                    received = max(q["time_msc"] * 1000 + q["lag_ms"] * 1000
-                                   for q in view["venues"].values())
-                    stats["best"].append(int(now_us - received))
+            self.best(payload)
             return
         if self.a.latency and stats["last_at"] >= self.a.measure_from \
                 and stats["frames"] % self.a.sample == 0:
@@ -158,6 +158,29 @@ class Reader(asyncio.Protocol):
             stats["ticks"] += b'"snapshot"' not in payload
         if self.a.expect and stats["ticks"] >= self.a.expect and not self.done.done():
             self.done.set_result(None)
+
+
+    def episode(self, payload: bytes) -> None:
+        stats = self.stats
+        stats["episodes"] += 1
+        if self.a.latency and stats["last_at"] >= self.a.measure_from:
+            now_ns = time.time_ns()
+            episode = orjson.loads(payload)
+            if "snapshot" not in episode:
+                made = episode["end_ns"] or episode["start_ns"]
+                stats["episode"].append((now_ns - made) // 1000)
+
+    def best(self, payload: bytes) -> None:
+        stats = self.stats
+        stats["bests"] += 1
+        if self.a.latency and stats["last_at"] >= self.a.measure_from \
+                and stats["bests"] % self.a.sample == 0:
+            now_us = time.time_ns() // 1000
+            view = orjson.loads(payload)
+            if "snapshot" not in view:
+                received = max(q["time_msc"] * 1000 + q["lag_ms"] * 1000
+                               for q in view["venues"].values())
+                stats["best"].append(int(now_us - received))
 
 
 async def client(url: str, stats: dict, deadline: float, a: argparse.Namespace) -> None:
@@ -192,6 +215,7 @@ async def main() -> None:
     ap.add_argument("--since", action="store_true", help="resume from seq 0, batched")
     ap.add_argument("--batch", action="store_true", help='subscribe with "batch": true')
     ap.add_argument("--best", action="store_true", help="hold the cross-venue view too")
+    ap.add_argument("--episodes", action="store_true", help="hold the episodes view too")
     ap.add_argument("--expect", type=int, default=0, help="end once this many ticks came")
     ap.add_argument("--sample", type=int, default=1,
                     help="with --latency, parse one frame in this many for samples (the "
@@ -201,8 +225,8 @@ async def main() -> None:
     a = ap.parse_args()
     a.measure_from = time.monotonic() + a.warmup
     socks = [stalled(a.url) for _ in range(a.stalled)]
-    stats = {"frames": 0, "ticks": 0, "bests": 0, "open": 0, "lat": [], "event": [],
-             "best": [], "last_at": 0.0}
+    stats = {"frames": 0, "ticks": 0, "bests": 0, "episodes": 0, "open": 0, "lat": [],
+             "event": [], "best": [], "episode": [], "last_at": 0.0}
     start = time.monotonic()
     deadline = start + a.seconds
     tasks = [asyncio.create_task(client(a.url, stats, deadline, a)) for _ in range(a.n)]
@@ -214,6 +238,8 @@ async def main() -> None:
     step = max(1, len(lat) // 20000)
     stats["lat_us"], stats["event_us"] = lat[::step], event[::step]
     stats["best_us"] = best[::max(1, len(best) // 20000)]
+    episodes = stats.pop("episode")
+    stats["episode_us"] = episodes[::max(1, len(episodes) // 20000)]
     print(json.dumps(stats))
     sys.stdout.flush()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def from_history(symbols: Sequence[str] | None = None, venues: Sequence[str] | N
     try:
         per_symbol = []
         for symbol in symbols or symbols_in(source):
-            ticks = in_receipt_order(source.read([symbol], venues, start, end))
+            ticks = in_receipt_order(chain.from_iterable(source.streams([symbol], venues,
+                                                                        start, end)))
             per_symbol.append(_episodes(ticks, EpisodeEngine(stale_after_ms=stale_after_ms,
                                                              costs=costs)))
         yield from heapq.merge(*per_symbol, key=_order)

@@ -9,7 +9,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Best", "Edge", "Quote"]
+__all__ = ["EDGE_DECIMALS", "Best", "Edge", "Quote"]
+
+#: Edges are differences of prices: rounded to this many decimals, so that 0.00002 stays
+#: 0.00002 (the view and the episodes round them alike).
+EDGE_DECIMALS = 10
 
 
 class Quote(NamedTuple):

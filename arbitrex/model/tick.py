@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -100,18 +101,26 @@ def receipt_key(tick: Tick) -> tuple[int, str, int]:
     return (tick.recv_ns, tick.venue, tick.seq)
 
 
+_RECEIPT = operator.attrgetter("recv_ns", "venue", "seq")  # receipt_key, in C
+
+
 def in_receipt_order(ticks: Iterable[Tick]) -> list[Tick]:
     """``ticks`` in the order they were received (``receipt_key``), each stream's own order
-    kept: the streams are merged, so a collector clock that stepped back never puts a
-    stream's later seq before an earlier one."""
+    kept: should a collector's clock have stepped back (a stream's seqs no longer rising
+    once sorted), the streams are merged instead, so a later seq never comes first."""
+    given = list(ticks)
+    ordered = sorted(given, key=_RECEIPT)
+    last: dict[tuple[str, str], int] = {}
+    for tick in ordered:
+        key = (tick.venue, tick.symbol)
+        if last.get(key, -1) >= tick.seq:
+            break
+        last[key] = tick.seq
+    else:
+        return ordered
     streams: dict[tuple[str, str], list[Tick]] = {}
-    for tick in ticks:
-        stream = streams.get((tick.venue, tick.symbol))
-        if stream is None:
-            stream = streams[(tick.venue, tick.symbol)] = []
-        stream.append(tick)
-    if len(streams) <= 1:
-        return next(iter(streams.values()), [])
+    for tick in given:
+        streams.setdefault((tick.venue, tick.symbol), []).append(tick)
     return list(heapq.merge(*streams.values(), key=receipt_key))
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from arbitrex.constants import STALE_AFTER_MS
-from arbitrex.model.best import Best, Edge, Quote
+from arbitrex.model.best import EDGE_DECIMALS, Best, Edge, Quote
 from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 
 __all__ = ["Book", "consolidate", "lag_ms"]
 
-_DECIMALS = 10  # edges are differences of prices: rounded, so that 0.00002 stays 0.00002
 
 
 def lag_ms(tick: Tick) -> float:
@@ -56,13 +55,13 @@ def consolidate(symbol: str, latest: Mapping[str, Tick], *,
     # by net (descending), then sell, then buy: sorted as (-net, sell, buy)
     if costs:
         cost = {venue: costs.of(venue, symbol) for venue in live}
-        order = sorted([(-round(edge - cost[sell] - cost[buy], _DECIMALS), sell, buy, edge)
+        order = sorted([(-round(edge - cost[sell] - cost[buy], EDGE_DECIMALS), sell, buy, edge)
                         for sell in live for buy in live if sell != buy
-                        for edge in (round(quotes[sell].bid - quotes[buy].ask, _DECIMALS),)])
+                        for edge in (round(quotes[sell].bid - quotes[buy].ask, EDGE_DECIMALS),)])
         edges = tuple([new(Edge, (sell, buy, edge + 0.0, -neg + 0.0))
                        for neg, sell, buy, edge in order])
     else:
-        plain = sorted([(-round(quotes[sell].bid - quotes[buy].ask, _DECIMALS), sell, buy)
+        plain = sorted([(-round(quotes[sell].bid - quotes[buy].ask, EDGE_DECIMALS), sell, buy)
                         for sell in live for buy in live if sell != buy])
         edges = tuple([new(Edge, (sell, buy, -neg + 0.0, -neg + 0.0))
                        for neg, sell, buy in plain])

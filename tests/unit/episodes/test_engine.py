@@ -11,6 +11,7 @@ from arbitrex.episodes.engine import EpisodeEngine
 from arbitrex.model import Episode
 from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
+from arbitrex.stream.best import consolidate
 
 STALE = 50  # ms: small, so that the generated ticks go stale and fresh again
 
@@ -146,6 +147,20 @@ def feeds(draw: st.DrawFn) -> tuple[list[Tick], Costs]:
 def test_the_engine_finds_the_episodes_the_definition_gives(feed):
     ticks, costs = feed
     same(engine_episodes(ticks, costs), reference(ticks, costs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(feeds())
+def test_each_state_opens_the_pairs_the_best_frame_gives_a_positive_net(feed):
+    ticks, costs = feed
+    engine = EpisodeEngine(stale_after_ms=STALE, costs=costs)
+    for symbol, states in states_of(ticks).items():
+        for _, state in states:
+            view = consolidate(symbol, state, stale_after_ms=STALE, costs=costs)
+            newest, live, open_now = engine._state(symbol, state)
+            assert newest == view.time_msc
+            assert live == {v for v, q in view.venues.items() if not q.stale}
+            assert open_now == {(e.sell, e.buy): e.net for e in view.edges if e.net > 0}
 
 
 def tick(venue: str, seq: int, bid: float, ask: float, ms: int, ns: int) -> Tick:

@@ -1,0 +1,252 @@
+"""The episodes' benchmarks, side by side in one run (issue: episodes).
+
+    python scripts/bench_episodes.py                           # 10 million ticks, ~8 minutes
+    python scripts/bench_episodes.py --ticks 1000000 --quick   # about two minutes
+    python scripts/bench_episodes.py --out docs/BENCHMARKS.md  # and replace its section
+
+- History: a store of N ticks (three venues quoting four symbols over three days; each
+  venue follows one random walk per symbol with its own feed latency and spread, so their
+  quotes cross as real brokers' do) written with plain executemany into arbitrex's schema;
+  then, in process and in the same run, `export` of the whole range (history.ordered and
+  the NDJSON writer, into a file) beside `arbitrex.episodes.from_history` over the same
+  range: ticks/s each, and the peak RSS the episodes took (a symbol's ticks are held in
+  memory to be put in receipt order).
+- serve: three simulated brokers (collect --venues icm,pepper,oanda) over three symbols at
+  1,000 ticks/s into SQLite, 10 clients (scripts/bench_clients.py) holding the best view,
+  beside the same clients holding the best and the episodes views, alternated (A B A B);
+  serve's CPU from /proc; in the episodes windows, every episode frame's latency (now minus
+  the recv_ns of the tick that opened or ended it).
+The work folder is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench_best import SYMBOLS as SERVED  # noqa: E402
+from bench_best import collect, pct, serve  # noqa: E402
+from benchlib.harness import (  # noqa: E402
+    clients,
+    commit,
+    cpu_seconds,
+    replace_section,
+    results,
+    stop_all,
+)
+
+from arbitrex import formats, history  # noqa: E402
+from arbitrex.constants import DAY_MS  # noqa: E402
+from arbitrex.episodes import from_history  # noqa: E402
+from arbitrex.history import History  # noqa: E402
+from arbitrex.model.costs import NO_COSTS  # noqa: E402
+from arbitrex.stores.sqlite import INSERT, SCHEMA, SqliteStore  # noqa: E402
+
+SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
+VENUES = {"icm": (15, 2), "pepper": (140, 3), "oanda": (330, 5)}  # latency ms, spread pts
+POINT = {"EURUSD": 1e-5, "GBPUSD": 1e-5, "USDJPY": 1e-3, "XAUUSD": 1e-2}
+MID = {"EURUSD": 1.085, "GBPUSD": 1.27, "USDJPY": 151.2, "XAUUSD": 2650.0}
+
+
+def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
+    """N ticks over ``days`` days ending at today's UTC midnight: at each step one venue
+    quotes one symbol's mid as it was its latency ago (a random walk in points)."""
+    start = (int(time.time() * 1000) // DAY_MS - days) * DAY_MS
+    step_ms = days * DAY_MS / n
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    rng = random.Random(7)
+    walk = dict.fromkeys(SYMBOLS, 0)  # the mid, in points from MID
+    history_of: dict[str, list[tuple[float, int]]] = {s: [] for s in SYMBOLS}
+    seqs = {(v, s): 0 for v in VENUES for s in SYMBOLS}
+    venues = list(VENUES)
+    began = time.monotonic()
+    written = 0
+    while written < n and time.monotonic() - began < max_seconds:
+        rows = []
+        for i in range(written, min(n, written + 100_000)):
+            symbol = SYMBOLS[i % len(SYMBOLS)]
+            venue = venues[rng.randrange(3)]
+            now = start + i * step_ms
+            walk[symbol] += rng.randint(-4, 4)
+            past = history_of[symbol]
+            past.append((now, walk[symbol]))
+            if len(past) > 4000:
+                del past[:2000]
+            latency, spread = VENUES[venue]
+            seen = next((w for t, w in reversed(past) if t <= now - latency), past[0][1])
+            bid = round(MID[symbol] + seen * POINT[symbol], 6)
+            ask = round(bid + (spread + rng.randint(0, 3)) * POINT[symbol], 6)
+            seqs[(venue, symbol)] += 1
+            ms = int(now)
+            rows.append((venue, symbol, seqs[(venue, symbol)], ms, bid, ask, 0.0, 0, 0.0, 6,
+                         ms * 1_000_000 + latency * 1_000_000 + rng.randrange(1_000_000), ms))
+        db.execute("BEGIN")
+        db.executemany(INSERT, rows)
+        db.execute("COMMIT")
+        written += len(rows)
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO streams (venue, symbol, last_seq) VALUES (?,?,?)",
+                   [(*k, v) for k, v in seqs.items()])
+    db.execute("COMMIT")
+    db.close()
+    return {"ticks": written, "seconds": time.monotonic() - began, "days": days,
+            "bytes": path.stat().st_size}
+
+
+def rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def history_run(db: Path, tmp: Path) -> dict:
+    store = SqliteStore(db)
+    try:
+        began = time.perf_counter()
+        exported = formats.write(history.ordered(store), tmp / "all.ndjson", "ndjson")
+        export_s = time.perf_counter() - began
+        (tmp / "all.ndjson").unlink()
+        rss_before = rss_peak_mb()
+        began = time.perf_counter()
+        found = closed = 0
+        for episode in from_history(history=History(store, None), stale_after_ms=10_000,
+                                    costs=NO_COSTS):
+            found += 1
+            closed += episode.state == "closed"
+        episodes_s = time.perf_counter() - began
+    finally:
+        store.close()
+    return {"ticks": exported, "export_s": export_s, "export_tps": exported / export_s,
+            "episodes_s": episodes_s, "episodes_tps": exported / episodes_s,
+            "episodes": found, "closed": closed, "rss_before_mb": rss_before,
+            "rss_peak_mb": rss_peak_mb()}
+
+
+def serve_run(episodes: bool, seconds: float, tmp: Path, env: dict) -> dict:
+    """serve's CPU at 1,000 ticks/s over three venues, 10 clients holding the best view
+    (and the episodes view); episode frame latency when they hold it."""
+    name = f"{'episodes' if episodes else 'best'}-{time.monotonic_ns()}"
+    e = dict(env, SQLITE_PATH=str(tmp / f"{name}.db"))
+    feed = collect(333, name, e, tmp)
+    server, port = serve(name, e, tmp)
+    try:
+        flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
+        if episodes:
+            flags.append("--episodes")
+        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SERVED}", 10, seconds + 3, *flags)
+        time.sleep(2)  # connected, snapshots sent: the window starts
+        c0 = cpu_seconds(server.pid)
+        time.sleep(seconds)
+        cpu = 100 * (cpu_seconds(server.pid) - c0) / seconds
+        got = results([crowd])[0]
+    finally:
+        stop_all(feed, server)
+    if got["ticks"] < 0.5 * 1000 * seconds * 10 or got["bests"] == 0 or (
+            episodes and got["episodes"] == 0):
+        raise RuntimeError(f"the run did not deliver: {got}")
+    lat = got["episode_us"]
+    return {"episodes": episodes, "cpu_pct": cpu, "episode_frames": got["episodes"],
+            "episode_samples": len(lat), "episode_p50_ms": pct(lat, 0.5),
+            "episode_p99_ms": pct(lat, 0.99), "ticks": got["ticks"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=10_000_000)
+    ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="5 s serve windows, one pair")
+    ap.add_argument("--only", choices=("history", "serve"), help="run one part")
+    ap.add_argument("--max-minutes", type=float, default=10, help="bound the generation")
+    ap.add_argument("--out", type=Path, help="replace the episodes section of this file")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-episodes-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
+                                                                      "TICK_", "KAFKA"))}
+    env["LOG_LEVEL"] = "INFO"
+    r: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": [],
+               "quick": a.quick}
+    began = time.monotonic()
+    try:
+        if a.only != "serve":
+            r["store"] = generate(tmp / "big.db", a.ticks, a.days, a.max_minutes * 60)
+            print(f"{time.monotonic() - began:6.1f} s  store {r['store']}", flush=True)
+            r["history"] = history_run(tmp / "big.db", tmp)
+            print(f"{time.monotonic() - began:6.1f} s  history {r['history']}", flush=True)
+            (tmp / "big.db").unlink()
+        if a.only != "history":
+            for _ in range(1 if a.quick else 2):
+                for episodes in (False, True):
+                    run = serve_run(episodes, 5 if a.quick else 15, tmp, env)
+                    r["serve"].append(run)
+                    print(f"{time.monotonic() - began:6.1f} s  serve {run}", flush=True)
+    finally:
+        (tmp / "results.json").write_text(json.dumps(r, indent=2))
+    text = report(r, " ".join(["python scripts/bench_episodes.py", *sys.argv[1:]]))
+    print(text)
+    if a.out:
+        replace_section(a.out, "episodes", text)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def report(r: dict, command: str) -> str:
+    lines = ["<!-- episodes -->", "## Episodes", "",
+             f"`{command}` — {r['started']}, commit {commit()}.", ""]
+    if "history" in r:
+        h, s = r["history"], r["store"]
+        ratio = h["episodes_tps"] / h["export_tps"]
+        lines += [
+            f"From history: a store of {s['ticks']:,} ticks (three venues quoting four "
+            f"symbols over {s['days']} days, {s['bytes'] / 2**30:.1f} GiB), the whole range, "
+            "in process, in the same run:", "",
+            "| figure | ticks/s | time | |", "|---|---|---|---|",
+            f"| export (history.ordered, NDJSON into a file) | {h['export_tps']:,.0f} | "
+            f"{h['export_s']:.1f} s | {h['ticks']:,} ticks |",
+            f"| episodes (arbitrex.episodes.from_history) | {h['episodes_tps']:,.0f} | "
+            f"{h['episodes_s']:.1f} s | {h['episodes']:,} episodes ({h['closed']:,} ended); "
+            f"peak RSS {h['rss_peak_mb']:,.0f} MB (before: {h['rss_before_mb']:,.0f} MB) |",
+            "", f"Episodes at {ratio:.0%} of export's ticks/s; target >= 50%: "
+            f"{verdict(ratio >= 0.5)}.", ""]
+    runs = r["serve"]
+    if runs:
+        best = [x["cpu_pct"] for x in runs if not x["episodes"]]
+        both = [x for x in runs if x["episodes"]]
+        lines += ["serve at 1,000 ticks/s (333 per venue, three symbols), 10 clients, "
+                  f"{'5' if r['quick'] else '15'} s windows, alternated:", "",
+                  "| best view | best + episodes views | episode frames | episode latency "
+                  "p50 / p99 |", "|---|---|---|---|"]
+        for b, e in zip(best, both, strict=False):
+            lines.append(f"| {b:.1f}% | {e['cpu_pct']:.1f}% | {e['episode_frames']:,} "
+                         f"({e['episode_samples']:,} sampled) | {e['episode_p50_ms']:.1f} / "
+                         f"{e['episode_p99_ms']:.1f} ms |")
+        mean = (sum(e["cpu_pct"] for e in both) / len(both)) / (sum(best) / len(best)) - 1
+        worst = max((e["cpu_pct"] / b - 1 for b, e in zip(best, both, strict=False)),
+                    default=0)
+        p99 = max((e["episode_p99_ms"] for e in both), default=float("nan"))
+        lines += ["", f"CPU with the episodes view: mean {mean * 100:+.0f}% (worst pair "
+                  f"{worst * 100:+.0f}%); target <= +10%: {verdict(max(mean, worst) <= 0.1)}. "
+                  f"Episode frame latency p99, worst run {p99:.1f} ms; target <= 10 ms: "
+                  f"{verdict(p99 <= 10)}. serve runs the engine for every tick either way "
+                  "(its metrics count every episode): what the view adds is the frames.", ""]
+    lines += ["<!-- /episodes -->", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
