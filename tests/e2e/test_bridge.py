@@ -15,7 +15,7 @@ import pytest
 
 from arbitrex.testing.mt5 import Scenario, write_module
 from tests.conftest import STOP_SIGNAL, free_port, log_of, port_open, wait_for
-from tests.e2e.test_mt5 import OFFSET_MS, scenario, stored
+from tests.e2e.test_mt5 import OFFSET_MS, ZONE, scenario, stored
 
 
 class BridgeServer:
@@ -73,7 +73,7 @@ def bridge(tmp_path):
 @pytest.fixture
 def runner(arbitrex):
     """arbitrex processes that cannot import MetaTrader5 themselves: only the bridge has it."""
-    arbitrex.env["BROKER_TIMEZONE"] = "+02:00"
+    arbitrex.env["BROKER_TIMEZONE"] = ZONE
     return arbitrex
 
 

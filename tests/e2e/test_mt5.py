@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from arbitrex.clock import BrokerClock
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.testing.mt5 import Scenario, write_module
 from tests.conftest import log_of, wait_for
 
-OFFSET_MS = 2 * 3600 * 1000  # the broker runs UTC+2
+# The broker keeps New York close (UTC+2, UTC+3 while the USA is on summer time): its
+# offset now, read through the same clock every arbitrex process uses.
+ZONE = "America/New_York+07:00"
+OFFSET_MS = BrokerClock(ZONE).to_broker_msc(int(time.time() * 1000)) - int(time.time() * 1000)
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def mt5(arbitrex, tmp_path):
     write_module(shim)
     arbitrex.env["PYTHONPATH"] = os.pathsep.join(
         [str(shim), *filter(None, [arbitrex.env.get("PYTHONPATH")])])
-    arbitrex.env["BROKER_TIMEZONE"] = "+02:00"
+    arbitrex.env["BROKER_TIMEZONE"] = ZONE
     return arbitrex
 
 
@@ -129,11 +133,11 @@ def test_doctor_checks_the_terminal_and_the_broker_clock(mt5, tmp_path):
     assert checks["mt5: account"]["detail"] == "logged in as 9 on S"
     assert checks["mt5: symbols"]["status"] == "warn" and "NOPE" in checks["mt5: symbols"]["detail"]
     assert checks["mt5: broker clock"]["status"] == "pass", checks["mt5: broker clock"]
-    mt5.env["BROKER_TIMEZONE"] = "UTC"  # wrong: the broker runs UTC+2
+    mt5.env["BROKER_TIMEZONE"] = "UTC"  # wrong: the broker runs New York close
     result = mt5.run("doctor", "--json")
     assert result.returncode == 1
     clock = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["mt5: broker clock"]
-    assert clock["status"] == "fail" and "UTC+2" in clock["fix"]
+    assert clock["status"] == "fail" and f"UTC+{OFFSET_MS // 3_600_000}" in clock["fix"]
     mt5.env["MT5_PASSWORD"] = "nope"
     checks = {c["name"]: c for c in json.loads(mt5.run("doctor", "--json").stdout)["checks"]}
     assert checks["mt5: account"]["status"] == "fail"

@@ -26,11 +26,12 @@ def test_every_format_reads_back_identically(tmp_path, fmt, suffix):
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])
-def test_mt5_export_is_read_with_broker_time_and_unchanged_cells(tmp_path, encoding):
+@pytest.mark.parametrize("zone", ["+02:00", "America/New_York+07:00"])  # 2026-11-20: both +2
+def test_mt5_export_is_read_with_broker_time_and_unchanged_cells(tmp_path, encoding, zone):
     path = tmp_path / "EURUSD_ticks.csv"
     write_mt5_export(path, encoding)
     assert formats.guess_format(path) == "mt5"
-    ticks = list(formats.read(path, symbols=("EURUSD",), clock=BrokerClock("+02:00")))
+    ticks = list(formats.read(path, symbols=("EURUSD",), clock=BrokerClock(zone)))
     assert [(t.seq, t.bid, t.ask, t.last, t.volume, t.flags) for t in ticks] == [
         (1, 1.08501, 1.08503, 0.0, 0, 6), (2, 1.08502, 1.08503, 0.0, 0, 2),
         (3, 1.08502, 1.08507, 0.0, 0, 4), (4, 1.08499, 1.08505, 1.085, 3, 134)]
