@@ -4,9 +4,10 @@
     python scripts/bench_episodes.py --ticks 1000000 --quick   # about two minutes
     python scripts/bench_episodes.py --out docs/BENCHMARKS.md  # and replace its section
 
-- History: a store of N ticks (three venues quoting four symbols over three days; each
+- History: a store of N ticks (three venues quoting four symbols, a tick every 26 ms; each
   venue follows one random walk per symbol with its own feed latency and spread, so their
-  quotes cross as real brokers' do) written with plain executemany into arbitrex's schema;
+  quotes cross as real brokers' do: an episode for about every 25 ticks, as between the
+  simulator's brokers) written with plain executemany into arbitrex's schema;
   then, in process and in the same run, `export` of the whole range (history.ordered and
   the NDJSON writer, into a file) beside `arbitrex.episodes.from_history` over the same
   range: ticks/s each, and the peak RSS the episodes took (a symbol's ticks are held in
@@ -55,16 +56,19 @@ from arbitrex.model.costs import NO_COSTS  # noqa: E402
 from arbitrex.stores.sqlite import INSERT, SCHEMA, SqliteStore  # noqa: E402
 
 SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
-VENUES = {"icm": (15, 2), "pepper": (140, 3), "oanda": (330, 5)}  # latency ms, spread pts
+VENUES = {"icm": (15, 4), "pepper": (140, 6), "oanda": (330, 8)}  # latency ms, spread pts
 POINT = {"EURUSD": 1e-5, "GBPUSD": 1e-5, "USDJPY": 1e-3, "XAUUSD": 1e-2}
 MID = {"EURUSD": 1.085, "GBPUSD": 1.27, "USDJPY": 151.2, "XAUUSD": 2650.0}
 
 
-def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
-    """N ticks over ``days`` days ending at today's UTC midnight: at each step one venue
+STEP_MS = 26  # between two ticks of the store (any venue, any symbol): 10 million in 3 days
+
+
+def generate(path: Path, n: int, max_seconds: float) -> dict:
+    """N ticks ``STEP_MS`` apart, ending at today's UTC midnight: at each step one venue
     quotes one symbol's mid as it was its latency ago (a random walk in points)."""
-    start = (int(time.time() * 1000) // DAY_MS - days) * DAY_MS
-    step_ms = days * DAY_MS / n
+    step_ms = STEP_MS
+    start = int(time.time() * 1000) // DAY_MS * DAY_MS - n * step_ms
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -82,7 +86,7 @@ def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
             symbol = SYMBOLS[i % len(SYMBOLS)]
             venue = venues[rng.randrange(3)]
             now = start + i * step_ms
-            walk[symbol] += rng.randint(-4, 4)
+            walk[symbol] += rng.randint(-2, 2)
             past = history_of[symbol]
             past.append((now, walk[symbol]))
             if len(past) > 4000:
@@ -104,8 +108,8 @@ def generate(path: Path, n: int, days: int, max_seconds: float) -> dict:
                    [(*k, v) for k, v in seqs.items()])
     db.execute("COMMIT")
     db.close()
-    return {"ticks": written, "seconds": time.monotonic() - began, "days": days,
-            "bytes": path.stat().st_size}
+    return {"ticks": written, "seconds": time.monotonic() - began,
+            "days": round(written * step_ms / DAY_MS, 2), "bytes": path.stat().st_size}
 
 
 def rss_peak_mb() -> float:
@@ -166,7 +170,6 @@ def serve_run(episodes: bool, seconds: float, tmp: Path, env: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=10_000_000)
-    ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="5 s serve windows, one pair")
     ap.add_argument("--only", choices=("history", "serve"), help="run one part")
     ap.add_argument("--max-minutes", type=float, default=10, help="bound the generation")
@@ -181,7 +184,7 @@ def main() -> None:
     began = time.monotonic()
     try:
         if a.only != "serve":
-            r["store"] = generate(tmp / "big.db", a.ticks, a.days, a.max_minutes * 60)
+            r["store"] = generate(tmp / "big.db", a.ticks, a.max_minutes * 60)
             print(f"{time.monotonic() - began:6.1f} s  store {r['store']}", flush=True)
             r["history"] = history_run(tmp / "big.db", tmp)
             print(f"{time.monotonic() - began:6.1f} s  history {r['history']}", flush=True)
