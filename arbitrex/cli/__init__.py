@@ -11,7 +11,18 @@ import typer
 from rich.console import Console
 
 from arbitrex import __version__
-from arbitrex.cli import archive, collect, doctor, episodes, export, replay, serve, tail, up
+from arbitrex.cli import (
+    archive,
+    collect,
+    doctor,
+    episodes,
+    export,
+    replay,
+    report,
+    serve,
+    tail,
+    up,
+)
 
 __all__ = ["app", "main"]
 
@@ -48,6 +59,7 @@ app.command("replay")(replay.replay)
 app.command("export")(export.export)
 app.command("archive")(archive.archive)
 app.command("episodes")(episodes.episodes)
+app.command("report")(report.report)
 app.command("up")(up.up)
 app.add_typer(doctor.app, name="doctor")
 
