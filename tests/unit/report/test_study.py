@@ -63,6 +63,18 @@ def reference(ticks: list[Tick]) -> dict:
             if view.bid_venue:
                 out["bid"][(view.bid_venue, symbol)] += lasted
                 out["ask"][(view.ask_venue, symbol)] += lasted
+    _gaps(ticks, out)
+    engine = EpisodeEngine(stale_after_ms=STALE)
+    for t in ticks:
+        for e in engine.feed(t):
+            if e.state == "open":
+                out["sides"][("sell", e.sell, e.symbol)] += 1
+                out["sides"][("buy", e.buy, e.symbol)] += 1
+    return out
+
+
+def _gaps(ticks: list[Tick], out: dict) -> None:
+    """Freezes and outages, pair of ticks by pair of ticks."""
     for i, t in enumerate(ticks):
         later = [j for j in range(i + 1, len(ticks)) if ticks[j].key == t.key]
         if later:
@@ -73,13 +85,6 @@ def reference(ticks: list[Tick]) -> dict:
         same = [j for j in range(i + 1, len(ticks)) if ticks[j].venue == t.venue]
         if same and ticks[same[0]].recv_ns - t.recv_ns >= OUTAGE_MS * 10**6:
             out["outages"][t.venue] += 1
-    engine = EpisodeEngine(stale_after_ms=STALE)
-    for t in ticks:
-        for e in engine.feed(t):
-            if e.state == "open":
-                out["sides"][("sell", e.sell, e.symbol)] += 1
-                out["sides"][("buy", e.buy, e.symbol)] += 1
-    return out
 
 
 @settings(max_examples=300, deadline=None)
