@@ -12,12 +12,13 @@ from pathlib import Path
 from arbitrex import __version__
 from arbitrex.config import Problem, Settings, check_settings, load_costs
 from arbitrex.doctor.archive import archive_check
-from arbitrex.doctor.lag import lag_checks
+from arbitrex.doctor.lag import clock_checks, lag_checks
 from arbitrex.doctor.leases import lease_checks
 from arbitrex.doctor.mt5 import mt5_checks
 from arbitrex.doctor.report import Check
 from arbitrex.doctor.stores import redis_checks, sqlite_check
 from arbitrex.errors import ArbitrexError
+from arbitrex.report.figures import zones_of
 from arbitrex.sources.mt5.venues import declares_venues, default_venue, load_venues
 from arbitrex.stores import open_store
 from arbitrex.stores.base import Archivable
@@ -86,12 +87,15 @@ def _kafka(settings: Settings) -> Check:
     return Check("kafka", "pass", "disabled (DISABLE_KAFKA=1)")
 
 
-def _read_store(settings: Settings) -> list[Check]:
-    """Each venue's lag, and the archive against the store."""
+def _read_store(settings: Settings, config: Path | None) -> list[Check]:
+    """Each venue's lag and clock, and the archive against the store."""
     try:
         store = open_store(settings)
         try:
             checks = [*lease_checks(store), *lag_checks(store)]
+            if isinstance(store, Archivable):
+                checks += clock_checks(store, store, zones_of(settings, config),
+                                       settings.broker_timezone)
             checks.append(archive_check(Path(settings.archive_dir),
                                         store if isinstance(store, Archivable) else None))
             return checks
@@ -111,7 +115,7 @@ def run_checks(env_file: Path, config: Path | None = None) -> list[Check]:
                     else redis_checks(settings))
     checks.extend(store_checks)
     if store_checks[0].status == "pass":  # a file in WAL mode, a Redis that answers: read it
-        checks.extend(_read_store(settings))
+        checks.extend(_read_store(settings, config))
     checks.append(_port(settings))
     try:
         venues = (load_venues(config, settings)

@@ -1,18 +1,24 @@
 """Each venue's lag as the store shows it: when its ticks were received minus when they
 happened. A lag of whole hours is a wrong ``BROKER_TIMEZONE``; of seconds, a clock that
-drifts (the broker's or this machine's). ``judge_lag`` decides without I/O."""
+drifts (the broker's or this machine's). ``judge_lag`` decides without I/O. Per UTC day, the
+broker report's clock verdict (``clock_checks``): the zone to set when the lag steps by an
+hour on some days (New York close read as Europe/Athens, for three weeks a year)."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from itertools import islice
 
+from arbitrex.constants import DAY_MS
 from arbitrex.doctor.report import Check
-from arbitrex.stores.base import StreamReader
+from arbitrex.report.clocks import verdict
+from arbitrex.stores.base import Archivable, StreamReader
 
 __all__ = [
-    "DRIFT_MS", "HOUR_MS", "HOUR_SLACK_MS", "SAMPLE", "judge_lag", "lag_checks",
-    "venue_lags",
+    "DRIFT_MS", "HOUR_MS", "HOUR_SLACK_MS", "SAMPLE", "clock_checks", "daily_lags",
+    "judge_lag", "lag_checks", "venue_lags",
 ]
 
 SAMPLE = 200  # the latest ticks of each stream looked at
@@ -57,3 +63,54 @@ def venue_lags(store: StreamReader, *, sample: int = SAMPLE) -> dict[str, float]
 def lag_checks(store: StreamReader) -> Iterable[Check]:
     for venue, lag in venue_lags(store).items():
         yield judge_lag(venue, lag)
+
+
+# Clocks: the broker report's verdict, from the store
+
+CLOCK_DAYS = 30  # the last days looked at
+CLOCK_SAMPLE = 200  # the first ticks of each stream each day
+CLOCK_SECONDS = 5.0  # at most this long reading, however big the store
+
+
+def daily_lags(store: StreamReader, history: Archivable, *, days: int = CLOCK_DAYS,
+               sample: int = CLOCK_SAMPLE, seconds: float = CLOCK_SECONDS
+               ) -> dict[str, dict[int, float]]:
+    """Each venue's median lag (ms) per UTC day (day start, epoch ms) over the last ``days``
+    days of its streams, from the first ``sample`` ticks of each stream each day (read
+    through the time index); reading stops after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    lags: dict[tuple[str, int], list[float]] = {}
+    for venue, symbol in store.streams():
+        last = store.last(venue, symbol)
+        if last is None:
+            continue
+        newest = last.time_msc // DAY_MS
+        for day in range(newest - days + 1, newest + 1):
+            if time.monotonic() > deadline:
+                break
+            ticks = islice(history.iter_stream(venue, symbol, day * DAY_MS, (day + 1) * DAY_MS,
+                                             chunk=sample), sample)
+            values = [t.recv_ns / 1e6 - t.time_msc for t in ticks]
+            if values:
+                lags.setdefault((venue, day * DAY_MS), []).extend(values)
+    out: dict[str, dict[int, float]] = {}
+    for (venue, day), values in sorted(lags.items()):
+        out.setdefault(venue, {})[day] = statistics.median(values)
+    return out
+
+
+def clock_checks(store: StreamReader, history: Archivable, zones: Mapping[str, str],
+                 default_zone: str) -> Iterable[Check]:
+    """Each venue's clock: the report's verdict (report/clocks.py) from its daily lags
+    (``store`` and ``history`` are one store, seen as both)."""
+    for venue, days in daily_lags(store, history).items():
+        zone = zones.get(venue, default_zone)
+        v = verdict(days, zone)
+        seen = f" ({len(days)} day{'s' if len(days) != 1 else ''} read)"
+        if v.suggest is None:
+            yield Check(f"clock {venue}", "pass", v.verdict + seen)
+        else:
+            yield Check(f"clock {venue}", "warn", v.verdict + seen,
+                        f"set BROKER_TIMEZONE={v.suggest}"
+                        + (f" (or broker_timezone = \"{v.suggest}\" in the venue's [[venues]])"
+                           if venue in zones else ""))

@@ -99,9 +99,11 @@ def verdict(daily_lag_ms: Mapping[int, float], configured: str, venue: str = "")
         return ClockVerdict(lags, offsets, configured, None,
                             f"{who}no ticks in the range: nothing to judge")
     if not off:
+        low, high = min(lags.values()), max(lags.values())
+        spread = f"{low:g} ms" if low == high else f"{low:g} to {high:g} ms"
         return ClockVerdict(lags, offsets, configured, None,
                             f"{who}BROKER_TIMEZONE={configured} fits every day "
-                            f"(median lag {min(lags.values()):g} to {max(lags.values()):g} ms)")
+                            f"(median lag {spread})")
     suggest = next((z for z in _candidates(configured) if _fits(z, implied)), None)
     spans = _spans(off, {d: implied[d] - zone_offset_ms(configured, d) for d in off})
     said = "; ".join(f"lag {_hours(-step)} {span}" for span, step in spans)

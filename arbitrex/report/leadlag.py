@@ -19,11 +19,11 @@ the same story, near 1 / (the number of possible answers) when the peak is noise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Lead", "LeadLag", "lead_lag"]
 
@@ -88,13 +88,12 @@ class LeadLag:
     def __post_init__(self) -> None:
         self.total = np.zeros(2 * self.max_lag_ms + 1)
 
-    def add(self, ta: Sequence[float], da: Sequence[float], tb: Sequence[float],
-            db: Sequence[float]) -> None:
+    def add(self, ta: ArrayLike, da: ArrayLike, tb: ArrayLike, db: ArrayLike) -> None:
         """One window's mid changes of each venue: receive times (ms, ascending) and sizes."""
-        if len(ta) < MIN_CHANGES or len(tb) < MIN_CHANGES:
-            return
         a_t, a_d = np.asarray(ta, float), np.asarray(da, float)
         b_t, b_d = np.asarray(tb, float), np.asarray(db, float)
+        if len(a_t) < MIN_CHANGES or len(b_t) < MIN_CHANGES:
+            return
         c = _xcorr(a_t, a_d, b_t, b_d, self.max_lag_ms)
         self.total += c
         self.energy_a += float(a_d @ a_d)
@@ -120,8 +119,8 @@ class LeadLag:
                     len(self.peaks))
 
 
-def lead_lag(a: str, times_a: Sequence[float], mids_a: Sequence[float], b: str,
-             times_b: Sequence[float], mids_b: Sequence[float], *,
+def lead_lag(a: str, times_a: ArrayLike, mids_a: ArrayLike, b: str,
+             times_b: ArrayLike, mids_b: ArrayLike, *,
              window_ms: int = 60_000, max_lag_ms: int = MAX_LAG_MS) -> Lead | None:
     """The lead between two venues from their mid prices (receive times in ms, ascending):
     who leads, by how many ms, how sure. None when there are too few changes."""
@@ -139,7 +138,7 @@ def lead_lag(a: str, times_a: Sequence[float], mids_a: Sequence[float], b: str,
     return est.result()
 
 
-def _changes(times: Sequence[float], mids: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _changes(times: ArrayLike, mids: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(times, float)
     m = np.asarray(mids, float)
     if len(m) < 2:
