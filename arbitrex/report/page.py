@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -22,10 +23,12 @@ __all__ = ["render"]
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
 
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)  # RDF naming the tool: not needed
+
 CSS = """
 :root { --fg:#1b2430; --dim:#5b6b7c; --line:#dde3ea; --bg:#fff; --accent:#1f77b4; }
 * { box-sizing:border-box; }
-body { margin:0 auto; max-width:1100px; padding:1rem; font:15px/1.45 system-ui, -apple-system,
+body { margin:0 auto; max-width:1240px; padding:1rem; font:15px/1.45 system-ui, -apple-system,
   "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
 h1 { font-size:1.5rem; margin:.2rem 0; } h2 { font-size:1.15rem; margin:2rem 0 .5rem;
   border-bottom:2px solid var(--line); padding-bottom:.2rem; }
@@ -53,8 +56,9 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _utc(msc: int) -> str:
-    return datetime.fromtimestamp(msc / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def _utc(msc: int, seconds: bool = False) -> str:
+    return datetime.fromtimestamp(msc / 1000, tz=timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 
 def _num(value: Any, decimals: int = 1) -> str:
@@ -94,7 +98,7 @@ def _svg(draw: Callable[[Any], None], height: float = 3.2) -> str:
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return _METADATA.sub("", text[text.index("<svg"):])
 
 
 def _figure(svg: str, caption: str) -> str:
@@ -210,6 +214,7 @@ def _lags(f: dict[str, Any]) -> str:
     def draw(fig: Any) -> None:
         ax = fig.subplots()
         names = sorted(per)
+        widest = 0.0
         for y, venue in enumerate(names):
             counts = dict(per[venue])
             p = {q: quantile(counts, q) for q in (0.01, 0.25, 0.5, 0.75, 0.99)}
@@ -219,12 +224,16 @@ def _lags(f: dict[str, Any]) -> str:
             ax.plot([p[0.5]], [y], marker="|", ms=16, mew=2.5, color="#111")
             ax.text(p[0.99], y, f"  median {p[0.5]:,} ms, p99 {p[0.99]:,} ms", va="center",
                     fontsize=8)
+            widest = max(widest, abs(p[0.01]), abs(p[0.99]))
         ax.set_yticks(range(len(names)), names)
         ax.set_ylim(-0.6, len(names) - 0.4)
         ax.invert_yaxis()
-        ax.set_xscale("symlog", linthresh=10)
-        ax.margins(x=0.25)
-        ax.set_xlabel("lag: received minus event time, ms (symlog)")
+        if widest > 5_000:  # a clock hours off beside milliseconds: a log scale both ways
+            ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlabel("lag: received minus event time, ms (symlog)")
+        else:
+            ax.set_xlabel("lag: received minus event time, ms")
+        ax.margins(x=0.3)
     return _figure(_svg(draw, 0.8 + 0.45 * len(per)),
                    "Lag per venue: 1st to 99th percentile (thin), interquartile (thick), median "
                    "(black). Hours away from zero mean a wrong BROKER_TIMEZONE (see Clocks).")
@@ -319,9 +328,10 @@ def render(f: dict[str, Any], *, title: str = "arbitrex — broker report") -> s
     venues = ", ".join(sorted(f["venues"])) or "none"
     symbols = sorted({s for v in f["venues"].values() for s in v["symbols"]})
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    short = r["to_msc"] - r["from_msc"] < 86_400_000  # under a day: to the second
     body = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class=meta>{_e(_utc(r['from_msc']))} to {_e(_utc(r['to_msc']))} · "
+        f"<p class=meta>{_e(_utc(r['from_msc'], short))} to {_e(_utc(r['to_msc'], short))} · "
         f"{r['ticks']:,} ticks · venues: {_e(venues)} · symbols: "
         f"{_e(', '.join(symbols) or 'none')} · made {made}</p>",
         "<nav><a href='#scorecard'>Scorecard</a><a href='#leads'>Who leads</a>"
