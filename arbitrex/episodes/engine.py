@@ -65,6 +65,9 @@ class EpisodeEngine:
         self._costs = costs if costs else None  # None: every cost is 0
         self._latest: dict[str, dict[str, Tick]] = {}  # symbol -> venue -> tick
         self._runs: dict[str, dict[Pair, _Run]] = {}  # symbol -> open runs
+        # the state the last tick fed made (None when it made none): its newest event
+        # time, its venues that are not stale, its open pairs and their nets
+        self.state: tuple[int, set[str], dict[Pair, float]] | None = None
 
     def feed(self, tick: Tick) -> list[Episode]:
         """The episodes this tick's state ends (``closed``), then those it starts (``open``),
@@ -75,9 +78,10 @@ class EpisodeEngine:
             self._runs[tick.symbol] = {}
         held = latest.get(tick.venue)
         if held is not None and tick.seq <= held.seq:
+            self.state = None
             return []
         latest[tick.venue] = tick
-        newest, live, open_now = self._state(tick.symbol, latest)
+        self.state = newest, live, open_now = self._state(tick.symbol, latest)
         runs = self._runs[tick.symbol]
         now = tick.recv_ns
         if runs.keys() == open_now.keys():  # the same pairs open (often none): no event
@@ -121,6 +125,10 @@ class EpisodeEngine:
                 if net > 0:
                     open_now[(sell, buy)] = net + 0.0
         return newest, {venue for venue, _, _ in live}, open_now
+
+    def latest(self, symbol: str) -> dict[str, Tick]:
+        """The latest tick of each venue of ``symbol`` (read only)."""
+        return self._latest.get(symbol, {})
 
     def symbols(self) -> list[str]:
         """The symbols fed so far."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ BUCKETS = 720  # points of the top-net-edge picture per symbol
 WINDOW_MS = 60_000  # the lead-lag's window
 HOUR_MS = 3_600_000
 Key = tuple[str, str]  # (venue, symbol)
+_NONE: frozenset[str] = frozenset()
 
 
 def quantile(counts: Mapping[Any, int], q: float) -> Any:
@@ -58,12 +60,11 @@ def quantile(counts: Mapping[Any, int], q: float) -> Any:
 class _Symbol:
     """One symbol's view as it stands, and what its states added up to."""
 
-    latest: dict[str, Tick] = field(default_factory=dict)
     since_ns: int = 0  # when the current state began
     first_ns: int = 0
     ticks: int = 0  # ticks of every venue so far (for freezes)
-    stale: frozenset[str] = frozenset()
-    present: tuple[str, ...] = ()
+    stale: AbstractSet[str] = frozenset()
+    present: bool = False  # whether a state has been made
     bid_venue: str | None = None
     ask_venue: str | None = None
     lasted_ns: int = 0  # the time its states covered
@@ -81,8 +82,22 @@ class _Stream:
     """One venue's ticks of one symbol."""
 
     ticks: int = 0
-    spreads: Counter[float] = field(default_factory=Counter)
-    lags: Counter[int] = field(default_factory=Counter)
+    spread_hours: Counter[tuple[int, float]] = field(default_factory=Counter)  # (hour, spread)
+    lag_days: Counter[tuple[int, int]] = field(default_factory=Counter)  # (day start, lag ms)
+
+    @property
+    def spreads(self) -> Counter[float]:
+        out: Counter[float] = Counter()
+        for (_, spread), n in self.spread_hours.items():
+            out[spread] += n
+        return out
+
+    @property
+    def lags(self) -> Counter[int]:
+        out: Counter[int] = Counter()
+        for (_, lag), n in self.lag_days.items():
+            out[lag] += n
+        return out
     digits: int = 0
     last_ns: int = 0
     ticks_at_last: int = 0  # the symbol's tick count when this venue's last tick came
@@ -127,8 +142,6 @@ class Study:
         self.venue_last_ns: dict[str, int] = {}
         self.outages: Counter[str] = Counter()
         self.outage_ns: Counter[str] = Counter()
-        self.daily_lags: dict[tuple[str, int], Counter[int]] = defaultdict(Counter)
-        self.spread_by_hour: dict[tuple[str, str, int], Counter[int]] = defaultdict(Counter)
         self.pairs: dict[tuple[str, str, str], _Pair] = defaultdict(_Pair)
         self.durations: Counter[int] = Counter()  # every ended episode, whole ms
         self.best: list[tuple[float, float, int, Episode]] = []  # the ten best, a heap
@@ -155,11 +168,11 @@ class Study:
             sym = self.symbols[symbol] = _Symbol(since_ns=recv, first_ns=recv)
         self._venue(venue, recv)
         self._stream(stream, sym, tick)
-        held = sym.latest.get(venue)
-        if held is None or tick.seq > held.seq:
-            self._state(sym, tick)
-            for episode in self.engine.feed(tick):
-                self._episode(episode)
+        events = self.engine.feed(tick)
+        if self.engine.state is not None:  # the tick made a state of the symbol's view
+            self._state(sym, tick, *self.engine.state)
+        for episode in events:
+            self._episode(episode)
         sym.ticks += 1
 
     def _venue(self, venue: str, recv: int) -> None:
@@ -173,16 +186,12 @@ class Study:
     def _stream(self, stream: _Stream, sym: _Symbol, tick: Tick) -> None:
         recv = tick.recv_ns
         stream.ticks += 1
-        spread = round(tick.ask - tick.bid, EDGE_DECIMALS)
-        stream.spreads[spread] += 1
         if stream.ticks <= 64 or stream.ticks % 256 == 0:  # digits settle after a few ticks
             stream.digits = max(stream.digits, digits_of(tick.bid), digits_of(tick.ask))
-        lag = int(round(recv / 1e6 - tick.time_msc))
-        stream.lags[lag] += 1
-        self.daily_lags[(tick.venue, tick.time_msc // DAY_MS * DAY_MS)][lag] += 1
-        hour = (recv // 1_000_000 // HOUR_MS) % 24
-        self.spread_by_hour[(tick.symbol, tick.venue, hour)][
-            int(round(spread * 10 ** stream.digits))] += 1
+        stream.spread_hours[((recv // 3_600_000_000_000) % 24,
+                             round(tick.ask - tick.bid, EDGE_DECIMALS))] += 1
+        stream.lag_days[(tick.time_msc // DAY_MS * DAY_MS,
+                         int(round(recv / 1e6 - tick.time_msc)))] += 1
         if stream.last_ns and recv - stream.last_ns >= self.freeze_ns \
                 and sym.ticks - stream.ticks_at_last >= FREEZE_OTHERS:
             stream.freezes += 1
@@ -190,8 +199,10 @@ class Study:
         stream.last_ns = recv
         stream.ticks_at_last = sym.ticks + 1
 
-    def _state(self, sym: _Symbol, tick: Tick) -> None:
-        """A new state of the symbol's view: the one before it lasted until now."""
+    def _state(self, sym: _Symbol, tick: Tick, newest: int, live: set[str],
+               open_now: dict[tuple[str, str], float]) -> None:
+        """A new state of the symbol's view (the engine's: its newest time, its venues that
+        are not stale, its open pairs): the one before it lasted until now."""
         recv = tick.recv_ns
         lasted = recv - sym.since_ns
         if lasted > 0 and sym.present:
@@ -203,56 +214,47 @@ class Study:
             if sym.ask_venue is not None:
                 sym.best_ask_ns[sym.ask_venue] += lasted
         sym.since_ns = recv
-        latest = sym.latest
-        latest[tick.venue] = tick
-        newest = max([t.time_msc for t in latest.values()])
-        cutoff = newest - self.stale_after_ms
-        sym.present = tuple(latest)
+        latest = self.engine.latest(tick.symbol)
+        sym.present = True
         bid_venue = ask_venue = None
         bid = ask = 0.0
-        stale = []
-        live = 0
-        for venue, t in latest.items():
-            if t.time_msc < cutoff:
-                stale.append(venue)
-                continue
-            live += 1
+        for venue in live:
+            t = latest[venue]
             # the highest bid and the lowest ask; a tie goes to the name first
             if bid_venue is None or t.bid > bid or (t.bid == bid and venue < bid_venue):
                 bid_venue, bid = venue, t.bid
             if ask_venue is None or t.ask < ask or (t.ask == ask and venue < ask_venue):
                 ask_venue, ask = venue, t.ask
-        sym.stale = frozenset(stale) if stale else frozenset()
-        top = None
-        if live > 1:
-            top = self._top_net(tick.symbol, latest, cutoff, bid_venue, bid, ask_venue, ask)
+        sym.stale = latest.keys() - live if len(live) < len(latest) else _NONE
         sym.bid_venue, sym.ask_venue = bid_venue, ask_venue
-        if top is not None:
+        if len(live) > 1:
+            top = max(open_now.values()) if open_now else \
+                self._top_net(tick.symbol, latest, live, bid_venue, bid, ask_venue, ask)
             bucket = (recv // 1_000_000 - self.start_ms) // self.bucket_ms
             held = sym.top.get(bucket)
             if held is None or top > held:
                 sym.top[bucket] = top
         self._mid(sym, tick, recv)
 
-    def _top_net(self, symbol: str, latest: dict[str, Tick], cutoff: int,
+    def _top_net(self, symbol: str, latest: dict[str, Tick], live: set[str],
                  bid_venue: str | None, bid: float, ask_venue: str | None, ask: float
                  ) -> float:
-        """The highest net edge of any pair of live venues."""
+        """The highest net edge of any pair of live venues (none is open: it is <= 0)."""
         costs = self._costs
         if costs is None:  # the best bid's venue sells, the best ask's buys
             if bid_venue != ask_venue:
                 return round(bid - ask, EDGE_DECIMALS) + 0.0
-            others = [t for v, t in latest.items() if v != bid_venue and t.time_msc >= cutoff]
+            others = [latest[v] for v in live if v != bid_venue]
             best = max(bid - min(t.ask for t in others), max(t.bid for t in others) - ask)
             return round(best, EDGE_DECIMALS) + 0.0
         top = None
-        live = [(v, t) for v, t in latest.items() if t.time_msc >= cutoff]
-        for sell, s in live:
-            for buy, b in live:
+        for sell in live:
+            s = latest[sell]
+            for buy in live:
                 if sell == buy:
                     continue
-                net = round(round(s.bid - b.ask, EDGE_DECIMALS) - costs.of(sell, symbol)
-                            - costs.of(buy, symbol), EDGE_DECIMALS)
+                net = round(round(s.bid - latest[buy].ask, EDGE_DECIMALS)
+                            - costs.of(sell, symbol) - costs.of(buy, symbol), EDGE_DECIMALS)
                 if top is None or net > top:
                     top = net
         return (top or 0.0) + 0.0
@@ -328,7 +330,8 @@ class Study:
         for (venue, symbol), s in sorted(self.streams.items()):
             sym = self.symbols[symbol]
             point = 10.0 ** -s.digits if s.digits else 1.0
-            median, p95 = quantile(s.spreads, 0.5), quantile(s.spreads, 0.95)
+            spreads, lags = s.spreads, s.lags
+            median, p95 = quantile(spreads, 0.5), quantile(spreads, 0.95)
             lasted = sym.lasted_ns or 1
             entry = venues.setdefault(venue, {"ticks": self.venue_ticks[venue],
                                               "outages": self.outages[venue],
@@ -340,7 +343,7 @@ class Study:
                 "spread_median": median, "spread_p95": p95,
                 "spread_median_points": _points(median, point),
                 "spread_p95_points": _points(p95, point),
-                "lag_median_ms": quantile(s.lags, 0.5), "lag_p99_ms": quantile(s.lags, 0.99),
+                "lag_median_ms": quantile(lags, 0.5), "lag_p99_ms": quantile(lags, 0.99),
                 "stale_share": round(sym.stale_ns[venue] / lasted, 4),
                 "freezes": s.freezes, "longest_freeze_ms": s.longest_freeze_ns / 1e6,
                 "best_bid_share": round(sym.best_bid_ns[venue] / lasted, 4),
@@ -367,7 +370,11 @@ class Study:
 
     def _clocks(self) -> dict[str, Any]:
         by_venue: dict[str, dict[int, float]] = defaultdict(dict)
-        for (venue, day), lags in self.daily_lags.items():
+        daily: dict[tuple[str, int], Counter[int]] = defaultdict(Counter)
+        for (venue, _), stream in self.streams.items():
+            for (day, lag), n in stream.lag_days.items():
+                daily[(venue, day)][lag] += n
+        for (venue, day), lags in daily.items():
             by_venue[venue][day] = float(quantile(lags, 0.5))
         out = {}
         for venue, days in sorted(by_venue.items()):
@@ -396,8 +403,11 @@ class Study:
                         "points": sorted(sym.top.items())}
                for symbol, sym in sorted(self.symbols.items()) if sym.top}
         spread_hour: dict[str, dict[str, dict[int, float]]] = defaultdict(dict)
-        for (symbol, venue, hour), counts in sorted(self.spread_by_hour.items()):
-            spread_hour[symbol].setdefault(venue, {})[hour] = quantile(counts, 0.5)
+        for (venue, symbol), stream in sorted(self.streams.items()):
+            by_hour: dict[int, Counter[int]] = defaultdict(Counter)
+            for (hour, spread), n in stream.spread_hours.items():
+                by_hour[hour][int(round(spread * 10 ** stream.digits))] += n
+            spread_hour[symbol][venue] = {h: quantile(c, 0.5) for h, c in sorted(by_hour.items())}
         lags: dict[str, Counter[int]] = defaultdict(Counter)
         for (venue, _), s in self.streams.items():
             lags[venue].update(s.lags)
