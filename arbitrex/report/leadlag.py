@@ -8,7 +8,8 @@ product), so it is computed over pairs of change events rather than over a 1 ms 
 same sum, at a cost that grows with the events, not with the length of the range. Both
 venues quote one underlying: the same move shows at the follower ``lead`` ms after the
 leader, so C peaks at θ = lead. C is smoothed over ±``smooth_ms`` (the venues' reads come
-in batches, which spread the peak) and its highest point taken.
+in batches, which spread the peak), its highest point taken, and the estimate read at the
+centre of the correlation around it (a flat top is not read at its edge).
 
 The changes are taken in windows of ``window_ms`` (a minute by default; the pass over the
 history never holds more than one window), their correlations summed. How sure the
@@ -50,6 +51,18 @@ def _smooth(c: np.ndarray, half: int) -> np.ndarray:
         return c
     kernel = np.ones(2 * half + 1)
     return np.convolve(c, kernel, mode="same")
+
+
+def _peak(c: np.ndarray, half: int) -> int:
+    """Where ``c`` peaks: the highest point of it smoothed over ±``half``, then the centre of
+    the raw mass around it (a flat top is not read at its left edge)."""
+    smoothed = _smooth(c, half)
+    top = int(smoothed.argmax())
+    lo, hi = max(0, top - half), min(len(c), top + half + 1)
+    around = np.clip(c[lo:hi], 0, None)
+    if around.sum() <= 0:
+        return top
+    return int(round(float((np.arange(lo, hi) * around).sum() / around.sum())))
 
 
 def _xcorr(ta: np.ndarray, da: np.ndarray, tb: np.ndarray, db: np.ndarray, max_lag: int
@@ -98,16 +111,15 @@ class LeadLag:
         self.total += c
         self.energy_a += float(a_d @ a_d)
         self.energy_b += float(b_d @ b_d)
-        smoothed = _smooth(c, self.smooth_ms)
-        if smoothed.max() > 0:
-            self.peaks.append(int(smoothed.argmax()) - self.max_lag_ms)
+        if _smooth(c, self.smooth_ms).max() > 0:
+            self.peaks.append(_peak(c, self.smooth_ms) - self.max_lag_ms)
 
     def result(self) -> Lead | None:
         """The estimate; None when no window held enough changes of both venues."""
         if not self.peaks or self.energy_a <= 0 or self.energy_b <= 0:
             return None
         smoothed = _smooth(self.total, self.smooth_ms)
-        theta = int(smoothed.argmax()) - self.max_lag_ms
+        theta = _peak(self.total, self.smooth_ms) - self.max_lag_ms
         norm = float(np.sqrt(self.energy_a * self.energy_b))
         correlation = float(smoothed[theta + self.max_lag_ms]) / norm if norm else 0.0
         agree = sum(1 for p in self.peaks if abs(p - theta) <= self.agree_ms)

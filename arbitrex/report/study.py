@@ -34,6 +34,7 @@ __all__ = ["BUCKETS", "FREEZE_MS", "OUTAGE_MS", "Study"]
 FREEZE_MS = 5_000  # a venue silent this long on a symbol (receive clock) ...
 FREEZE_OTHERS = 10  # ... while the other venues sent at least this many ticks of it: frozen
 OUTAGE_MS = 60_000  # a venue silent this long on every symbol: an outage
+OUTAGE_NS = OUTAGE_MS * 1_000_000
 BUCKETS = 720  # points of the top-net-edge picture per symbol
 WINDOW_MS = 60_000  # the lead-lag's window
 HOUR_MS = 3_600_000
@@ -78,9 +79,21 @@ class _Symbol:
 
 
 @dataclass
+class _Venue:
+    """One venue, every symbol."""
+
+    ticks: int = 0
+    last_ns: int = 0
+    outages: int = 0
+    outage_ns: int = 0
+
+
+@dataclass
 class _Stream:
     """One venue's ticks of one symbol."""
 
+    sym: _Symbol
+    venue: _Venue
     ticks: int = 0
     spread_hours: Counter[tuple[int, float]] = field(default_factory=Counter)  # (hour, spread)
     lag_days: Counter[tuple[int, int]] = field(default_factory=Counter)  # (day start, lag ms)
@@ -138,10 +151,7 @@ class Study:
         self.engine = EpisodeEngine(stale_after_ms=stale_after_ms, costs=costs)
         self.symbols: dict[str, _Symbol] = {}
         self.streams: dict[Key, _Stream] = {}
-        self.venue_ticks: Counter[str] = Counter()
-        self.venue_last_ns: dict[str, int] = {}
-        self.outages: Counter[str] = Counter()
-        self.outage_ns: Counter[str] = Counter()
+        self.venues: dict[str, _Venue] = {}
         self.pairs: dict[tuple[str, str, str], _Pair] = defaultdict(_Pair)
         self.durations: Counter[int] = Counter()  # every ended episode, whole ms
         self.best: list[tuple[float, float, int, Episode]] = []  # the ten best, a heap
@@ -154,37 +164,24 @@ class Study:
     # The pass
 
     def take(self, tick: Tick) -> None:
-        venue, symbol, recv = tick.venue, tick.symbol, tick.recv_ns
+        """One tick (receipt order). The hot path of the report: written flat."""
+        recv = tick.recv_ns
         self.ticks += 1
         if not self.first_ns:
             self.first_ns = recv
         self.last_ns = recv
-        key = (venue, symbol)
-        stream = self.streams.get(key)
+        stream = self.streams.get((tick.venue, tick.symbol))
         if stream is None:
-            stream = self.streams[key] = _Stream()
-        sym = self.symbols.get(symbol)
-        if sym is None:
-            sym = self.symbols[symbol] = _Symbol(since_ns=recv, first_ns=recv)
-        self._venue(venue, recv)
-        self._stream(stream, sym, tick)
-        events = self.engine.feed(tick)
-        if self.engine.state is not None:  # the tick made a state of the symbol's view
-            self._state(sym, tick, *self.engine.state)
-        for episode in events:
-            self._episode(episode)
-        sym.ticks += 1
-
-    def _venue(self, venue: str, recv: int) -> None:
-        self.venue_ticks[venue] += 1
-        last = self.venue_last_ns.get(venue)
-        if last is not None and recv - last >= OUTAGE_MS * 1_000_000:
-            self.outages[venue] += 1
-            self.outage_ns[venue] += recv - last
-        self.venue_last_ns[venue] = recv
-
-    def _stream(self, stream: _Stream, sym: _Symbol, tick: Tick) -> None:
-        recv = tick.recv_ns
+            stream = self._new_stream(tick)
+        sym = stream.sym
+        venue = stream.venue
+        # the venue: an outage is a minute without a tick of any symbol
+        venue.ticks += 1
+        if venue.last_ns and recv - venue.last_ns >= OUTAGE_NS:
+            venue.outages += 1
+            venue.outage_ns += recv - venue.last_ns
+        venue.last_ns = recv
+        # the stream: spreads by hour, lags by day, freezes
         stream.ticks += 1
         if stream.ticks <= 64 or stream.ticks % 256 == 0:  # digits settle after a few ticks
             stream.digits = max(stream.digits, digits_of(tick.bid), digits_of(tick.ask))
@@ -198,6 +195,25 @@ class Study:
             stream.longest_freeze_ns = max(stream.longest_freeze_ns, recv - stream.last_ns)
         stream.last_ns = recv
         stream.ticks_at_last = sym.ticks + 1
+        sym.ticks += 1
+        # the symbol's view: a state when the tick changed its venue's latest
+        engine = self.engine
+        events = engine.feed(tick)
+        if engine.state is not None:
+            self._state(sym, tick, *engine.state)
+        for episode in events:
+            self._episode(episode)
+
+    def _new_stream(self, tick: Tick) -> _Stream:
+        sym = self.symbols.get(tick.symbol)
+        if sym is None:
+            sym = self.symbols[tick.symbol] = _Symbol(since_ns=tick.recv_ns,
+                                                      first_ns=tick.recv_ns)
+        venue = self.venues.get(tick.venue)
+        if venue is None:
+            venue = self.venues[tick.venue] = _Venue()
+        stream = self.streams[(tick.venue, tick.symbol)] = _Stream(sym, venue)
+        return stream
 
     def _state(self, sym: _Symbol, tick: Tick, newest: int, live: set[str],
                open_now: dict[tuple[str, str], float]) -> None:
@@ -333,10 +349,9 @@ class Study:
             spreads, lags = s.spreads, s.lags
             median, p95 = quantile(spreads, 0.5), quantile(spreads, 0.95)
             lasted = sym.lasted_ns or 1
-            entry = venues.setdefault(venue, {"ticks": self.venue_ticks[venue],
-                                              "outages": self.outages[venue],
-                                              "outage_ms": self.outage_ns[venue] / 1e6,
-                                              "symbols": {}})
+            v = self.venues[venue]
+            entry = venues.setdefault(venue, {"ticks": v.ticks, "outages": v.outages,
+                                              "outage_ms": v.outage_ns / 1e6, "symbols": {}})
             entry["symbols"][symbol] = {
                 "ticks": s.ticks, "ticks_per_minute": round(s.ticks / minutes, 2),
                 "digits": s.digits,

@@ -1,5 +1,6 @@
 """The README's commands exist and use only options their --help lists."""
 
+import random
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from tests.conftest import REPO, clean_env
 
 README = (REPO / "README.md").read_text()
 SUBCOMMANDS = {"archive", "collect", "serve", "tail", "replay", "export", "doctor", "env",
-               "episodes",
+               "episodes", "report",
                "check", "show", "up"}
 
 
@@ -41,6 +42,7 @@ def command_path(line: str) -> list[str]:
 def test_readme_shows_every_command():
     shown = {" ".join(command_path(line)) for line in readme_commands()}
     for command in ("up", "collect", "serve", "tail", "replay", "export", "archive", "doctor",
+                    "episodes", "report",
                     "doctor env check",
                     "doctor env show"):
         assert command in shown, command
@@ -144,3 +146,28 @@ def test_the_readme_episodes_example_runs(tmp_path):
                          env=clean_env())
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["EURUSD icm -> pep 1 1000.0"]
+
+
+def test_the_readme_report_example_runs(tmp_path):
+    """The README's arbitrex.report example, run as it is over a store of two venues whose
+    quotes follow one path, the second 200 ms late."""
+    from arbitrex.stores.sqlite import SqliteStore
+    from tests.history import make_tick
+
+    code = README.split("```python\nimport arbitrex.report\n")[1].split("```")[0]
+    store = SqliteStore(tmp_path / "ticks.db")
+    ticks, mid, rng = [], 1.1, random.Random(1)
+    for i in range(3000):  # a move every 20 ms for a minute
+        mid = round(mid + rng.choice((-1, 1)) * 1e-5, 5)
+        for venue, late in (("icm", 0), ("pep", 200)):
+            at = 1_800_000_000_000 + i * 20 + late
+            ticks.append(make_tick(venue=venue, ms=at, bid=mid, ask=round(mid + 2e-5, 5),
+                                   recv_ns=at * 1_000_000 + 3_000_000))
+    store.append(sorted(ticks, key=lambda t: t.recv_ns))
+    store.close()
+    (tmp_path / ".env").write_text(f"SQLITE_PATH={tmp_path / 'ticks.db'}\n")
+    out = subprocess.run([sys.executable, "-c", "import arbitrex.report\n" + code],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env=clean_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["icm leads pep by 200.0 ms"]
