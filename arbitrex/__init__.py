@@ -2,12 +2,15 @@
 
 The stable Python API:
 
-    arbitrex.Tick, Gap, Best, Quote, Edge, Item, Position   the values (``arbitrex.model``)
+    arbitrex.Tick, Gap, Best, Quote, Edge, Episode, Item, Position   the values (``model``)
     arbitrex.ArbitrexError and its children                  what goes wrong (``errors``)
     arbitrex.client    connect(), ticks(), views(): follow a server
     arbitrex.history   read(), bars(), table(), History: stored and archived ticks
+    arbitrex.episodes  from_history(), table(), summarize(), EpisodeEngine: edges that paid
+    arbitrex.report    figures(), lead_lag(): the broker report's figures
 
-``client`` and ``history`` are imported when first used (``import arbitrex`` stays light).
+``client``, ``history``, ``episodes`` and ``report`` are imported when first used
+(``import arbitrex`` stays light).
 Everything else is the command line's and may change.
 """
 
@@ -27,7 +30,7 @@ from arbitrex.errors import (
     StoreUnavailable,
     TickError,
 )
-from arbitrex.model import Best, Edge, Gap, Item, Position, Quote, Tick
+from arbitrex.model import Best, Edge, Episode, Gap, Item, Position, Quote, Tick
 
 try:
     __version__ = version("arbitrex")
@@ -35,12 +38,12 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "ArbitrexError", "Best", "ConfigError", "Edge", "Gap", "Item", "MissingPackage", "Position",
+    "ArbitrexError", "Best", "ConfigError", "Edge", "Episode", "Gap", "Item", "MissingPackage", "Position",
     "ProtocolError", "Quote", "SourceError", "StoreError", "StoreUnavailable", "Tick",
-    "TickError", "__version__", "client", "history",
+    "TickError", "__version__", "client", "episodes", "history", "report",
 ]
 
-_LAZY = ("client", "history")
+_LAZY = ("client", "episodes", "history", "report")
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -19,7 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "API.md"
 #: The modules of the stable API, in the page's order.
-MODULES = ("arbitrex.model", "arbitrex.client", "arbitrex.history", "arbitrex.errors")
+MODULES = ("arbitrex.model", "arbitrex.client", "arbitrex.history", "arbitrex.episodes",
+           "arbitrex.report", "arbitrex.errors")
 
 
 def _signature(obj: Any) -> str:
