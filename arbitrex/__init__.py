@@ -38,9 +38,9 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
-    "ArbitrexError", "Best", "ConfigError", "Edge", "Episode", "Gap", "Item", "MissingPackage", "Position",
-    "ProtocolError", "Quote", "SourceError", "StoreError", "StoreUnavailable", "Tick",
-    "TickError", "__version__", "client", "episodes", "history", "report",
+    "ArbitrexError", "Best", "ConfigError", "Edge", "Episode", "Gap", "Item", "MissingPackage",
+    "Position", "ProtocolError", "Quote", "SourceError", "StoreError", "StoreUnavailable",
+    "Tick", "TickError", "__version__", "client", "episodes", "history", "report",
 ]
 
 _LAZY = ("client", "episodes", "history", "report")
