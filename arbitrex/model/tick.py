@@ -96,12 +96,10 @@ class Position(NamedTuple):
     same_ms: int
 
 
-def receipt_key(tick: Tick) -> tuple[int, str, int]:
-    """The order ticks of several venues were received in: (``recv_ns``, ``venue``, ``seq``)."""
-    return (tick.recv_ns, tick.venue, tick.seq)
-
-
-_RECEIPT = operator.attrgetter("recv_ns", "venue", "seq")  # receipt_key, in C
+#: The order ticks of several venues were received in: a tick's (``recv_ns``, ``venue``,
+#: ``seq``), as a key function (in C: it runs for every tick of a merge).
+receipt_key: Callable[[Tick], tuple[int, str, int]] = operator.attrgetter("recv_ns", "venue",
+                                                                          "seq")
 
 
 def in_receipt_order(ticks: Iterable[Tick]) -> list[Tick]:
@@ -109,7 +107,7 @@ def in_receipt_order(ticks: Iterable[Tick]) -> list[Tick]:
     kept: should a collector's clock have stepped back (a stream's seqs no longer rising
     once sorted), the streams are merged instead, so a later seq never comes first."""
     given = list(ticks)
-    ordered = sorted(given, key=_RECEIPT)
+    ordered = sorted(given, key=receipt_key)
     last: dict[tuple[str, str], int] = {}
     for tick in ordered:
         key = (tick.venue, tick.symbol)

@@ -244,10 +244,14 @@ class Study:
         sym.stale = latest.keys() - live if len(live) < len(latest) else _NONE
         sym.bid_venue, sym.ask_venue = bid_venue, ask_venue
         if len(live) > 1:
-            top = max(open_now.values()) if open_now else \
-                self._top_net(tick.symbol, latest, live, bid_venue, bid, ask_venue, ask)
             bucket = (recv // 1_000_000 - self.start_ms) // self.bucket_ms
             held = sym.top.get(bucket)
+            if open_now:
+                top = max(open_now.values())
+            elif held is not None and bid - ask <= held:  # no pair beats the bucket's top
+                top = held
+            else:
+                top = self._top_net(tick.symbol, latest, live, bid_venue, bid, ask_venue, ask)
             if held is None or top > held:
                 sym.top[bucket] = top
         self._mid(sym, tick, recv)

@@ -40,10 +40,14 @@ def feeds(draw: st.DrawFn) -> list[Tick]:
     return ticks
 
 
+def bucket_ms(ticks: list[Tick]) -> int:
+    return Study(ticks[0].time_msc, ticks[-1].time_msc + 1).bucket_ms
+
+
 def reference(ticks: list[Tick]) -> dict:
     """Every figure from its definition, the slow way."""
     out: dict = {"stale": Counter(), "bid": Counter(), "ask": Counter(), "lasted": Counter(),
-                 "freezes": Counter(), "outages": Counter(), "sides": Counter()}
+                 "freezes": Counter(), "outages": Counter(), "sides": Counter(), "top": {}}
     last_ns = ticks[-1].recv_ns
     latest: dict[str, dict[str, Tick]] = {}
     states: dict[str, list[tuple[int, dict[str, Tick]]]] = {}
@@ -55,6 +59,10 @@ def reference(ticks: list[Tick]) -> dict:
     for symbol, seq in states.items():
         for (at, state), until in zip(seq, [s[0] for s in seq[1:]] + [last_ns], strict=True):
             view = consolidate(symbol, state, stale_after_ms=STALE)
+            if view.edges:  # two live venues at least: the bucket's top net edge
+                bucket = (symbol, (at // 10**6 - ticks[0].time_msc) // bucket_ms(ticks))
+                out["top"][bucket] = max(out["top"].get(bucket, view.edges[0].net),
+                                         view.edges[0].net)
             lasted = until - at
             out["lasted"][symbol] += lasted
             for venue, q in view.venues.items():
@@ -97,6 +105,9 @@ def test_the_pass_gives_what_the_definitions_give(ticks):
     f = study.figures()
     ref = reference(ticks)
     assert f["range"]["ticks"] == len(ticks)
+    top = {(symbol, b): v for symbol, series in f["series"]["top_net"].items()
+           for b, v in series["points"]}
+    assert top == ref["top"]
     for venue, v in f["venues"].items():
         assert v["outages"] == ref["outages"][venue]
         for symbol, s in v["symbols"].items():
