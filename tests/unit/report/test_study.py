@@ -138,8 +138,8 @@ def test_what_it_keeps_does_not_grow_with_the_ticks():
                             0.0, 0, 0.0, 6, ns + (i % 5) * 10**6, ns // 10**6))
         return study
 
-    small, large = feed(3_000), feed(60_000)  # a minute and a half against three
+    small, large = feed(3_000), feed(30_000)  # nine seconds against a minute and a half
     sizes = [(len(s.streams[("a", "EURUSD")].spreads), len(s.streams[("a", "EURUSD")].lags),
               len(s.durations), len(s.best)) for s in (small, large)]
     assert sizes[0] == sizes[1]
-    assert sum(len(m[0]) for m in large.symbols["EURUSD"].mids.values()) < 60_000 // 2
+    assert sum(len(m[0]) for m in large.symbols["EURUSD"].mids.values()) < 30_000 // 2
