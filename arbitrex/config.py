@@ -247,6 +247,11 @@ class Settings:
         "WS_ALLOWED_ORIGINS", None, _origins,
         "browser Origins allowed besides the server's own host",
         "https://desk.example.com")
+    event_loop: str = _setting(
+        "EVENT_LOOP", "auto", _choice("auto", "asyncio", "uvloop", "winloop"),
+        "the event loop of serve and replay --port: auto (uvloop, or winloop on Windows, when "
+        "installed: pip install 'arbitrex[fast]'), asyncio, uvloop or winloop",
+        "asyncio")
     stale_after_ms: int = _setting(
         "STALE_AFTER_MS", str(STALE_AFTER_MS), _int(0, DAY_MS),
         "a venue's quote older than this (ms) than the newest is stale in the "

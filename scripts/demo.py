@@ -69,6 +69,12 @@ def install() -> None:
         raise SetupFailed("pip could not install arbitrex and its dependencies (its message "
                           "is above): check the network or proxy (pip's --proxy, or "
                           "HTTPS_PROXY), then run this again")
+    # the fast event loop (arbitrex[fast]) where a wheel exists for this Python and OS
+    fast = "winloop" if sys.platform == "win32" else "uvloop"
+    if subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--only-binary=:all:",
+                       "--disable-pip-version-check", fast], capture_output=True).returncode:
+        print(f"({fast} has no wheel for this Python here: serve runs on asyncio's own loop)",
+              file=sys.stderr)
     STAMP.write_text(wanted)
 
 

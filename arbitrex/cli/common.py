@@ -54,6 +54,10 @@ StaleAfterOpt = Annotated[int | None, typer.Option(
     "--stale-after-ms", help="The cross-venue view: a venue whose quote is more than this "
     "many ms older than the newest is stale (env: STALE_AFTER_MS; default 10000).",
     show_default=False)]
+LoopOpt = Annotated[str | None, typer.Option(
+    "--loop", help="The event loop: auto (uvloop, or winloop on Windows, when installed: pip "
+    "install 'arbitrex[fast]'), asyncio, uvloop or winloop (env: EVENT_LOOP; default auto).",
+    show_default=False)]
 PollIntervalOpt = Annotated[float | None, typer.Option(
     help="Seconds between reads of the source: the MT5 terminal (default 0.05) or the "
          "simulator's feed (default 0.01). What one read returns is stored at once: shorter "

@@ -14,6 +14,7 @@ import typer
 from arbitrex.cli.common import (
     ConfigOpt,
     EnvFile,
+    LoopOpt,
     StaleAfterOpt,
     StoreOpt,
     friendly,
@@ -28,6 +29,7 @@ from arbitrex.history import count, of_file, ordered
 from arbitrex.model.costs import Costs
 from arbitrex.model.tick import Tick
 from arbitrex.replay import feed, plan
+from arbitrex.runtime import loops
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store, open_writer
 from arbitrex.stores.memory import MemoryStore
@@ -55,7 +57,7 @@ def parse_speed(text: str) -> float | None:
 
 @friendly(flags={"file": "FILE", "symbols": "--symbols", "WS_PORT": "--port",
                  "TICK_QUEUE_BACKEND": "--store", "STALE_AFTER_MS": "--stale-after-ms",
-                 "config": "--config"})
+                 "config": "--config", "EVENT_LOOP": "--loop"})
 def replay(
     file: Annotated[Path | None, typer.Argument(
         help="An NDJSON, CSV or Parquet export, or a MetaTrader 5 tick export; "
@@ -78,6 +80,7 @@ def replay(
     ] = False,
     store: StoreOpt = None,
     stale_after_ms: StaleAfterOpt = None,
+    loop: LoopOpt = None,
     config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
 ) -> None:
@@ -87,7 +90,7 @@ def replay(
     Example: arbitrex replay ticks.ndjson --speed 10 --port 8001
     """
     settings = settings_for(env_file, TICK_QUEUE_BACKEND=store, WS_PORT=port,
-                            STALE_AFTER_MS=stale_after_ms)
+                            STALE_AFTER_MS=stale_after_ms, EVENT_LOOP=loop)
     pace = parse_speed(speed)
     chosen = symbol_list(symbols)
     start, end = time_range(from_, to)
@@ -109,8 +112,8 @@ def replay(
             if into_store:
                 _into_store(schedule, settings, stop, advance, total)
             else:
-                asyncio.run(_serve(schedule, settings, load_costs(venues_file(config)), stop,
-                                   advance, total))
+                loops.run(_serve(schedule, settings, load_costs(venues_file(config)), stop,
+                                 advance, total), settings.event_loop)
     finally:
         if source_store is not None:
             source_store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from arbitrex.cli.common import (
     ConfigOpt,
     EnvFile,
+    LoopOpt,
     StaleAfterOpt,
     StoreOpt,
     friendly,
@@ -22,6 +22,7 @@ from arbitrex.cli.common import (
 from arbitrex.config import Settings, load_costs
 from arbitrex.model.costs import Costs
 from arbitrex.plans import ServePlan, from_json
+from arbitrex.runtime import loops
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
@@ -42,7 +43,8 @@ def _is_loopback(host: str) -> bool:
 
 
 @friendly(flags={"WS_HOST": "--host", "WS_PORT": "--port", "TICK_QUEUE_BACKEND": "--store",
-                 "STALE_AFTER_MS": "--stale-after-ms", "config": "--config"})
+                 "STALE_AFTER_MS": "--stale-after-ms", "config": "--config",
+                 "EVENT_LOOP": "--loop"})
 def serve(
     host: Annotated[str | None, typer.Option(
         help="Address to listen on (env: WS_HOST; default 127.0.0.1).", show_default=False)] = None,
@@ -54,6 +56,7 @@ def serve(
         help="What to do with a client that cannot keep up: gap (skip to the latest, with a "
              "gap frame) or close (1008; it may resume with since).")] = "gap",
     stale_after_ms: StaleAfterOpt = None,
+    loop: LoopOpt = None,
     config: ConfigOpt = None,
     env_file: EnvFile = Path(".env"),
     plan: Annotated[str | None, typer.Option(
@@ -68,7 +71,7 @@ def serve(
         host, port, store, env_file = given.host, given.port, given.store, Path(given.env_file)
         config = Path(given.config) if given.config is not None else None
     settings = settings_for(env_file, WS_HOST=host, WS_PORT=port, TICK_QUEUE_BACKEND=store,
-                            STALE_AFTER_MS=stale_after_ms)
+                            STALE_AFTER_MS=stale_after_ms, EVENT_LOOP=loop)
     if slow_client not in ("gap", "close"):
         raise typer.BadParameter("use gap or close", param_hint="--slow-client")
     if not _is_loopback(settings.ws_host) and settings.ws_token is None:
@@ -76,8 +79,8 @@ def serve(
                     "read the stream; set WS_TOKEN", settings.ws_host)
     costs = load_costs(venues_file(config))
     with Stop.on_signals() as stop:
-        asyncio.run(_serve(settings, ServerOptions.from_settings(settings), slow_client, costs,
-                           stop))
+        loops.run(_serve(settings, ServerOptions.from_settings(settings), slow_client, costs,
+                         stop), settings.event_loop)
 
 
 async def _serve(settings: Settings, options: ServerOptions, slow_client: str, costs: Costs,
@@ -89,8 +92,8 @@ async def _serve(settings: Settings, options: ServerOptions, slow_client: str, c
     server = StreamServer(hub, options)
 
     def ready(port: int) -> None:
-        log.info("serving on http://%s:%d/ (WebSocket ws://%s:%d/ws)", options.host, port,
-                 options.host, port)
+        log.info("serving on http://%s:%d/ (WebSocket ws://%s:%d/ws; event loop %s)",
+                 options.host, port, options.host, port, loops.which(settings.event_loop))
 
     try:
         await serve_until(server, stop, ready)

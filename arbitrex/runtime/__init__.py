@@ -1,2 +1,3 @@
 """Mechanisms every engine and command shares, each written once: ``backoff.py`` (capped,
-jittered retry delays) and ``stop.py`` (how a process stops on signals, on every OS)."""
+jittered retry delays), ``stop.py`` (how a process stops on signals, on every OS) and
+``loops.py`` (which event loop runs the servers)."""

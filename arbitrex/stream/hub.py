@@ -285,8 +285,16 @@ class Hub:
             self._fan_out(ticks[start:], touched)
         if changed:
             touched.update(self._queue_views(changed))
-        for client in touched:  # each client's dispatch, ticks then views, in one write
-            client.flush()
+        if touched and ticks:
+            oldest = min(t.recv_ns for t in ticks)
+            observe = metrics.written.observe
+            clock = time.time_ns
+            for client in touched:  # each client's dispatch, ticks then views, in one write
+                client.flush()
+                observe((clock() - oldest) / 1e9)  # handed to the kernel
+        else:
+            for client in touched:
+                client.flush()
 
     def _fan_out(self, ticks: Sequence[Tick], touched: set[Connection]) -> None:
         """Queue ``ticks`` to their subscribers (``fan_out``) and see to what it left."""

@@ -23,7 +23,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["Buckets", "EPISODE_BUCKETS", "LAG_BUCKETS", "LATENCY_BUCKETS", "ServerMetrics"]
+__all__ = ["Buckets", "EPISODE_BUCKETS", "LAG_BUCKETS", "LATENCY_BUCKETS", "ServerMetrics",
+           "WRITE_BUCKETS"]
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                    10, 30, 60)
@@ -31,6 +32,10 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5
 # ahead) it counts as 0: Prometheus histograms with negative buckets have no sum or count.
 LAG_BUCKETS = (0.0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                10.0, 60.0, 3600.0)
+
+# Server-side latency, receipt -> handed to the kernel: finer, it is mostly milliseconds.
+WRITE_BUCKETS = (0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01,
+                 0.015, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 # How long episodes last, in seconds: most close within a broker's feed latency (0.1-1 s).
 EPISODE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -77,6 +82,7 @@ class ServerMetrics:
         self.top_edges: Callable[[], dict[str, float | None]] = dict  # when scraped
         self.latency = {since: Buckets(LATENCY_BUCKETS) for since in ("event", "receive")}
         self.venue_lag: dict[str, Buckets] = {}
+        self.written = Buckets(WRITE_BUCKETS)  # per client write of a dispatch
         self.episodes_ended: Counter[tuple[str, str, str]] = Counter()  # (symbol, sell, buy)
         self.episode_duration: dict[str, Buckets] = {}  # symbol -> seconds
         self.episodes_open: Callable[[], dict[str, int]] = dict  # symbol -> open, when scraped
@@ -146,6 +152,13 @@ class _Exporter(Collector):
         for since, buckets in m.latency.items():
             latency.add_metric([since], buckets.cumulative(), sum_value=buckets.total)
         yield latency
+        written = HistogramMetricFamily(
+            "arbitrex_write_latency_seconds",
+            "The server's share of the latency: seconds from when the collector received the "
+            "oldest tick of a read of the store until a client's write of it was handed to "
+            "the kernel (one observation per client per read).")
+        written.add_metric([], m.written.cumulative(), sum_value=m.written.total)
+        yield written
         lag = HistogramMetricFamily(
             "arbitrex_venue_lag_seconds",
             "Seconds from a tick's event time until the collector received it, by venue "

@@ -5,7 +5,9 @@ of collect, serve, tail, replay and up a second time so):
 - asyncio's add_signal_handler, add_reader and add_writer raise NotImplementedError, as on
   Windows' default (proactor) event loop;
 - creating an AF_UNIX socket raises OSError;
-- the tests stop processes with SIGINT (Ctrl-C), never SIGTERM (tests/conftest.py).
+- the tests stop processes with SIGINT (Ctrl-C), never SIGTERM (tests/conftest.py);
+- the event loop is asyncio's own (EVENT_LOOP=asyncio), whose constraints are the ones
+  forced here (winloop, the fast loop on Windows, cannot run on Linux).
 
 What arbitrex does on Windows must then work here too, or these runs fail.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 
 if os.environ.get("ARBITREX_FORCE_WINDOWS") == "1":
+    os.environ.setdefault("EVENT_LOOP", "asyncio")
     import asyncio.selector_events
     import asyncio.unix_events
     import errno
