@@ -62,9 +62,12 @@ def main() -> None:
         step("fanout_100", lambda: fanout(100, 6000, w, tmp, env))
         step("fanout_1000", lambda: fanout(1000, 600, w, tmp, env))
         times = 1 if q else 3  # the figures near their targets: three runs each
-        for store in ("sqlite", "redis"):
+        for store in ("sqlite", "redis"):  # the default loop (uvloop here), then asyncio's
             step(f"latency_{store}", lambda s=store: repeated(
                 times, lambda: latency(s, 3 if q else 20, tmp, env, server.url), "p99_ms"))
+            step(f"latency_{store}_asyncio", lambda s=store: repeated(
+                times, lambda: latency(s, 3 if q else 20, tmp, env, server.url,
+                                       loop="asyncio"), "p99_ms"))
             if not q:  # a load this machine carries easily: the pipeline alone
                 step(f"latency10_{store}",
                      lambda s=store: latency(s, 20, tmp, env, server.url, 10))

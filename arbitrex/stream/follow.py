@@ -5,14 +5,17 @@ event loop itself, with no task and no thread hop: the loop reads when the store
 doorbell rings (``Rings``: SQLite's writer rings after each commit; the bell is a datagram
 endpoint, which every asyncio loop has, Windows' proactor included), and a timer reads
 every ``Trust.timeout`` besides (polling where there is no doorbell, or its writer does not
-ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read in a thread. Either way a
-read that fails is logged and retried a second later.
+ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read by one long-lived thread of
+its own, which issues the next read as soon as it has handed a batch to the loop
+(``call_soon_threadsafe``: no executor hop per read), at most ``HANDOVER`` batches ahead of
+the loop. Either way a read that fails is logged and retried a second later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +33,8 @@ C = TypeVar("C")
 
 # Timeouts
 RETRY_AFTER = 1.0  # seconds after a failed read
+# Limits
+HANDOVER = 4  # batches a reading thread may hand to the loop before it waits
 
 
 def _failed(exc: StoreError) -> None:
@@ -55,16 +60,43 @@ async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
 
 async def _in_thread(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, cursor: C,
                      limit: int) -> None:
-    while not stop.is_set():
+    """Read ``store`` in a thread of its own; each batch is dispatched on the loop."""
+    loop = asyncio.get_running_loop()
+    done = threading.Event()
+    room = threading.Semaphore(HANDOVER)  # batches handed over and not yet dispatched
+
+    def deliver(ticks: Sequence[Tick]) -> None:
+        room.release()
         try:
-            ticks, cursor = await asyncio.to_thread(store.follow, cursor, timeout=0.2,
-                                                    limit=limit)
-        except StoreError as exc:
-            _failed(exc)
-            await asyncio.sleep(RETRY_AFTER)
-            continue
-        if ticks:
             dispatch(ticks)
+        except Exception:  # a bug, not the store: say so, and keep following
+            log.exception("dispatching %d ticks failed", len(ticks))
+
+    def read() -> None:
+        at = cursor
+        while not done.is_set():
+            try:
+                ticks, at = store.follow(at, timeout=0.2, limit=limit)
+            except StoreError as exc:
+                _failed(exc)
+                done.wait(RETRY_AFTER)
+                continue
+            if ticks:
+                while not room.acquire(timeout=0.2):  # the loop is behind: wait for it
+                    if done.is_set():
+                        return
+                try:
+                    loop.call_soon_threadsafe(deliver, ticks)
+                except RuntimeError:  # the loop is closed: the server is stopping
+                    return
+
+    reader = threading.Thread(target=read, name="arbitrex-follow", daemon=True)
+    reader.start()
+    try:
+        await stop.wait()
+    finally:
+        done.set()
+        await asyncio.to_thread(reader.join, 2.0)
 
 
 class InLoop(Generic[C]):

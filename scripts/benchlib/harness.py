@@ -168,3 +168,37 @@ def replace_section(path: Path, name: str, text: str) -> None:
         new = old.rstrip() + "\n\n" + body
     path.write_text(new)
     print("wrote", path)
+
+
+def scrape(port: int) -> dict[float, float]:
+    """serve's write-latency histogram from /metrics: upper bound (s) -> cumulative count."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("arbitrex_write_latency_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float
+                       ) -> float:
+    """The q-quantile (ms) of what was observed between two scrapes, read linearly within
+    its bucket (as Prometheus' histogram_quantile does)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank, low, below = q * total, 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return low * 1000
+            inside = cumulative - below
+            return (low + (bound - low) * ((rank - below) / inside if inside else 1)) * 1000
+        low, below = bound, cumulative
+    return low * 1000

@@ -7,26 +7,43 @@ from pathlib import Path
 
 import redis
 
-from benchlib.harness import SYMBOLS, clients, cpu_seconds, pipeline, results, stop_all
+from benchlib.harness import (
+    SYMBOLS,
+    clients,
+    cpu_seconds,
+    histogram_quantile,
+    pipeline,
+    results,
+    scrape,
+    stop_all,
+)
 
 
 def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
-            n_clients: int = 100, poll_interval: float | None = None) -> dict:
+            n_clients: int = 100, poll_interval: float | None = None, loop: str = "auto"
+            ) -> dict:
+    """Client side (recv_ns -> received, sampled) and server side (recv_ns -> written, from
+    serve's /metrics histogram over the same window), p50 and p99, ms."""
     e = dict(env, SQLITE_PATH=str(tmp / f"lat-{store}.db"), TICK_QUEUE_BACKEND=store,
-             REDIS_URL=redis_url)
+             REDIS_URL=redis_url, EVENT_LOOP=loop)
     if store == "redis":
         redis.Redis.from_url(redis_url).flushall()
     collect, serve, port = pipeline(2000, f"lat-{store}", e, tmp, poll_interval)
     time.sleep(1)
     procs = max(1, n_clients // 50)  # 50 connections per client process: one per core
-    got = results([clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n_clients // procs,
-                           seconds + 1, "--latency", "--batch", "--warmup", "1",
-                           "--sample", "4")
-                   for _ in range(procs)])
+    crowd = [clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", n_clients // procs,
+                     seconds + 1, "--latency", "--batch", "--warmup", "1", "--sample", "4")
+             for _ in range(procs)]
+    time.sleep(1)  # the clients' warm-up (connections, snapshots): not measured
+    before = scrape(port)
+    got = results(crowd)
+    after = scrape(port)
     stop_all(collect, serve)
     lat = sorted(x for g in got for x in g["lat_us"])
     event = sorted(x for g in got for x in g["event_us"])
     return {"p50_ms": lat[len(lat) // 2] / 1000, "p99_ms": lat[int(len(lat) * 0.99)] / 1000,
+            "server_p50_ms": histogram_quantile(before, after, 0.5),
+            "server_p99_ms": histogram_quantile(before, after, 0.99), "loop": loop,
             "event_p50_ms": event[len(event) // 2] / 1000,
             "event_p99_ms": event[int(len(event) * 0.99)] / 1000, "samples": len(lat)}
 
