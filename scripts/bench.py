@@ -77,7 +77,7 @@ def main() -> None:
             step("sweep", lambda: {str(pi): {
                 "latency": latency("sqlite", 10, tmp, env, server.url, poll_interval=pi),
                 "cpu": cpu_footprint(10, tmp, env, poll_interval=pi)} for pi in SWEEP})
-        step("rss", lambda: rss_footprint((6, 12) if q else (30, 60), tmp, env))
+        step("rss", lambda: rss_footprint((6, 12) if q else (60, 300), tmp, env))
         step("replay", lambda: replay_max(50_000 if q else 300_000, tmp, env))
         step("bridge", lambda: bridge_poll(50 if q else 300, tmp))
         step("idle", lambda: idle_serve(5 if q else 20, tmp, env))
