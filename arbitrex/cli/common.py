@@ -54,6 +54,14 @@ StaleAfterOpt = Annotated[int | None, typer.Option(
     "--stale-after-ms", help="The cross-venue view: a venue whose quote is more than this "
     "many ms older than the newest is stale (env: STALE_AFTER_MS; default 10000).",
     show_default=False)]
+FromOpt = Annotated[str | None, typer.Option(
+    "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)]
+ToOpt = Annotated[str | None, typer.Option(
+    help="Up to this ISO-8601 UTC time (exclusive).", show_default=False)]
+OnlySymbolsOpt = Annotated[str | None, typer.Option(
+    help="Only these symbols, comma-separated.", show_default=False)]
+OnlyVenuesOpt = Annotated[str | None, typer.Option(
+    help="Only these venues, comma-separated.", show_default=False)]
 LoopOpt = Annotated[str | None, typer.Option(
     "--loop", help="The event loop: auto (uvloop, or winloop on Windows, when installed: pip "
     "install 'arbitrex[fast]'), asyncio, uvloop or winloop (env: EVENT_LOOP; default auto).",

@@ -13,7 +13,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    FromOpt,
+    OnlySymbolsOpt,
+    OnlyVenuesOpt,
+    StoreOpt,
+    ToOpt,
+    friendly,
+    settings_for,
+    venues_file,
+)
 from arbitrex.cli.export import out_format
 from arbitrex.cli.tailing import from_store
 from arbitrex.cli.timerange import symbol_list, time_range
@@ -35,14 +46,10 @@ __all__ = ["episodes"]
                  "STALE_AFTER_MS": "--stale-after-ms", "notify": "--notify",
                  "notify_on": "--notify-on"})
 def episodes(
-    from_: Annotated[str | None, typer.Option(
-        "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)] = None,
-    to: Annotated[str | None, typer.Option(
-        help="Up to this ISO-8601 UTC time (exclusive).", show_default=False)] = None,
-    symbols: Annotated[str | None, typer.Option(
-        help="Only these symbols, comma-separated.", show_default=False)] = None,
-    venues: Annotated[str | None, typer.Option(
-        help="Only these venues, comma-separated.", show_default=False)] = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    symbols: OnlySymbolsOpt = None,
+    venues: OnlyVenuesOpt = None,
     json: Annotated[bool, typer.Option("--json", help="Print one episode per line.")] = False,
     out: Annotated[Path | None, typer.Option(
         help="Write the episodes to this file.", show_default=False)] = None,

@@ -12,7 +12,18 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from arbitrex.cli.common import ConfigOpt, EnvFile, StoreOpt, friendly, settings_for, venues_file
+from arbitrex.cli.common import (
+    ConfigOpt,
+    EnvFile,
+    FromOpt,
+    OnlySymbolsOpt,
+    OnlyVenuesOpt,
+    StoreOpt,
+    ToOpt,
+    friendly,
+    settings_for,
+    venues_file,
+)
 from arbitrex.cli.export import check_out
 from arbitrex.cli.timerange import symbol_list, time_range
 from arbitrex.config import load_costs
@@ -29,14 +40,10 @@ __all__ = ["report"]
 @friendly(flags={"TICK_QUEUE_BACKEND": "--store", "config": "--config", "out": "--out",
                  "freeze_ms": "--freeze-ms"})
 def report(
-    from_: Annotated[str | None, typer.Option(
-        "--from", help="From this ISO-8601 UTC time (inclusive).", show_default=False)] = None,
-    to: Annotated[str | None, typer.Option(
-        help="Up to this ISO-8601 UTC time (exclusive).", show_default=False)] = None,
-    symbols: Annotated[str | None, typer.Option(
-        help="Only these symbols, comma-separated.", show_default=False)] = None,
-    venues: Annotated[str | None, typer.Option(
-        help="Only these venues, comma-separated.", show_default=False)] = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    symbols: OnlySymbolsOpt = None,
+    venues: OnlyVenuesOpt = None,
     freeze_ms: Annotated[int, typer.Option(
         "--freeze-ms", help="A venue silent this long on a symbol (receive clock) while the "
         "others sent at least 10 ticks of it is frozen.")] = FREEZE_MS,

@@ -77,6 +77,19 @@ class _Symbol:
     last_mid: dict[str, float] = field(default_factory=dict)
     window: int = -1
 
+    def close(self, until_ns: int) -> None:
+        """The current state lasted until ``until_ns``: add it to the time-weighted tallies."""
+        lasted = until_ns - self.since_ns
+        if lasted > 0 and self.present:
+            self.lasted_ns += lasted
+            for venue in self.stale:
+                self.stale_ns[venue] += lasted
+            if self.bid_venue is not None:
+                self.best_bid_ns[self.bid_venue] += lasted
+            if self.ask_venue is not None:
+                self.best_ask_ns[self.ask_venue] += lasted
+        self.since_ns = until_ns
+
 
 @dataclass
 class _Venue:
@@ -220,16 +233,7 @@ class Study:
         """A new state of the symbol's view (the engine's: its newest time, its venues that
         are not stale, its open pairs): the one before it lasted until now."""
         recv = tick.recv_ns
-        lasted = recv - sym.since_ns
-        if lasted > 0 and sym.present:
-            sym.lasted_ns += lasted
-            for venue in sym.stale:
-                sym.stale_ns[venue] += lasted
-            if sym.bid_venue is not None:
-                sym.best_bid_ns[sym.bid_venue] += lasted
-            if sym.ask_venue is not None:
-                sym.best_ask_ns[sym.ask_venue] += lasted
-        sym.since_ns = recv
+        sym.close(recv)
         latest = self.engine.latest(tick.symbol)
         sym.present = True
         bid_venue = ask_venue = None
@@ -327,16 +331,7 @@ class Study:
         """Close the last minute of the lead-lag and the last state of each symbol."""
         for symbol, sym in self.symbols.items():
             self._flush_leads(symbol, sym)
-            lasted = self.last_ns - sym.since_ns
-            if lasted > 0 and sym.present:
-                sym.lasted_ns += lasted
-                for venue in sym.stale:
-                    sym.stale_ns[venue] += lasted
-                if sym.bid_venue is not None:
-                    sym.best_bid_ns[sym.bid_venue] += lasted
-                if sym.ask_venue is not None:
-                    sym.best_ask_ns[sym.ask_venue] += lasted
-            sym.since_ns = self.last_ns
+            sym.close(self.last_ns)
 
     # The figures
 
