@@ -344,7 +344,7 @@ class Study:
         venues: dict[str, Any] = {}
         for (venue, symbol), s in sorted(self.streams.items()):
             sym = self.symbols[symbol]
-            point = 10.0 ** -s.digits if s.digits else 1.0
+            point = 10.0 ** -self._digits(symbol)  # the symbol's finest point, at every venue
             spreads, lags = s.spreads, s.lags
             median, p95 = quantile(spreads, 0.5), quantile(spreads, 0.95)
             lasted = sym.lasted_ns or 1
@@ -381,6 +381,12 @@ class Study:
             "best_episodes": [e.record() for *_, e in sorted(self.best, reverse=True)],
             "series": self._series(),
         }
+
+    def _digits(self, symbol: str) -> int:
+        """The most decimals any venue quotes ``symbol`` with: spreads in points of it
+        compare across venues (a venue quoting a digit fewer is not ten times tighter)."""
+        return max((s.digits for (_, sym), s in self.streams.items() if sym == symbol),
+                   default=0)
 
     def _clocks(self) -> dict[str, Any]:
         by_venue: dict[str, dict[int, float]] = defaultdict(dict)
@@ -420,7 +426,7 @@ class Study:
         for (venue, symbol), stream in sorted(self.streams.items()):
             by_hour: dict[int, Counter[int]] = defaultdict(Counter)
             for (hour, spread), n in stream.spread_hours.items():
-                by_hour[hour][int(round(spread * 10 ** stream.digits))] += n
+                by_hour[hour][int(round(spread * 10 ** self._digits(symbol)))] += n
             spread_hour[symbol][venue] = {h: quantile(c, 0.5) for h, c in sorted(by_hour.items())}
         lags: dict[str, Counter[int]] = defaultdict(Counter)
         for (venue, _), s in self.streams.items():

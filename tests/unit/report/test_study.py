@@ -143,3 +143,19 @@ def test_what_it_keeps_does_not_grow_with_the_ticks():
               len(s.durations), len(s.best)) for s in (small, large)]
     assert sizes[0] == sizes[1]
     assert sum(len(m[0]) for m in large.symbols["EURUSD"].mids.values()) < 30_000 // 2
+
+
+def test_spreads_in_points_of_the_finest_quote_of_the_symbol():
+    """A venue quoting a digit fewer is not ten times tighter: points are the symbol's."""
+    study = Study(0, 1)
+    ns = 10**15
+    for i in range(10):
+        ns += 10**6
+        study.take(Tick("five", "EURUSD", i + 1, ns // 10**6, 1.08501, 1.08509, 0.0, 0, 0.0, 6,
+                        ns, ns // 10**6))
+        study.take(Tick("four", "EURUSD", i + 1, ns // 10**6, 1.085, 1.0851, 0.0, 0, 0.0, 6,
+                        ns + 1, ns // 10**6))
+    venues = study.figures()["venues"]
+    assert venues["five"]["symbols"]["EURUSD"]["spread_median_points"] == 8.0
+    assert venues["four"]["symbols"]["EURUSD"]["spread_median_points"] == 10.0
+    assert venues["four"]["symbols"]["EURUSD"]["spread_median"] == 0.0001
