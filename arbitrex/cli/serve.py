@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from pathlib import Path
@@ -22,7 +23,7 @@ from arbitrex.cli.common import (
 from arbitrex.config import Settings, load_costs
 from arbitrex.model.costs import Costs
 from arbitrex.plans import ServePlan, from_json
-from arbitrex.runtime import loops
+from arbitrex.runtime import loops, memtrace
 from arbitrex.runtime.stop import Stop
 from arbitrex.stores import open_store
 from arbitrex.stream.hub import Hub
@@ -95,9 +96,13 @@ async def _serve(settings: Settings, options: ServerOptions, slow_client: str, c
         log.info("serving on http://%s:%d/ (WebSocket ws://%s:%d/ws; event loop %s)",
                  options.host, port, options.host, port, loops.which(settings.event_loop))
 
+    trace = memtrace.wanted()  # ARBITREX_TRACEMALLOC: what grows (scripts/memory_probe.py)
+    tracer = asyncio.ensure_future(memtrace.trace_memory(trace)) if trace else None
     try:
         await serve_until(server, stop, ready)
     finally:
+        if tracer is not None:
+            tracer.cancel()
         reader.close()
         follower.close()
     log.info("stopped")
