@@ -81,6 +81,10 @@ async def _in_thread(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event
                 _failed(exc)
                 done.wait(RETRY_AFTER)
                 continue
+            except Exception:  # a bug: say so, and keep the thread following
+                log.exception("reading the store failed, retrying in %g s", RETRY_AFTER)
+                done.wait(RETRY_AFTER)
+                continue
             if ticks:
                 while not room.acquire(timeout=0.2):  # the loop is behind: wait for it
                     if done.is_set():
