@@ -144,3 +144,53 @@ def test_tail_sleeps_on_the_doorbell_instead_of_polling_the_file(tmp_path):
         thread.join(timeout=5)
     assert idle < 30, idle  # polling every millisecond made ~1,000
     assert got[0][0] - written < 0.1
+
+
+class Blocking:
+    """A store whose follow blocks (as Redis' XREAD does): every read waits a little, the
+    first ones fail (a StoreError, then a bug), and dispatches are counted."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryStore()
+        self.calls = 0
+
+    def head(self) -> int:
+        return 0
+
+    def follow(self, cursor: int, *, timeout: float, limit: int) -> tuple[list[Tick], int]:
+        self.calls += 1
+        if self.calls == 1:
+            raise StoreError("redis went away")
+        if self.calls == 2:
+            raise RuntimeError("a bug")
+        time.sleep(0.001)
+        return self.memory.follow(cursor, timeout=0, limit=limit)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_blocking_store_is_read_by_one_thread_that_survives_failures(monkeypatch, caplog):
+    monkeypatch.setattr(follow, "RETRY_AFTER", 0.01)
+    store = Blocking()
+
+    async def main() -> list[int]:
+        stop = asyncio.Event()
+        got: list[int] = []
+        loop_thread = []
+
+        def dispatch(ticks):
+            loop_thread.append(asyncio.get_running_loop() is not None)
+            got.extend(t.seq for t in ticks)
+
+        task = asyncio.ensure_future(follow.follow(store, dispatch, stop, limit=3))
+        store.memory.add([tick(i) for i in range(1, 11)])
+        await until(lambda: len(got) == 10)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        assert all(loop_thread)  # dispatched on the loop, not in the reading thread
+        return got
+
+    with caplog.at_level(logging.ERROR):
+        assert asyncio.run(main()) == list(range(1, 11))
+    assert "redis went away" in caplog.text and "a bug" in caplog.text
