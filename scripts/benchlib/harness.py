@@ -145,7 +145,8 @@ def repeated(times: int, run: Callable[[], dict], key: str) -> dict:
     """The figure near its target, run ``times`` times: the run with the median ``key``,
     and every run's ``key`` (the report holds the worst against the target)."""
     runs = sorted((run() for _ in range(times)), key=lambda r: r[key])
-    return {**runs[len(runs) // 2], "runs": [r[key] for r in runs]}
+    every = {name: [r[name] for r in runs] for name in runs[0] if name.endswith("_ms")}
+    return {**runs[len(runs) // 2], "runs": [r[key] for r in runs], "every": every}
 
 def commit() -> str:
     """The short hash of HEAD, for a report."""
