@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from benchlib.bridge import bridge_poll
 from benchlib.fanout import fanout
-from benchlib.harness import SWEEP, Redis, repeated, replace_section
+from benchlib.harness import SWEEP, Redis, bench_env, repeated, replace_section
 from benchlib.idle import idle_serve
 from benchlib.ingest import bench_ingest_redis, bench_ingest_sqlite
 from benchlib.memory import rss_footprint
@@ -43,9 +42,7 @@ def main() -> None:
     a = ap.parse_args()
     q = a.quick
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
-                                                                      "TICK_", "KAFKA"))}
-    env["LOG_LEVEL"] = "INFO"
+    env = bench_env()
     server = Redis(tmp)
     r: dict = {"quick": q, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     started = time.monotonic()

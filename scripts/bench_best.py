@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from benchlib.harness import (  # noqa: E402
     PY,
     ROOT,
     arbitrex,
+    bench_env,
     clients,
     commit,
     cpu_seconds,
@@ -133,9 +133,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="replace the best section of this Markdown file")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-best-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
-                                                                      "TICK_", "KAFKA"))}
-    env["LOG_LEVEL"] = "INFO"
+    env = bench_env()
     r: dict = {"quick": a.quick, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "latency": [], "cpu": {"ticks": [], "both": []}}
     began = time.monotonic()

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -40,10 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_best import SYMBOLS as SERVED  # noqa: E402
 from bench_best import collect, pct, serve  # noqa: E402
 from benchlib.harness import (  # noqa: E402
+    bench_env,
     clients,
     commit,
     cpu_seconds,
-    replace_section,
+    finish,
     results,
     stop_all,
 )
@@ -176,9 +175,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="replace the episodes section of this file")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-episodes-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
-                                                                      "TICK_", "KAFKA"))}
-    env["LOG_LEVEL"] = "INFO"
+    env = bench_env()
     r: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": [],
                "quick": a.quick, "commit": commit()}  # the code measured: HEAD at the start
     began = time.monotonic()
@@ -198,10 +195,7 @@ def main() -> None:
     finally:
         (tmp / "results.json").write_text(json.dumps(r, indent=2))
     text = report(r, " ".join(["python scripts/bench_episodes.py", *sys.argv[1:]]))
-    print(text)
-    if a.out:
-        replace_section(a.out, "episodes", text)
-    shutil.rmtree(tmp, ignore_errors=True)
+    finish(tmp, text, a.out, "episodes")
 
 
 def verdict(ok: bool) -> str:

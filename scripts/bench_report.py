@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_episodes import generate  # noqa: E402
-from benchlib.harness import commit, replace_section  # noqa: E402
+from benchlib.harness import bench_env, commit, finish  # noqa: E402
 
 
 def timed(args: list[str], env: dict, log: Path) -> tuple[float, float]:
@@ -71,9 +70,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="replace the report section of this file")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-report-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
-                                                                      "TICK_", "KAFKA"))}
-    env["LOG_LEVEL"] = "WARNING"
+    env = bench_env("WARNING")
     r: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "commit": commit(), "runs": []}
     began = time.monotonic()
@@ -84,10 +81,7 @@ def main() -> None:
     finally:
         (tmp / "results.json").write_text(json.dumps(r, indent=2))
     text = report(r, " ".join(["python scripts/bench_report.py", *sys.argv[1:]]))
-    print(text)
-    if a.out:
-        replace_section(a.out, "report", text)
-    shutil.rmtree(tmp, ignore_errors=True)
+    finish(tmp, text, a.out, "report")
 
 
 def report(r: dict, command: str) -> str:

@@ -15,7 +15,6 @@ memory and time: the RSS here is higher than bench.py's; the growth is what to r
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -24,7 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib.harness import clients, pipeline, results, rss_mb, stop_all  # noqa: E402
+from benchlib.harness import (  # noqa: E402
+    bench_env,
+    clients,
+    pipeline,
+    results,
+    rss_mb,
+    stop_all,
+)
 
 
 def main() -> None:
@@ -33,9 +39,8 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-memory-"))
     trace = tmp / "trace.txt"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WS_", "SQLITE", "REDIS",
-                                                                      "TICK_", "KAFKA"))}
-    env.update(LOG_LEVEL="INFO", SQLITE_PATH=str(tmp / "rss.db"), PYTHONTRACEMALLOC="1",
+    env = bench_env()
+    env.update(SQLITE_PATH=str(tmp / "rss.db"), PYTHONTRACEMALLOC="1",
                ARBITREX_TRACEMALLOC=str(trace))
     collect, serve, port = pipeline(100, "rss", env, tmp)
     url = f"ws://127.0.0.1:{port}/ws?symbols=EURUSD"

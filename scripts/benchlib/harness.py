@@ -203,3 +203,21 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
             return (low + (bound - low) * ((rank - below) / inside if inside else 1)) * 1000
         low, below = bound, cumulative
     return low * 1000
+
+
+def bench_env(log_level: str = "INFO") -> dict[str, str]:
+    """This environment without the settings a benchmark sets itself (where the store is,
+    which one, the port), so that nothing of the shell's leaks into a run."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WS_", "SQLITE", "REDIS", "TICK_", "KAFKA"))}
+    env["LOG_LEVEL"] = log_level
+    return env
+
+
+def finish(tmp: Path, text: str, out: Path | None, section: str) -> None:
+    """Print a benchmark's report, write its section of ``out`` (when given), and remove
+    its work folder."""
+    print(text)
+    if out:
+        replace_section(out, section, text)
+    shutil.rmtree(tmp, ignore_errors=True)
