@@ -105,23 +105,31 @@ def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
             "samples": len(lat), "best_samples": len(best)}
 
 
-def cpu_run(both: bool, seconds: float, tmp: Path, env: dict) -> float:
-    """serve's CPU (% of a core) at 1,000 ticks/s over three venues, 10 clients."""
-    name = "cpu-both" if both else "cpu-ticks"
+def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *flags: str) -> tuple[float, dict]:
+    """serve's CPU (% of a core) at 1,000 ticks/s over three venues, 10 clients (``flags``
+    for bench_clients.py), measured after 2 s; and what the clients got."""
     e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
     feed = collect(333, name, e, tmp)
     server, port = serve(name, e, tmp)
     try:
-        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3,
-                        *(["--best"] if both else []))
-        time.sleep(2)
+        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3, *flags)
+        time.sleep(2)  # connected, snapshots sent: the window starts
         c0 = cpu_seconds(server.pid)
         time.sleep(seconds)
         cpu = 100 * (cpu_seconds(server.pid) - c0) / seconds
         got = results([crowd])[0]
     finally:
         stop_all(feed, server)
-    if got["ticks"] < 0.5 * 1000 * seconds * 10 or (both and got["bests"] == 0):
+    if got["ticks"] < 0.5 * 1000 * seconds * 10:
+        raise RuntimeError(f"the CPU run did not deliver: {got}")
+    return cpu, got
+
+
+def cpu_run(both: bool, seconds: float, tmp: Path, env: dict) -> float:
+    """serve's CPU with 10 clients holding the ticks view (and the best view: ``both``)."""
+    cpu, got = serve_cpu("cpu-both" if both else "cpu-ticks", seconds, tmp, env,
+                         *(["--best"] if both else []))
+    if both and got["bests"] == 0:
         raise RuntimeError(f"the CPU run did not deliver: {got}")
     return cpu
 

@@ -35,16 +35,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_best import SYMBOLS as SERVED  # noqa: E402
-from bench_best import collect, pct, serve  # noqa: E402
+from bench_best import pct, serve_cpu  # noqa: E402
 from benchlib.harness import (  # noqa: E402
     bench_env,
-    clients,
     commit,
-    cpu_seconds,
     finish,
-    results,
-    stop_all,
 )
 
 from arbitrex import formats, history  # noqa: E402
@@ -141,24 +136,10 @@ def history_run(db: Path, tmp: Path) -> dict:
 def serve_run(episodes: bool, seconds: float, tmp: Path, env: dict) -> dict:
     """serve's CPU at 1,000 ticks/s over three venues, 10 clients holding the best view
     (and the episodes view); episode frame latency when they hold it."""
-    name = f"{'episodes' if episodes else 'best'}-{time.monotonic_ns()}"
-    e = dict(env, SQLITE_PATH=str(tmp / f"{name}.db"))
-    feed = collect(333, name, e, tmp)
-    server, port = serve(name, e, tmp)
-    try:
-        flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
-        if episodes:
-            flags.append("--episodes")
-        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SERVED}", 10, seconds + 3, *flags)
-        time.sleep(2)  # connected, snapshots sent: the window starts
-        c0 = cpu_seconds(server.pid)
-        time.sleep(seconds)
-        cpu = 100 * (cpu_seconds(server.pid) - c0) / seconds
-        got = results([crowd])[0]
-    finally:
-        stop_all(feed, server)
-    if got["ticks"] < 0.5 * 1000 * seconds * 10 or got["bests"] == 0 or (
-            episodes and got["episodes"] == 0):
+    flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
+    cpu, got = serve_cpu("episodes" if episodes else "best", seconds, tmp, env,
+                         *flags, *(["--episodes"] if episodes else []))
+    if got["bests"] == 0 or (episodes and got["episodes"] == 0):
         raise RuntimeError(f"the run did not deliver: {got}")
     lat = got["episode_us"]
     return {"episodes": episodes, "cpu_pct": cpu, "episode_frames": got["episodes"],

@@ -22,11 +22,12 @@ def stored(runner, venue: str, symbol: str = "EURUSD") -> int:
     return last_seq(runner.workdir / "ticks.db", venue, symbol)
 
 
-def collect_three(arbitrex):
+def collect_three(arbitrex, *, rate: int = 100, at_least: int = 3, timeout: float = 30):
+    """collect of three simulated brokers, once each has stored more than ``at_least``."""
     proc = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD,GBPUSD",
-                          "--venues", ",".join(VENUES), "--rate", "100")
-    wait_for(lambda: all(stored(arbitrex, v) > 3 for v in VENUES) or proc.poll() is not None,
-             what="ticks of three venues", timeout=30)
+                          "--venues", ",".join(VENUES), "--rate", str(rate))
+    wait_for(lambda: all(stored(arbitrex, v) > at_least for v in VENUES)
+             or proc.poll() is not None, what="ticks of three venues", timeout=timeout)
     assert proc.poll() is None, log_of(proc)
     return proc
 

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests.conftest import log_of, wait_for
-from tests.e2e.test_best_view import VENUES, stored
+from tests.conftest import wait_for
+from tests.e2e.test_best_view import VENUES, collect_three, stored
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 SCORECARD = {"ticks", "spread_median", "spread_p95", "lag_median_ms", "lag_p99_ms",
@@ -21,12 +21,7 @@ SCORECARD = {"ticks", "spread_median", "spread_p95", "lag_median_ms", "lag_p99_m
 
 @pytest.fixture
 def collected(arbitrex):
-    proc = arbitrex.start("collect", "--source", "sim", "--symbols", "EURUSD,GBPUSD",
-                          "--venues", ",".join(VENUES), "--rate", "200")
-    wait_for(lambda: all(stored(arbitrex, v) > 1200 for v in VENUES) or proc.poll() is not None,
-             what="ticks of three brokers", timeout=60)
-    assert proc.poll() is None, log_of(proc)
-    return proc
+    return collect_three(arbitrex, rate=200, at_least=1200, timeout=60)
 
 
 def test_the_report_of_three_brokers(arbitrex, collected):
