@@ -230,6 +230,8 @@ class SimSource:
         self._start_ns = 0
         self._emitted = 0
         self._last_msc = 0
+        self._step_ns = round(poll_interval * 1e9)
+        self._last_read = -1  # the grid point last read (a count of poll intervals)
         self.fresh_starts: dict[str, int] = {}  # the simulator has no history to resume
 
     def _model(self, epoch: int) -> SimModel:
@@ -252,21 +254,31 @@ class SimSource:
     def _due(self, now_ns: int) -> int:
         return int((now_ns - self._start_ns - self._lag_ns) / 1e9 * self.rate) - self._emitted
 
+    def _next_read(self) -> int:
+        """Nanoseconds after the start when a read next finds ticks: when the next one is
+        due; for a feed read every ``poll_interval``, like a terminal, the first read of its
+        grid from then on, and never before the read after the last one (a tick that comes
+        due just after a read waits for the next, as it would at a terminal)."""
+        due_at = math.ceil((self._emitted + 1) * 1e9 / self.rate) + self._lag_ns
+        if self._step_ns <= 0:
+            return due_at
+        return max(-(-due_at // self._step_ns), self._last_read + 1) * self._step_ns
+
     def poll(self, timeout: float) -> list[Tick]:
         now_ns = self._clock_ns()
-        due = self._due(now_ns)
-        if due <= 0:
+        read_at = self._start_ns + self._next_read()
+        if now_ns < read_at:
             if timeout <= 0:
                 return []
-            due_at = (self._emitted + 1) / self.rate + self._lag_ns / 1e9  # after the start
-            if self.poll_interval > 0:  # read every poll_interval, like a terminal
-                due_at = math.ceil(due_at / self.poll_interval) * self.poll_interval
-            wait = due_at - (now_ns - self._start_ns) / 1e9
-            self._sleep(max(0.0, min(timeout, wait)))
+            self._sleep(min(timeout, (read_at - now_ns) / 1e9))
             now_ns = self._clock_ns()
-            due = self._due(now_ns)
-            if due <= 0:
+            if now_ns < read_at:
                 return []
+        if self._step_ns > 0:  # this read's place on the grid
+            self._last_read = (now_ns - self._start_ns) // self._step_ns
+        due = self._due(now_ns)
+        if due <= 0:
+            return []
         due = min(due, self.max_batch)
         ticks: list[Tick] = []
         # Emit what is due, then finish any open burst so that its ticks share one millisecond.

@@ -95,6 +95,25 @@ def test_the_feed_is_read_every_poll_interval():
     assert clock.ns - start == 20_000_000 and sum(sizes) >= 18 and min(sizes) >= 3
 
 
+def test_a_tick_due_just_after_a_read_waits_for_the_next_read():
+    """A collector that stores a read for longer than one tick's interval finds the next
+    tick due as it comes back: it is read at the next 10 ms, with the ticks due by then, not
+    at once on its own (one read of a terminal per poll interval)."""
+    clock = FakeClock()
+    source = SimSource(["EURUSD"], rate=2000, poll_interval=0.01, clock_ns=clock.now,
+                       sleep=clock.sleep)
+    source.open({})
+    start = clock.ns
+    sizes = []
+    for _ in range(6):
+        sizes.append(len(source.poll(1.0)))
+        assert (clock.ns - start) % 10_000_000 == 0  # read on a 10 ms boundary
+        clock.ns += 700_000  # the store takes 0.7 ms: the next tick is due meanwhile
+        assert source.poll(0.0) == []  # a look between two reads finds nothing
+    # 20 a read, give or take a burst that a read finishes (its ticks share a millisecond)
+    assert min(sizes) >= 15 and abs(sum(sizes) - 120) <= 5, sizes
+
+
 def brokers_run(names: list[str], seconds: float, seed: int = 0, rate: float = 50.0,
                 symbols: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD")
                 ) -> dict[str, list]:
