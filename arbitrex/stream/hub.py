@@ -39,7 +39,7 @@ from arbitrex.stream.index import Connection, Index
 from arbitrex.stream.metrics import ServerMetrics
 from arbitrex.stream.session import Bounds, Key, since_of
 from arbitrex.stream.views import BestViews
-from arbitrex.stream.wire import text_frame
+from arbitrex.stream.wire import kept, text_frame
 
 __all__ = ["Hub", "Pack"]
 
@@ -313,7 +313,7 @@ class Hub:
                         ) -> list[Connection]:
         """Queue one tick's episode frames to ``clients`` (owed to a client over its
         bound); the clients queued to."""
-        messages = [proto.episode_frame(e) for e in episodes]
+        messages = [kept(proto.episode_frame(e)) for e in episodes]  # a slow client keeps them
         wire = b"".join(map(text_frame, messages))
         queued = []
         for client in clients:
@@ -334,12 +334,15 @@ class Hub:
         The server's state of each symbol is framed once. A client holding both views
         whose ticks sent are the server's latest (the usual case) gets that frame too; so
         clients holding the same symbols get the same bytes, joined once per dispatch."""
+        watchers = self.index.interested(symbols, "best")
+        if not watchers:
+            return []  # nothing is framed for nobody
         views = self.views
         server = views.book.latest
         shared = {s: views.frame(server[s], s) for s in symbols if server.get(s)}
         packs: dict[tuple[str, ...], Pack] = {}  # held symbols -> their frames, all shared
         queued = []
-        for client in self.index.interested(symbols, "best"):
+        for client in watchers:
             session = client.session
             if client.closing:
                 continue

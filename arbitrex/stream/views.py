@@ -20,11 +20,12 @@ from arbitrex.model.tick import Tick
 from arbitrex.stores.base import StreamReader
 from arbitrex.stream.best import Book, consolidate
 from arbitrex.stream.session import Key, Session
-from arbitrex.stream.wire import text_frame
+from arbitrex.stream.wire import kept, text_frame
 
 __all__ = ["BestViews"]
 
-_CACHE_LIMIT = 4096  # frames kept; a state's frame never changes, so any may be dropped
+# Limits
+CACHE_LIMIT = 512  # frames kept; a state's frame never changes, so any may be dropped
 
 
 class BestViews:
@@ -76,11 +77,11 @@ class BestViews:
         state = (symbol, snapshot, *map(id, latest.values()))
         cached = self._frames.get(state)
         if cached is None:
-            if len(self._frames) >= _CACHE_LIMIT:
+            if len(self._frames) >= CACHE_LIMIT:
                 self._frames.clear()
             view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms,
                                costs=self.costs)
-            frame = view.encode(**({"snapshot": True} if snapshot else {}))
+            frame = kept(view.encode(**({"snapshot": True} if snapshot else {})))
             cached = self._frames[state] = (frame, text_frame(frame), tuple(latest.values()))
         return cached[0], cached[1]
 

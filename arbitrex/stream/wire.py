@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
-__all__ = ["INTERNALS", "Wire", "text_frame"]
+__all__ = ["INTERNALS", "Wire", "kept", "text_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,13 @@ INTERNALS = {
     "websockets.asyncio.server.ServerConnection": ("protocol", "transport", "paused", "drain"),
     "websockets.protocol.Protocol": ("state", "extensions", "send_text", "data_to_send"),
 }
+
+
+def kept(payload: bytes) -> bytes:
+    """A copy of ``payload`` of exactly its length, for bytes that are kept (a cache, a slow
+    client's backlog): orjson's output carries an allocation of 4 KiB or more, whatever
+    its length, which a copy does not."""
+    return bytes(memoryview(payload))
 
 
 def text_frame(payload: bytes) -> bytes:
