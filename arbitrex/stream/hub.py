@@ -287,11 +287,14 @@ class Hub:
             touched.update(self._queue_views(changed))
         if touched and ticks:
             oldest = min(t.recv_ns for t in ticks)
-            observe = metrics.written.observe
+            since_receipt = metrics.written["receive"].observe
+            since_dispatch = metrics.written["dispatch"].observe
             clock = time.time_ns
             for client in touched:  # each client's dispatch, ticks then views, in one write
                 client.flush()
-                observe((clock() - oldest) / 1e9)  # handed to the kernel
+                written = clock()  # handed to the kernel
+                since_receipt((written - oldest) / 1e9)
+                since_dispatch((written - now_ns) / 1e9)
         else:
             for client in touched:
                 client.flush()

@@ -82,7 +82,9 @@ class ServerMetrics:
         self.top_edges: Callable[[], dict[str, float | None]] = dict  # when scraped
         self.latency = {since: Buckets(LATENCY_BUCKETS) for since in ("event", "receive")}
         self.venue_lag: dict[str, Buckets] = {}
-        self.written = Buckets(WRITE_BUCKETS)  # per client write of a dispatch
+        # per client write of a dispatch: since the receipt of its oldest tick, and since
+        # the dispatch began (the server's own work, apart from the store and the wake-up)
+        self.written = {since: Buckets(WRITE_BUCKETS) for since in ("receive", "dispatch")}
         self.episodes_ended: Counter[tuple[str, str, str]] = Counter()  # (symbol, sell, buy)
         self.episode_duration: dict[str, Buckets] = {}  # symbol -> seconds
         self.episodes_open: Callable[[], dict[str, int]] = dict  # symbol -> open, when scraped
@@ -155,9 +157,11 @@ class _Exporter(Collector):
         written = HistogramMetricFamily(
             "arbitrex_write_latency_seconds",
             "The server's share of the latency: seconds from when the collector received the "
-            "oldest tick of a read of the store until a client's write of it was handed to "
-            "the kernel (one observation per client per read).")
-        written.add_metric([], m.written.cumulative(), sum_value=m.written.total)
+            "oldest tick of a read of the store (since=receive), or from when the server "
+            "began to dispatch the read (since=dispatch), until a client's write of it was "
+            "handed to the kernel (one observation per client per read).", labels=["since"])
+        for since, buckets in m.written.items():
+            written.add_metric([since], buckets.cumulative(), sum_value=buckets.total)
         yield written
         lag = HistogramMetricFamily(
             "arbitrex_venue_lag_seconds",

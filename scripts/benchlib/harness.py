@@ -171,17 +171,20 @@ def replace_section(path: Path, name: str, text: str) -> None:
     print("wrote", path)
 
 
-def scrape(port: int) -> dict[float, float]:
-    """serve's write-latency histogram from /metrics: upper bound (s) -> cumulative count."""
+def scrape(port: int) -> dict[str, dict[float, float]]:
+    """serve's write-latency histograms from /metrics, by stage ("receive", "dispatch"):
+    upper bound (s) -> cumulative count."""
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
-    out: dict[float, float] = {}
+    out: dict[str, dict[float, float]] = {}
     for line in text.splitlines():
         if line.startswith("arbitrex_write_latency_seconds_bucket{"):
             le = line.split('le="', 1)[1].split('"', 1)[0]
-            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+            since = line.split('since="', 1)[1].split('"', 1)[0]
+            out.setdefault(since, {})[float("inf") if le == "+Inf" else float(le)] = \
+                float(line.rsplit(" ", 1)[1])
     return out
 
 

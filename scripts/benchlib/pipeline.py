@@ -22,8 +22,9 @@ from benchlib.harness import (
 def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
             n_clients: int = 100, poll_interval: float | None = None, loop: str = "auto"
             ) -> dict:
-    """Client side (recv_ns -> received, sampled) and server side (recv_ns -> written, from
-    serve's /metrics histogram over the same window), p50 and p99, ms."""
+    """Client side (recv_ns -> received, sampled) and server side (recv_ns -> written, and
+    its last stage, dispatch began -> written, from serve's /metrics histograms over the
+    same window), p50 and p99, ms."""
     e = dict(env, SQLITE_PATH=str(tmp / f"lat-{store}.db"), TICK_QUEUE_BACKEND=store,
              REDIS_URL=redis_url, EVENT_LOOP=loop)
     if store == "redis":
@@ -42,8 +43,11 @@ def latency(store: str, seconds: float, tmp: Path, env: dict, redis_url: str,
     lat = sorted(x for g in got for x in g["lat_us"])
     event = sorted(x for g in got for x in g["event_us"])
     return {"p50_ms": lat[len(lat) // 2] / 1000, "p99_ms": lat[int(len(lat) * 0.99)] / 1000,
-            "server_p50_ms": histogram_quantile(before, after, 0.5),
-            "server_p99_ms": histogram_quantile(before, after, 0.99), "loop": loop,
+            "server_p50_ms": histogram_quantile(before["receive"], after["receive"], 0.5),
+            "server_p99_ms": histogram_quantile(before["receive"], after["receive"], 0.99),
+            "dispatch_p50_ms": histogram_quantile(before["dispatch"], after["dispatch"], 0.5),
+            "dispatch_p99_ms": histogram_quantile(before["dispatch"], after["dispatch"], 0.99),
+            "loop": loop,
             "event_p50_ms": event[len(event) // 2] / 1000,
             "event_p99_ms": event[int(len(event) * 0.99)] / 1000, "samples": len(lat)}
 

@@ -108,8 +108,10 @@ def test_each_episode_frame_follows_the_tick_that_made_it(batch: bool) -> None:
     assert 'arbitrex_episodes_open{symbol="EURUSD"}' in text
     assert 'arbitrex_episode_duration_seconds_bucket{le="0.01",symbol="EURUSD"}' in text
     # the server's share of the latency: one observation per client write of a read
-    assert sum(served.written.counts) >= 10  # the feed stamps its own recv_ns: not timed
-    assert "arbitrex_write_latency_seconds_count" in text
+    writes = sum(served.written["receive"].counts)
+    assert writes >= 10  # the feed stamps its own recv_ns: not timed
+    assert sum(served.written["dispatch"].counts) == writes  # each write in both stages
+    assert 'arbitrex_write_latency_seconds_count{since="dispatch"}' in text
 
 
 def test_a_view_other_than_ticks_best_or_episodes_is_refused() -> None:
