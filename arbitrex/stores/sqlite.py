@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
-from arbitrex.stores import doorbell
+from arbitrex.stores import checkpoint, doorbell
 from arbitrex.stores.base import Dropped, Lease, StoredDay
+from arbitrex.stores.checkpoint import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["COLUMNS", "INSERT", "SCHEMA", "FileFacts", "SqliteStore", "inspect"]
 
@@ -115,13 +116,17 @@ class SqliteStore:
         busy_timeout_ms: int = 10_000,
         # Follow
         poll_interval: float = 0.001,
+        # WAL checkpoints, in a thread beside the writer (see checkpoint.py)
+        checkpoint_interval: float = checkpoint.INTERVAL,
     ) -> None:
         self.path = Path(path)
+        self.checkpoint_interval = checkpoint_interval
         self.poll_interval = poll_interval
         self._bell = doorbell.Doorbell(self.path)
         self._last_seq: dict[tuple[str, str], int] = {}  # committed counters, see _write
         self._version: int | None = None
         self._lease_db: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None  # started by the first write
         deadline = time.monotonic() + busy_timeout_ms / 1000
         while True:
             try:
@@ -147,6 +152,8 @@ class SqliteStore:
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -65536")  # 64 MiB: every stream's index pages
+            # checkpoints are the Checkpointer's; the writer's own only past this backstop
+            db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
             db.executescript(SCHEMA)
         except BaseException:
             db.close()
@@ -211,7 +218,14 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         self._bell.ring()  # committed: followers waiting on the doorbell find it
+        self._committed()
         return stored
+
+    def _committed(self) -> None:
+        """A write committed: the checkpointer (started by the first) copies it later."""
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer(self.path, interval=self.checkpoint_interval)
+        self._checkpointer.committed()
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
         if not starts:
@@ -404,6 +418,7 @@ class SqliteStore:
                     self._db.execute("BEGIN IMMEDIATE")
                     self._db.execute(f"DELETE FROM ticks WHERE id IN "
                                      f"({','.join('?' * len(part))})", part)
+                self._committed()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot delete from {self.path}: {exc} (is the disk full?); "
                              "nothing is lost: run archive again once there is room") from exc
@@ -432,6 +447,8 @@ class SqliteStore:
 
     def close(self) -> None:
         self._bell.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         for db in (self._db, self._lease_db):
             try:
                 if db is not None:

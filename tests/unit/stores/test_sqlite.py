@@ -1,6 +1,8 @@
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -131,3 +133,36 @@ def test_processes_opening_a_new_file_together_all_succeed(tmp_path):
         for p in procs:
             p.join(30)
         assert [results.get(timeout=5) for _ in procs] == ["ok"] * 4
+
+
+PAGE = 4096
+
+
+def test_commits_leave_checkpoints_to_the_thread_beside_the_writer(tmp_path):
+    """SQLite would checkpoint inside the commit that finds 1,000 pages in the WAL; the
+    store's commits do not (the thread does it), so the WAL grows past that while the
+    thread waits, and the database file only grows once a thread has run."""
+    path = tmp_path / "t.db"
+    waiting = SqliteStore(path, checkpoint_interval=3600)  # its thread waits an hour
+    other = SqliteStore(path, checkpoint_interval=0.02)
+    try:
+        for i in range(1500):  # one tick per commit: a few pages each
+            waiting.append([tick(ms=1000 + i)])
+        assert (tmp_path / "t.db-wal").stat().st_size > 1100 * PAGE
+        assert waiting._checkpointer is not None and waiting._checkpointer.checkpoints == 0
+        before = path.stat().st_size
+        assert before < 10 * PAGE  # nothing copied into the file yet
+        other.append([tick(ms=5000)])  # another writer: its thread checkpoints
+        thread = other._checkpointer
+        assert thread is not None
+        deadline = time.monotonic() + 10
+        while thread.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # bounded: a thread's interval, 20 ms
+        assert thread.checkpoints >= 1
+        assert path.stat().st_size > before + 20 * PAGE  # the WAL's pages are in the file
+        last = waiting.last("sim", "EURUSD")
+        assert last is not None and last.seq == 1501
+    finally:
+        waiting.close()
+        other.close()
+    assert not [t for t in threading.enumerate() if t.name == "arbitrex-checkpoint"]
