@@ -61,7 +61,7 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapp
         if send and _queue(client, send, ticks, frames, shares, extra):
             fanned.queued.append(client)
     for (indices, _), share in shares.items():
-        for i in indices:
+        for i in indices or range(len(ticks)):
             metrics.ticks_out[ticks[i].symbol] += share.clients
     return fanned
 
@@ -71,7 +71,8 @@ def _plan(client: Connection, ticks: Sequence[Tick], runs: list[Run], fanned: Fa
     """The client's share (indices into ``ticks``) and whether it held some back."""
     over = client.wire.over(max_buffer, max_frames)
     send, behind, held = client.session.plan(ticks, runs=runs, hold=over)
-    fanned.behind.extend((client, key) for key in behind)
+    if behind:
+        fanned.behind.extend((client, key) for key in behind)
     if held and over:
         fanned.slow.append(client)
     return send, bool(held)
@@ -83,7 +84,7 @@ def _queue(client: Connection, send: list[int], ticks: Sequence[Tick], frames: d
     """Queue the client's share, built once for every client that gets the same; whether
     it was queued."""
     batch = client.session.batch
-    which = (tuple(send), batch)
+    which = (() if len(send) == len(ticks) else tuple(send), batch)  # () is all of them
     share = shares.get(which)
     if share is None:
         for i in send:

@@ -262,17 +262,11 @@ class Hub:
 
     def dispatch(self, ticks: Sequence[Tick]) -> None:
         """Deliver freshly stored ticks to their subscribers, in the order they were
-        received, each tick's episode frames right after it."""
-        metrics = self.metrics
+        received, each tick's episode frames right after it. What is only counted is
+        counted after the writes (``_account``): no client's write waits for it."""
         now_ns = time.time_ns()
         ticks = in_receipt_order(ticks)
-        for tick in ticks:
-            metrics.ticks_in[tick.symbol] += 1
-            metrics.observe(tick.time_msc, tick.recv_ns, now_ns, tick.venue)
         changed = self.views.take(ticks)
-        if ticks:
-            metrics.last_tick_recv_ns = ticks[-1].recv_ns
-            metrics.last_tick_time_msc = ticks[-1].time_msc
         touched: set[Connection] = set()
         start = 0
         for i, episodes in self.episodes.take(ticks):
@@ -285,19 +279,32 @@ class Hub:
             self._fan_out(ticks[start:], touched)
         if changed:
             touched.update(self._queue_views(changed))
-        if touched and ticks:
-            oldest = min(t.recv_ns for t in ticks)
-            since_receipt = metrics.written["receive"].observe
-            since_dispatch = metrics.written["dispatch"].observe
-            clock = time.time_ns
-            for client in touched:  # each client's dispatch, ticks then views, in one write
-                client.flush()
-                written = clock()  # handed to the kernel
-                since_receipt((written - oldest) / 1e9)
-                since_dispatch((written - now_ns) / 1e9)
-        else:
-            for client in touched:
-                client.flush()
+        written = []
+        clock = time.time_ns
+        for client in touched:  # each client's dispatch, ticks then views, in one write
+            client.flush()
+            written.append(clock())  # handed to the kernel
+        self._account(ticks, now_ns, written)
+
+    def _account(self, ticks: Sequence[Tick], now_ns: int, written: list[int]) -> None:
+        """Count a dispatch begun at ``now_ns``: its ticks, their latency then, and each
+        client's write (``written``: when each was handed to the kernel)."""
+        if not ticks:
+            return
+        metrics = self.metrics
+        observe = metrics.observe
+        counts = metrics.ticks_in
+        for tick in ticks:
+            counts[tick.symbol] += 1
+            observe(tick.time_msc, tick.recv_ns, now_ns, tick.venue)
+        metrics.last_tick_recv_ns = ticks[-1].recv_ns
+        metrics.last_tick_time_msc = ticks[-1].time_msc
+        oldest = min(t.recv_ns for t in ticks)
+        since_receipt = metrics.written["receive"].observe
+        since_dispatch = metrics.written["dispatch"].observe
+        for at in written:
+            since_receipt((at - oldest) / 1e9)
+            since_dispatch((at - now_ns) / 1e9)
 
     def _fan_out(self, ticks: Sequence[Tick], touched: set[Connection]) -> None:
         """Queue ``ticks`` to their subscribers (``fan_out``) and see to what it left."""

@@ -229,19 +229,21 @@ class Session:
         send: list[int] = []
         behind: list[Key] = []
         held = 0
+        symbols, sent, catching_up, pending = self.symbols, self.sent, self.catching_up, \
+            self.pending  # this runs once per client per dispatch
         for run in runs_of(ticks) if runs is None else runs:
-            key = run.key
-            if key[1] not in self.symbols or key in self.catching_up:
+            key, first, indices = run
+            if key[1] not in symbols or key in catching_up:
                 continue  # not subscribed, or the catch-up reads it from the store
-            if not hold and key not in self.pending:
-                last = self.sent.get(key)
-                if last is None or run.first == last + 1:  # the whole run is next: send it
-                    self.sent[key] = run.first + len(run.indices) - 1
-                    send += run.indices
+            if not hold and key not in pending:
+                last = sent.get(key)
+                if last is None or first == last + 1:  # the whole run is next: send it
+                    sent[key] = first + len(indices) - 1
+                    send += indices
                     if key[1] in self.best:  # seqs sent only grow: the run's last is newest
-                        self.book.put(ticks[run.indices[-1]])
+                        self.book.put(ticks[indices[-1]])
                     continue
-            for i in run.indices:  # otherwise tick by tick
+            for i in indices:  # otherwise tick by tick
                 tick = ticks[i]
                 decision = self.decide(tick)
                 if decision is Decision.SKIP:
