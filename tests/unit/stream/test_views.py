@@ -277,3 +277,23 @@ def test_stale_after_ms_and_the_metrics(store: MemoryStore) -> None:
         assert 'arbitrex_best_out_total{symbol="EURUSD"} 2.0' in text
     finally:
         server.close()
+
+
+def test_no_view_is_framed_while_nobody_holds_it(store: MemoryStore, server: Server) -> None:
+    """Ticks change the server's state of a symbol, but its frame is built only once some
+    client holds the view (a server with only tick clients frames nothing, keeps nothing)."""
+    feed = Feed(seed=3)
+    store.add(feed.burst(3))
+    with connect(server.url) as ws:
+        send(ws, op="subscribe", symbols=["EURUSD"], batch=True)
+        list(frames(ws, until=0.3))
+        store.add(feed.burst(30))
+        got = sum(len(f["data"]) for f in frames(ws, until=0.3) if f["type"] == "ticks")
+        assert got == 30
+        assert not server.hub.views._frames
+        send(ws, op="subscribe", symbols=["EURUSD"], view="best")
+        list(frames(ws, until=0.3))
+        store.add(feed.burst(5))
+        kinds = [f["type"] for f in frames(ws, until=0.3)]
+        assert "best" in kinds
+        assert server.hub.views._frames

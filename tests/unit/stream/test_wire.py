@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 
+import orjson
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from arbitrex.stream.wire import INTERNALS, Wire, text_frame
+from arbitrex.stream.wire import INTERNALS, Wire, kept, text_frame
 
 MESSAGES = [b'{"n":1}', b"x" * 200, b"y" * 70_000]  # the three frame length encodings
 
@@ -69,3 +70,9 @@ def test_a_tick_framed_once_is_what_websockets_would_send(size):
 
     payload = b"x" * size
     assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+def test_kept_bytes_are_an_exact_copy() -> None:
+    payload = orjson.dumps({"type": "best", "symbol": "EURUSD", "bid": 1.08123})
+    copy = kept(payload)
+    assert copy == payload and copy is not payload and type(copy) is bytes
