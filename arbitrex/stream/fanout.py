@@ -18,7 +18,7 @@ from arbitrex.model.tick import Tick, encode
 from arbitrex.stream import protocol as proto
 from arbitrex.stream.index import Connection
 from arbitrex.stream.metrics import ServerMetrics
-from arbitrex.stream.session import Key, Run, runs_of
+from arbitrex.stream.session import Key, Run, runs_of, whole_of
 from arbitrex.stream.wire import text_frame
 
 __all__ = ["Fanned", "Share", "fan_out"]
@@ -49,15 +49,20 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapp
             max_buffer: int, max_frames: int, metrics: ServerMetrics) -> Fanned:
     """Deliver ``ticks`` (store order) to ``clients`` and count what went out."""
     runs = runs_of(ticks)
+    whole = whole_of(runs, len(ticks))
     frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
     shares: dict[tuple[tuple[int, ...], bool], Share] = {}  # (indices, batch) -> wire
     fanned = Fanned([], False, [], [])
     for client in clients:
         if client.closing:
             continue
-        send, held = _plan(client, ticks, runs, fanned, max_buffer, max_frames)
-        if held:
-            fanned = fanned._replace(held=True)
+        if whole is not None and not client.wire.over(max_buffer, max_frames) \
+                and client.session.take_whole(whole):
+            send = whole.indices  # in step: all of it, decided at once
+        else:
+            send, held = _plan(client, ticks, runs, fanned, max_buffer, max_frames)
+            if held:
+                fanned = fanned._replace(held=True)
         if send and _queue(client, send, ticks, frames, shares, extra):
             fanned.queued.append(client)
     for (indices, _), share in shares.items():

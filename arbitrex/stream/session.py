@@ -33,8 +33,8 @@ from arbitrex.model.tick import Tick
 from arbitrex.stream.best import Book
 
 __all__ = [
-    "Bounds", "Decision", "Key", "Run", "Session", "SubscribePlan", "resume_point",
-    "runs_of", "since_of",
+    "Bounds", "Decision", "Key", "Run", "Session", "SubscribePlan", "Whole", "resume_point",
+    "runs_of", "since_of", "whole_of",
 ]
 
 Key = tuple[str, str]  # (venue, symbol)
@@ -68,6 +68,26 @@ def runs_of(ticks: Sequence[Tick]) -> list[Run]:
             runs.append(run)
             open_runs[key] = (run, seq)
     return runs
+
+
+class Whole(NamedTuple):
+    """A dispatch in which each stream has one run: what a session in step with all of
+    them takes at once (``Session.take_whole``)."""
+
+    symbols: frozenset[str]
+    steps: tuple[tuple[Key, int, int], ...]  # (stream, its run's first seq, its last seq)
+    indices: list[int]  # every tick of the dispatch
+
+
+def whole_of(runs: Sequence[Run], n: int) -> Whole | None:
+    """The ``Whole`` of a dispatch of ``n`` ticks, or None when a stream has several runs
+    (a seq missing in the middle: each session plans it run by run)."""
+    keys = {run.key for run in runs}
+    if len(keys) != len(runs):
+        return None
+    return Whole(frozenset(key[1] for key in keys),
+                 tuple((r.key, r.first, r.first + len(r.indices) - 1) for r in runs),
+                 list(range(n)))
 
 
 class Bounds(NamedTuple):
@@ -259,6 +279,22 @@ class Session:
                     held += 1
         send.sort()  # runs of several streams interleave in the store
         return send, behind, held
+
+    def take_whole(self, whole: Whole) -> bool:
+        """Mark a whole dispatch sent when the session is in step with every stream of it:
+        it holds all its symbols in the ticks view and none in both views, nothing is held
+        back or being caught up, and each stream's next seq is its run's first (the usual
+        case, decided without planning run by run). False: nothing changed, ``plan`` it."""
+        if self.pending or self.catching_up or self.best or not whole.symbols <= self.symbols:
+            return False
+        sent = self.sent
+        for key, first, _ in whole.steps:
+            last = sent.get(key)
+            if last is not None and last != first - 1:
+                return False
+        for key, _, last in whole.steps:
+            sent[key] = last
+        return True
 
     def mark_sent(self, tick: Tick) -> None:
         self.sent[tick.key] = tick.seq

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 from arbitrex.errors import ProtocolError
 from arbitrex.model import Gap
 from arbitrex.model.tick import Tick
-from arbitrex.stream.session import Bounds, Decision, Session, resume_point, since_of
+from arbitrex.stream.session import (
+    Bounds,
+    Decision,
+    Session,
+    resume_point,
+    runs_of,
+    since_of,
+    whole_of,
+)
 
 E, G = ("icm", "EURUSD"), ("icm", "GBPUSD")
 E2 = ("pepper", "EURUSD")
@@ -178,3 +186,51 @@ def test_planning_run_by_run_decides_as_tick_by_tick(dispatches, holds, sent):
         assert fast.plan(ticks, hold=hold) == _plan_tick_by_tick(slow, ticks, hold)
         assert (fast.sent, fast.pending, fast.catching_up) == \
             (slow.sent, slow.pending, slow.catching_up)
+
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(1, 5)),
+                         max_size=12), min_size=1, max_size=4),
+       st.lists(st.booleans(), min_size=4, max_size=4),
+       st.dictionaries(st.sampled_from(["A", "B"]), st.integers(0, 3)),
+       st.sampled_from([("A", "B"), ("A", "B", "C")]))
+@example([[("A", 1), ("B", 1), ("A", 2)]], [False] * 4, {}, ("A", "B", "C"))
+@example([[("A", 1), ("A", 2)], [("A", 3), ("B", 1)]], [False] * 4, {}, ("A", "B"))
+def test_a_whole_dispatch_taken_at_once_is_what_deciding_each_tick_gives(
+        dispatches, holds, sent, symbols):
+    """The in-step shortcut (``take_whole``): taken, the session sends every tick and ends
+    as deciding every tick would leave it; refused, the session is unchanged."""
+    fast, slow = Session(), Session()
+    for s in (fast, slow):
+        s.subscribe(symbols)
+        for symbol, seq in sent.items():
+            s.sent[("sim", symbol)] = seq
+    for dispatch, hold in zip(dispatches, holds[:len(dispatches)], strict=True):
+        ticks = [t(seq, symbol) for symbol, seq in dispatch]
+        expected = _plan_tick_by_tick(slow, ticks, hold)
+        whole = whole_of(runs_of(ticks), len(ticks))
+        before = (dict(fast.sent), dict(fast.pending), set(fast.catching_up))
+        if whole is not None and not hold and fast.take_whole(whole):
+            assert expected == (list(range(len(ticks))), [], 0)
+        else:
+            assert (fast.sent, fast.pending, fast.catching_up) == before
+            assert fast.plan(ticks, hold=hold) == expected
+        assert (fast.sent, fast.pending, fast.catching_up) == \
+            (slow.sent, slow.pending, slow.catching_up)
+
+
+def test_a_session_in_step_takes_each_dispatch_whole():
+    s = Session()
+    s.subscribe(("A", "B"))
+    first = [t(1, "A"), t(1, "B"), t(2, "A")]
+    whole = whole_of(runs_of(first), 3)
+    assert whole is not None and s.take_whole(whole)  # nothing sent yet: all of it is next
+    assert s.sent == {("sim", "A"): 2, ("sim", "B"): 1}
+    later = whole_of(runs_of([t(3, "A"), t(2, "B")]), 2)
+    assert later is not None and s.take_whole(later)
+    gap = whole_of(runs_of([t(5, "A")]), 1)  # seq 4 missing: plan it (a catch-up)
+    assert gap is not None and not s.take_whole(gap)
+    s.best.add("A")  # both views of a symbol: its book is kept by plan
+    again = whole_of(runs_of([t(4, "A")]), 1)
+    assert again is not None and not s.take_whole(again)
