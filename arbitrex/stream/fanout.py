@@ -1,16 +1,19 @@
 """The fan-out of one dispatch: freshly stored ticks to every client subscribed to them.
 
 Each client's share of a dispatch is decided at once by its session (stream by stream,
-``runs_of``) and written in one socket write. A tick is encoded once, and what a share
-puts on the wire is built once for every client that gets the same ticks. Shares are
-queued, not yet written: the hub adds the dispatch's ``best`` frames and then writes each
-client's whole dispatch in one call (``Connection.flush``). What fan-out cannot do itself
-(catch a stream up from the store, watch a held-back client, close a slow one) it returns
-to the hub in a ``Fanned``.
+``runs_of``; a session in step with every stream takes it whole) and written in one socket
+write. A tick is encoded once, and what a share puts on the wire is built once for every
+client that gets the same ticks. A client holding the ticks view alone is written as soon
+as its share is decided, so the first clients' writes do not wait for the last ones'
+plans; the others' shares are queued: the hub adds the dispatch's ``best`` and episode
+frames and then writes each such client's whole dispatch in one call
+(``Connection.flush``). What fan-out cannot do itself (catch a stream up from the store,
+watch a held-back client, close a slow one) it returns to the hub in a ``Fanned``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -43,16 +46,22 @@ class Fanned(NamedTuple):
     held: bool  # some client has ticks held back (it was over its bound)
     slow: list[Connection]  # clients over their bound in this dispatch
     queued: list[Connection]  # clients with a share queued, to be flushed
+    written: list[int]  # when each client written already was handed to the kernel (ns)
 
 
 def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapping[str, Any],
-            max_buffer: int, max_frames: int, metrics: ServerMetrics) -> Fanned:
-    """Deliver ``ticks`` (store order) to ``clients`` and count what went out."""
+            max_buffer: int, max_frames: int, metrics: ServerMetrics, last: bool = True
+            ) -> Fanned:
+    """Deliver ``ticks`` (store order) to ``clients`` and count what went out. When these
+    are the ``last`` ticks of the dispatch, a client holding the ticks view alone is
+    written at once, as its share is queued (nothing else of this dispatch is for it); the
+    others' shares wait in ``queued`` for the frames of their other views."""
     runs = runs_of(ticks)
     whole = whole_of(runs, len(ticks))
     frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
     shares: dict[tuple[tuple[int, ...], bool], Share] = {}  # (indices, batch) -> wire
-    fanned = Fanned([], False, [], [])
+    fanned = Fanned([], False, [], [], [])
+    clock = time.time_ns
     for client in clients:
         if client.closing:
             continue
@@ -64,7 +73,12 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapp
             if held:
                 fanned = fanned._replace(held=True)
         if send and _queue(client, send, ticks, frames, shares, extra):
-            fanned.queued.append(client)
+            session = client.session
+            if last and not session.best and not session.episodes:
+                client.flush()
+                fanned.written.append(clock())
+            else:
+                fanned.queued.append(client)
     for (indices, _), share in shares.items():
         for i in indices or range(len(ticks)):
             metrics.ticks_out[ticks[i].symbol] += share.clients

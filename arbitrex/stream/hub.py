@@ -268,18 +268,18 @@ class Hub:
         ticks = in_receipt_order(ticks)
         changed = self.views.take(ticks)
         touched: set[Connection] = set()
+        written: list[int] = []  # when each client's write was handed to the kernel
         start = 0
         for i, episodes in self.episodes.take(ticks):
             watchers = self.index.interested((episodes[0].symbol,), "episodes")
             if watchers:  # cut here: the tick's frame, then its episodes
-                self._fan_out(ticks[start:i + 1], touched)
+                self._fan_out(ticks[start:i + 1], touched, written, last=False)
                 start = i + 1
                 touched.update(self._queue_episodes(episodes, watchers))
         if start < len(ticks):
-            self._fan_out(ticks[start:], touched)
+            self._fan_out(ticks[start:], touched, written)
         if changed:
             touched.update(self._queue_views(changed))
-        written = []
         clock = time.time_ns
         for client in touched:  # each client's dispatch, ticks then views, in one write
             client.flush()
@@ -306,11 +306,15 @@ class Hub:
             since_receipt((at - oldest) / 1e9)
             since_dispatch((at - now_ns) / 1e9)
 
-    def _fan_out(self, ticks: Sequence[Tick], touched: set[Connection]) -> None:
-        """Queue ``ticks`` to their subscribers (``fan_out``) and see to what it left."""
+    def _fan_out(self, ticks: Sequence[Tick], touched: set[Connection], written: list[int],
+                 *, last: bool = True) -> None:
+        """Send ``ticks`` to their subscribers (``fan_out``: the ``last`` ticks of a dispatch
+        are written at once to a client holding nothing else, the others' are queued in
+        ``touched``) and see to what it left."""
         fanned: Fanned = fan_out(ticks, self.index.interested({t.symbol for t in ticks}),
                                  extra=self.extra, max_buffer=self.max_buffer,
-                                 max_frames=self.max_frames, metrics=self.metrics)
+                                 max_frames=self.max_frames, metrics=self.metrics, last=last)
+        written += fanned.written
         for client, key in fanned.behind:
             self._spawn(self._catch_up(client, key))
         if fanned.held:
