@@ -6,7 +6,9 @@
 
 Figures: ingest into SQLite and Redis (vs raw executemany / pipelined XADD), fan-out to 100
 and 1,000 clients (vs a bare websockets.broadcast server, same clients, same frames),
-latency p50/p99 collect -> store -> serve -> client, CPU of collect + serve, RSS of serve
+latency p50/p99 collect -> store -> serve -> client with the server's share and its
+dispatch stage (from serve's /metrics; the dispatch beside the floor a bare loop writing
+the same frame to the same clients gives), CPU of collect + serve, RSS of serve
 with 1,000 clients of which 100 never read, replay --speed max, one poll of 20 symbols over
 the MT5 bridge (vs rpyc.classic.obtain per symbol), and the CPU of an idle serve with and
 without the doorbell. Clients always run in
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from benchlib.bridge import bridge_poll
 from benchlib.fanout import fanout
+from benchlib.floor import dispatch_floor
 from benchlib.harness import SWEEP, Redis, bench_env, repeated, replace_section
 from benchlib.idle import idle_serve
 from benchlib.ingest import bench_ingest_redis, bench_ingest_sqlite
@@ -68,6 +71,8 @@ def main() -> None:
             if not q:  # a load this machine carries easily: the pipeline alone
                 step(f"latency10_{store}",
                      lambda s=store: latency(s, 20, tmp, env, server.url, 10))
+        step("floor", lambda: repeated(times, lambda: dispatch_floor(3 if q else 15, tmp, env),
+                                       "p99_ms"))
         step("cpu", lambda: repeated(times, lambda: cpu_footprint(3 if q else 20, tmp, env),
                                      "total_pct"))
         if not q:  # the trade-off the default read interval balances: one run each
