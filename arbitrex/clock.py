@@ -26,7 +26,9 @@ __all__ = ["BrokerClock", "ShiftedZone", "parse_timezone", "utc_ms"]
 _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?$")
 _SHIFTED_RE = re.compile(r"^(.+?)([+-])(\d{1,2}):(\d{2})$")
 _MAX_OFFSET = timedelta(hours=14)
-_HOUR_MS = 3_600_000
+# Offsets are kept per quarter-hour: a zone shifted by HH:MM, or one like Newfoundland's,
+# changes at a quarter-hour of the broker's clock or of UTC, not always at a whole hour.
+_SLOT_MS = 900_000
 
 
 def utc_ms(when: str | datetime) -> int:
@@ -114,19 +116,19 @@ class BrokerClock:
 
     def __init__(self, zone: tzinfo | str = "UTC") -> None:
         self.zone = parse_timezone(zone) if isinstance(zone, str) else zone
-        self._cache: dict[int, int] = {}  # broker wall hour -> offset
-        self._utc_cache: dict[int, int] = {}  # UTC hour -> offset
+        self._cache: dict[int, int] = {}  # broker wall quarter-hour -> offset
+        self._utc_cache: dict[int, int] = {}  # UTC quarter-hour -> offset
 
     def offset_ms(self, broker_msc: int) -> int:
-        hour = broker_msc // _HOUR_MS
-        cached = self._cache.get(hour)
+        slot = broker_msc // _SLOT_MS
+        cached = self._cache.get(slot)
         if cached is None:
-            wall = datetime(1970, 1, 1) + timedelta(milliseconds=hour * _HOUR_MS)
+            wall = datetime(1970, 1, 1) + timedelta(milliseconds=slot * _SLOT_MS)
             offset = wall.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
             cached = int(offset.total_seconds() * 1000)
             if len(self._cache) > 10_000:  # bounded: a long backfill touches many hours
                 self._cache.clear()
-            self._cache[hour] = cached
+            self._cache[slot] = cached
         return cached
 
     def to_utc_msc(self, broker_msc: int) -> int:
@@ -135,13 +137,13 @@ class BrokerClock:
     def to_broker_msc(self, utc_msc: int) -> int:
         """The inverse, for asking a terminal for ticks since a UTC instant: the broker's
         wall clock at that instant (exact across its zone's changes)."""
-        hour = utc_msc // _HOUR_MS
-        cached = self._utc_cache.get(hour)
+        slot = utc_msc // _SLOT_MS
+        cached = self._utc_cache.get(slot)
         if cached is None:
-            instant = datetime.fromtimestamp(hour * _HOUR_MS / 1000, tz=timezone.utc)
+            instant = datetime.fromtimestamp(slot * _SLOT_MS / 1000, tz=timezone.utc)
             offset = instant.astimezone(self.zone).utcoffset() or timedelta(0)
             cached = int(offset.total_seconds() * 1000)
             if len(self._utc_cache) > 10_000:
                 self._utc_cache.clear()
-            self._utc_cache[hour] = cached
+            self._utc_cache[slot] = cached
         return utc_msc + cached

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from arbitrex.clock import BrokerClock, parse_timezone
@@ -66,7 +66,10 @@ def test_new_york_close_across_both_us_changes():
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(msc(2024, 1, 1), msc(2030, 1, 1)),
-       st.sampled_from([NY_CLOSE, "Europe/Athens", "America/New_York-01:30", "UTC"]))
+       st.sampled_from([NY_CLOSE, "Europe/Athens", "America/New_York-01:30", "UTC",
+                        "America/St_Johns"]))
+@example(msc(2029, 3, 11, 7), "America/New_York-01:30")  # the clocks go forward mid-hour
+@example(msc(2026, 3, 8, 5, 30), "America/St_Johns")  # forward at 05:30 UTC
 def test_broker_time_and_back_is_the_same_instant_outside_a_repeated_hour(utc, zone):
     clock = BrokerClock(zone)
     broker = clock.to_broker_msc(utc)
