@@ -152,7 +152,8 @@ def _met(latency_ok: bool, cpu_ok: bool) -> str:
 
 def sweep_table(r: dict) -> list[str]:
     """How often collect reads the simulated feed against latency and CPU (SQLite): the
-    default's row is the table's median runs, the others one shorter run each."""
+    default's row is the table's median runs (a target is met when every run meets it),
+    the others one shorter run each."""
     if "sweep" not in r:
         return []
     rows = {POLL_INTERVAL: (r["latency_sqlite"], r["cpu"])}
@@ -163,7 +164,8 @@ def sweep_table(r: dict) -> list[str]:
         "What one read of the source returns is one batch (one transaction, one wake-up of",
         "`serve`, one write per client). The same figures, SQLite, with the simulated feed read",
         f"at other intervals (`collect --poll-interval`; the default is {POLL_INTERVAL:g} s, the",
-        "row in bold, from the runs above; the others are one 10 s run each):",
+        "row in bold, from the runs above, its targets judged on every run; the others are",
+        "one 10 s run each):",
         "",
         "| read every | latency p50 / p99, 2,000 ticks/s, 100 clients | from the event time, "
         "p99 | CPU of collect + serve, 1,000 ticks/s, 10 clients | targets met (p99 <= 10 ms, "
@@ -173,7 +175,8 @@ def sweep_table(r: dict) -> list[str]:
            if pi == POLL_INTERVAL else
            "| {:g} ms | {:.1f} / {:.1f} ms | {:.1f} ms | {:.1f}% | {} |")
           .format(pi * 1000, lat["p50_ms"], lat["p99_ms"], lat["event_p99_ms"],
-                  cpu["total_pct"], _met(lat["p99_ms"] <= 10, cpu["total_pct"] <= 15))
+                  cpu["total_pct"], _met(max(lat.get("runs", [lat["p99_ms"]])) <= 10,
+                                         max(cpu.get("runs", [cpu["total_pct"]])) <= 15))
           for pi, (lat, cpu) in sorted(rows.items())),
         "",
     ]
