@@ -57,7 +57,7 @@ def fan_out(ticks: Sequence[Tick], clients: Iterable[Connection], *, extra: Mapp
     written at once, as its share is queued (nothing else of this dispatch is for it); the
     others' shares wait in ``queued`` for the frames of their other views."""
     runs = runs_of(ticks)
-    whole = whole_of(runs, len(ticks))
+    whole = whole_of(runs, ticks)
     frames: dict[int, bytes] = {}  # tick index -> its record, encoded once
     shares: dict[tuple[tuple[int, ...], bool], Share] = {}  # (indices, batch) -> wire
     fanned = Fanned([], False, [], [], [])

@@ -75,19 +75,21 @@ class Whole(NamedTuple):
     them takes at once (``Session.take_whole``)."""
 
     symbols: frozenset[str]
-    steps: tuple[tuple[Key, int, int], ...]  # (stream, its run's first seq, its last seq)
+    # (stream, its run's first seq, its last seq, its last tick)
+    steps: tuple[tuple[Key, int, int, Tick], ...]
     indices: list[int]  # every tick of the dispatch
 
 
-def whole_of(runs: Sequence[Run], n: int) -> Whole | None:
-    """The ``Whole`` of a dispatch of ``n`` ticks, or None when a stream has several runs
-    (a seq missing in the middle: each session plans it run by run)."""
+def whole_of(runs: Sequence[Run], ticks: Sequence[Tick]) -> Whole | None:
+    """The ``Whole`` of a dispatch, or None when a stream has several runs in it (a seq
+    missing in the middle: each session plans it run by run)."""
     keys = {run.key for run in runs}
     if len(keys) != len(runs):
         return None
     return Whole(frozenset(key[1] for key in keys),
-                 tuple((r.key, r.first, r.first + len(r.indices) - 1) for r in runs),
-                 list(range(n)))
+                 tuple((r.key, r.first, r.first + len(r.indices) - 1, ticks[r.indices[-1]])
+                       for r in runs),
+                 list(range(len(ticks))))
 
 
 class Bounds(NamedTuple):
@@ -282,18 +284,22 @@ class Session:
 
     def take_whole(self, whole: Whole) -> bool:
         """Mark a whole dispatch sent when the session is in step with every stream of it:
-        it holds all its symbols in the ticks view and none in both views, nothing is held
-        back or being caught up, and each stream's next seq is its run's first (the usual
-        case, decided without planning run by run). False: nothing changed, ``plan`` it."""
-        if self.pending or self.catching_up or self.best or not whole.symbols <= self.symbols:
+        it holds all its symbols in the ticks view, nothing is held back or being caught
+        up, and each stream's next seq is its run's first (the usual case, decided without
+        planning run by run; a symbol held in both views gets its run's last tick in its
+        book, as ``plan`` does). False: nothing changed, ``plan`` it."""
+        if self.pending or self.catching_up or not whole.symbols <= self.symbols:
             return False
         sent = self.sent
-        for key, first, _ in whole.steps:
+        for key, first, _, _ in whole.steps:
             last = sent.get(key)
             if last is not None and last != first - 1:
                 return False
-        for key, _, last in whole.steps:
+        best = self.best
+        for key, _, last, tick in whole.steps:
             sent[key] = last
+            if best and key[1] in best:
+                self.book.put(tick)
         return True
 
     def mark_sent(self, tick: Tick) -> None:

@@ -194,43 +194,50 @@ def test_planning_run_by_run_decides_as_tick_by_tick(dispatches, holds, sent):
                          max_size=12), min_size=1, max_size=4),
        st.lists(st.booleans(), min_size=4, max_size=4),
        st.dictionaries(st.sampled_from(["A", "B"]), st.integers(0, 3)),
-       st.sampled_from([("A", "B"), ("A", "B", "C")]))
-@example([[("A", 1), ("B", 1), ("A", 2)]], [False] * 4, {}, ("A", "B", "C"))
-@example([[("A", 1), ("A", 2)], [("A", 3), ("B", 1)]], [False] * 4, {}, ("A", "B"))
+       st.sampled_from([("A", "B"), ("A", "B", "C")]),
+       st.sampled_from([(), ("A",), ("A", "B")]))
+@example([[("A", 1), ("B", 1), ("A", 2)]], [False] * 4, {}, ("A", "B", "C"), ())
+@example([[("A", 1), ("A", 2)], [("A", 3), ("B", 1)]], [False] * 4, {}, ("A", "B"), ("A",))
 def test_a_whole_dispatch_taken_at_once_is_what_deciding_each_tick_gives(
-        dispatches, holds, sent, symbols):
+        dispatches, holds, sent, symbols, both):
     """The in-step shortcut (``take_whole``): taken, the session sends every tick and ends
-    as deciding every tick would leave it; refused, the session is unchanged."""
+    as deciding every tick would leave it (the book of the symbols held in both views
+    too); refused, the session is unchanged."""
     fast, slow = Session(), Session()
     for s in (fast, slow):
         s.subscribe(symbols)
+        s.subscribe(both, "best")
         for symbol, seq in sent.items():
             s.sent[("sim", symbol)] = seq
     for dispatch, hold in zip(dispatches, holds[:len(dispatches)], strict=True):
         ticks = [t(seq, symbol) for symbol, seq in dispatch]
         expected = _plan_tick_by_tick(slow, ticks, hold)
-        whole = whole_of(runs_of(ticks), len(ticks))
+        whole = whole_of(runs_of(ticks), ticks)
         before = (dict(fast.sent), dict(fast.pending), set(fast.catching_up))
         if whole is not None and not hold and fast.take_whole(whole):
             assert expected == (list(range(len(ticks))), [], 0)
         else:
             assert (fast.sent, fast.pending, fast.catching_up) == before
             assert fast.plan(ticks, hold=hold) == expected
-        assert (fast.sent, fast.pending, fast.catching_up) == \
-            (slow.sent, slow.pending, slow.catching_up)
+        assert (fast.sent, fast.pending, fast.catching_up, fast.book.latest) == \
+            (slow.sent, slow.pending, slow.catching_up, slow.book.latest)
 
 
 def test_a_session_in_step_takes_each_dispatch_whole():
     s = Session()
     s.subscribe(("A", "B"))
     first = [t(1, "A"), t(1, "B"), t(2, "A")]
-    whole = whole_of(runs_of(first), 3)
+    whole = whole_of(runs_of(first), first)
     assert whole is not None and s.take_whole(whole)  # nothing sent yet: all of it is next
     assert s.sent == {("sim", "A"): 2, ("sim", "B"): 1}
-    later = whole_of(runs_of([t(3, "A"), t(2, "B")]), 2)
+    second = [t(3, "A"), t(2, "B")]
+    later = whole_of(runs_of(second), second)
     assert later is not None and s.take_whole(later)
-    gap = whole_of(runs_of([t(5, "A")]), 1)  # seq 4 missing: plan it (a catch-up)
+    ahead = [t(5, "A")]
+    gap = whole_of(runs_of(ahead), ahead)  # seq 4 missing: plan it (a catch-up)
     assert gap is not None and not s.take_whole(gap)
-    s.best.add("A")  # both views of a symbol: its book is kept by plan
-    again = whole_of(runs_of([t(4, "A")]), 1)
-    assert again is not None and not s.take_whole(again)
+    s.best.add("A")  # both views of a symbol: its book gets the newest tick sent
+    next_one = [t(4, "A")]
+    again = whole_of(runs_of(next_one), next_one)
+    assert again is not None and s.take_whole(again)
+    assert s.book.latest["A"]["sim"] is next_one[0]
