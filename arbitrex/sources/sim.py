@@ -230,7 +230,6 @@ class SimSource:
         self._start_ns = 0
         self._emitted = 0
         self._last_msc = 0
-        self._step_ns = round(poll_interval * 1e9)
         self._last_read = -1  # the grid point last read (a count of poll intervals)
         self.fresh_starts: dict[str, int] = {}  # the simulator has no history to resume
 
@@ -260,9 +259,14 @@ class SimSource:
         grid from then on, and never before the read after the last one (a tick that comes
         due just after a read waits for the next, as it would at a terminal)."""
         due_at = math.ceil((self._emitted + 1) * 1e9 / self.rate) + self._lag_ns
-        if self._step_ns <= 0:
+        step = self._step_ns()
+        if step <= 0:
             return due_at
-        return max(-(-due_at // self._step_ns), self._last_read + 1) * self._step_ns
+        return max(-(-due_at // step), self._last_read + 1) * step
+
+    def _step_ns(self) -> int:
+        """The poll interval in ns (the grid reads fall on; 0: no grid)."""
+        return round(self.poll_interval * 1e9)
 
     def poll(self, timeout: float) -> list[Tick]:
         now_ns = self._clock_ns()
@@ -274,8 +278,9 @@ class SimSource:
             now_ns = self._clock_ns()
             if now_ns < read_at:
                 return []
-        if self._step_ns > 0:  # this read's place on the grid
-            self._last_read = (now_ns - self._start_ns) // self._step_ns
+        step = self._step_ns()
+        if step > 0:  # this read's place on the grid
+            self._last_read = (now_ns - self._start_ns) // step
         due = self._due(now_ns)
         if due <= 0:
             return []

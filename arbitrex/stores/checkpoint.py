@@ -33,7 +33,7 @@ class Checkpointer:
     def __init__(self, path: Path, *, interval: float = INTERVAL) -> None:
         self.path = path
         self.interval = interval
-        self.checkpoints = 0  # how many ran (for tests and doctor)
+        self.checkpoints = 0  # how many ran
         self._dirty = threading.Event()  # commits since the last checkpoint
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="arbitrex-checkpoint",

@@ -26,7 +26,6 @@ from arbitrex.errors import StoreError
 from arbitrex.model.tick import STORED_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import checkpoint, doorbell
 from arbitrex.stores.base import Dropped, Lease, StoredDay
-from arbitrex.stores.checkpoint import BACKSTOP_PAGES, Checkpointer
 
 __all__ = ["COLUMNS", "INSERT", "SCHEMA", "FileFacts", "SqliteStore", "inspect"]
 
@@ -126,7 +125,7 @@ class SqliteStore:
         self._last_seq: dict[tuple[str, str], int] = {}  # committed counters, see _write
         self._version: int | None = None
         self._lease_db: sqlite3.Connection | None = None
-        self._checkpointer: Checkpointer | None = None  # started by the first write
+        self._checkpointer: checkpoint.Checkpointer | None = None  # started by the first write
         deadline = time.monotonic() + busy_timeout_ms / 1000
         while True:
             try:
@@ -153,7 +152,7 @@ class SqliteStore:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA cache_size = -65536")  # 64 MiB: every stream's index pages
             # checkpoints are the Checkpointer's; the writer's own only past this backstop
-            db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+            db.execute(f"PRAGMA wal_autocheckpoint = {checkpoint.BACKSTOP_PAGES}")
             db.executescript(SCHEMA)
         except BaseException:
             db.close()
@@ -224,7 +223,8 @@ class SqliteStore:
     def _committed(self) -> None:
         """A write committed: the checkpointer (started by the first) copies it later."""
         if self._checkpointer is None:
-            self._checkpointer = Checkpointer(self.path, interval=self.checkpoint_interval)
+            self._checkpointer = checkpoint.Checkpointer(self.path,
+                                                        interval=self.checkpoint_interval)
         self._checkpointer.committed()
 
     def mark_start(self, venue: str, starts: Mapping[str, int]) -> None:
