@@ -7,20 +7,21 @@ the others, with the venue quoting each (a tie goes to the venue name first in
 alphabetical order); every ordered pair's edge (the ``sell`` venue's bid minus the ``buy``
 venue's ask: above zero, buying at one and selling at the other at once earns it), sorted
 by edge, then sell, then buy; and each venue's lag (when its tick was received minus when
-it happened). ``Book`` keeps the latest tick per venue; ``consolidate`` computes the view.
+it happened). ``Book`` keeps the latest tick per venue; ``view_record`` computes the view as
+its frame's record, ``consolidate`` as a value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from arbitrex.constants import STALE_AFTER_MS
-from arbitrex.model.best import EDGE_DECIMALS, Best, Edge, Quote
+from arbitrex.model.best import EDGE_DECIMALS, Best
 from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 
-__all__ = ["Book", "consolidate", "lag_ms"]
-
+__all__ = ["Book", "consolidate", "lag_ms", "view_record"]
 
 
 def lag_ms(tick: Tick) -> float:
@@ -28,46 +29,57 @@ def lag_ms(tick: Tick) -> float:
     return round(tick.recv_ns / 1e6 - tick.time_msc, 3) + 0.0  # + 0.0: never -0.0
 
 
-def consolidate(symbol: str, latest: Mapping[str, Tick], *,
-                stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS) -> Best:
-    """The view of ``symbol`` from the latest tick of each venue (venue -> tick); each
-    edge's net is after ``costs``."""
-    # It runs for every change of every symbol served: tuples are made with tuple.__new__
-    # (a NamedTuple's own __new__ costs three times as much).
-    new = tuple.__new__
+def view_record(symbol: str, latest: Mapping[str, Tick], *,
+                stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS
+                ) -> dict[str, Any]:
+    """The view of ``symbol`` from the latest tick of each venue (venue -> tick), as the
+    ``best`` frame's record (``Best.record``: what ``serve`` encodes); each edge's net is
+    after ``costs``. It runs for every change of every symbol served: built as plain
+    dicts and tuples, in one pass per venue."""
     newest = max([t.time_msc for t in latest.values()], default=0)
     cutoff = newest - stale_after_ms  # older than this: stale
-    quotes = {}
-    live = []
-    for venue, t in latest.items():
-        stale = t.time_msc < cutoff
-        quotes[venue] = new(Quote, (t.bid, t.ask, t.time_msc, t.seq, lag_ms(t), stale))
+    venues = {}
+    live = []  # (venue, bid, ask) of the venues not stale, in name order
+    for venue in sorted(latest):
+        t = latest[venue]
+        ms = t.time_msc
+        stale = ms < cutoff
+        venues[venue] = {"bid": t.bid, "ask": t.ask, "time_msc": ms, "seq": t.seq,
+                         "lag_ms": lag_ms(t), "stale": stale}
         if not stale:
-            live.append(venue)
-    live.sort()
-    bid_venue = ask_venue = None
-    for venue in live:  # in name order: strict comparisons leave a tie to the first name
-        q = quotes[venue]
-        if bid_venue is None or q.bid > quotes[bid_venue].bid:
-            bid_venue = venue
-        if ask_venue is None or q.ask < quotes[ask_venue].ask:
-            ask_venue = venue
+            live.append((venue, t.bid, t.ask))
+    bid = ask = None
+    for quote in live:  # in name order: strict comparisons leave a tie to the first name
+        if bid is None or quote[1] > bid[1]:
+            bid = quote
+        if ask is None or quote[2] < ask[2]:
+            ask = quote
     # by net (descending), then sell, then buy: sorted as (-net, sell, buy)
     if costs:
-        cost = {venue: costs.of(venue, symbol) for venue in live}
+        cost = {venue: costs.of(venue, symbol) for venue, _, _ in live}
         order = sorted([(-round(edge - cost[sell] - cost[buy], EDGE_DECIMALS), sell, buy, edge)
-                        for sell in live for buy in live if sell != buy
-                        for edge in (round(quotes[sell].bid - quotes[buy].ask, EDGE_DECIMALS),)])
-        edges = tuple([new(Edge, (sell, buy, edge + 0.0, -neg + 0.0))
-                       for neg, sell, buy, edge in order])
+                        for sell, sell_bid, _ in live for buy, _, buy_ask in live
+                        if sell != buy
+                        for edge in (round(sell_bid - buy_ask, EDGE_DECIMALS),)])
+        edges = [{"sell": sell, "buy": buy, "edge": edge + 0.0, "net": -neg + 0.0}
+                 for neg, sell, buy, edge in order]
     else:
-        plain = sorted([(-round(quotes[sell].bid - quotes[buy].ask, EDGE_DECIMALS), sell, buy)
-                        for sell in live for buy in live if sell != buy])
-        edges = tuple([new(Edge, (sell, buy, -neg + 0.0, -neg + 0.0))
-                       for neg, sell, buy in plain])
-    return new(Best, (symbol, newest,
-                      quotes[bid_venue].bid if bid_venue else None, bid_venue,
-                      quotes[ask_venue].ask if ask_venue else None, ask_venue, quotes, edges))
+        plain = sorted([(-round(sell_bid - buy_ask, EDGE_DECIMALS), sell, buy)
+                        for sell, sell_bid, _ in live for buy, _, buy_ask in live
+                        if sell != buy])
+        edges = [{"sell": sell, "buy": buy, "edge": -neg + 0.0, "net": -neg + 0.0}
+                 for neg, sell, buy in plain]
+    return {"type": "best", "symbol": symbol, "time_msc": newest,
+            "bid": bid[1] if bid else None, "bid_venue": bid[0] if bid else None,
+            "ask": ask[2] if ask else None, "ask_venue": ask[0] if ask else None,
+            "venues": venues, "edges": edges}
+
+
+def consolidate(symbol: str, latest: Mapping[str, Tick], *,
+                stale_after_ms: int = STALE_AFTER_MS, costs: Costs = NO_COSTS) -> Best:
+    """The view of ``symbol`` as a value (``view_record``, read back)."""
+    return Best.from_record(view_record(symbol, latest, stale_after_ms=stale_after_ms,
+                                        costs=costs))
 
 
 class Book:

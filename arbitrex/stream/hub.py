@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.errors import StoreError
@@ -46,18 +46,18 @@ __all__ = ["Hub", "Pack"]
 log = logging.getLogger(__name__)
 
 
-class Pack(NamedTuple):
-    """A client's ``best`` frames of one dispatch, and them framed for the wire."""
+class Pack:
+    """A client's ``best`` frames of one dispatch, them framed for the wire, and how many
+    clients it was queued to (counted once per dispatch, not per client)."""
 
-    symbols: list[str]
-    messages: list[bytes]
-    wire: bytes
+    __slots__ = ("symbols", "messages", "wire", "clients")
 
-    @classmethod
-    def of(cls, frames: Iterable[tuple[str, tuple[bytes, bytes] | None]]) -> Pack:
+    def __init__(self, frames: Iterable[tuple[str, tuple[bytes, bytes] | None]]) -> None:
         present = [(symbol, frame) for symbol, frame in frames if frame is not None]
-        return cls([s for s, _ in present], [f[0] for _, f in present],
-                   b"".join(f[1] for _, f in present))
+        self.symbols = [s for s, _ in present]
+        self.messages = [f[0] for _, f in present]
+        self.wire = b"".join(f[1] for _, f in present)
+        self.clients = 0
 
 
 class Hub:
@@ -354,28 +354,37 @@ class Hub:
         views = self.views
         server = views.book.latest
         shared = {s: views.frame(server[s], s) for s in symbols if server.get(s)}
+        every = tuple(sorted(symbols))
         packs: dict[tuple[str, ...], Pack] = {}  # held symbols -> their frames, all shared
+        own_packs: list[Pack] = []
         queued = []
+        max_buffer, max_frames = self.max_buffer, self.max_frames
         for client in watchers:
             session = client.session
             if client.closing:
                 continue
-            held = tuple(sorted(symbols.intersection(session.best)))
-            if client.wire.over(self.max_buffer, self.max_frames):
+            best = session.best
+            held = every if symbols <= best else tuple(sorted(symbols.intersection(best)))
+            if client.wire.over(max_buffer, max_frames):
                 session.best_owed.update(held)
                 self._held.set()
                 continue
             mine = session.book.latest
             own = [s for s in held if s in session.symbols and mine.get(s) != server.get(s)]
             if own:
-                pack = Pack.of((s, views.frame(mine.get(s, {}), s) if s in own
-                                else shared.get(s)) for s in held)
+                pack = Pack((s, views.frame(mine.get(s, {}), s) if s in own else shared.get(s))
+                            for s in held)
+                own_packs.append(pack)
             else:
                 pack = packs.get(held) or packs.setdefault(
-                    held, Pack.of((s, shared.get(s)) for s in held))
+                    held, Pack((s, shared.get(s)) for s in held))
             if pack.messages and client.wire.queue(pack.messages, pack.wire):
-                self.metrics.best_out.update(pack.symbols)
+                pack.clients += 1
                 queued.append(client)
+        counts = self.metrics.best_out
+        for pack in (*packs.values(), *own_packs):
+            for symbol in pack.symbols:
+                counts[symbol] += pack.clients
         return queued
 
     def buffered(self) -> int:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import orjson
+
 from arbitrex.constants import STALE_AFTER_MS
 from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
 from arbitrex.stores.base import StreamReader
-from arbitrex.stream.best import Book, consolidate
+from arbitrex.stream.best import Book, consolidate, view_record
 from arbitrex.stream.session import Key, Session
 from arbitrex.stream.wire import kept, text_frame
 
@@ -79,9 +81,11 @@ class BestViews:
         if cached is None:
             if len(self._frames) >= CACHE_LIMIT:
                 self._frames.clear()
-            view = consolidate(symbol, latest, stale_after_ms=self.stale_after_ms,
-                               costs=self.costs)
-            frame = kept(view.encode(**({"snapshot": True} if snapshot else {})))
+            record = view_record(symbol, latest, stale_after_ms=self.stale_after_ms,
+                                 costs=self.costs)
+            if snapshot:
+                record["snapshot"] = True
+            frame = kept(orjson.dumps(record))
             cached = self._frames[state] = (frame, text_frame(frame), tuple(latest.values()))
         return cached[0], cached[1]
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from arbitrex.model.best import Best
+from arbitrex.model.costs import NO_COSTS, Costs
 from arbitrex.model.tick import Tick
-from arbitrex.stream.best import Book, consolidate, lag_ms
+from arbitrex.stream.best import Book, consolidate, lag_ms, view_record
 from tests.history import make_tick
 
+COSTS = Costs({"a": {"*": 0.00001}, "icm": {"EURUSD": 0.00002}, "z": {"*": 1e-6}})
 PRICES = st.sampled_from([1.08500, 1.08501, 1.08502, 1.08503, 1.08505, 1.08507])
 
 
@@ -79,6 +83,11 @@ def test_the_view_is_the_reference(book: tuple[dict[str, Tick], int]) -> None:
     assert record["type"] == "best" and set(record["venues"]) == set(latest)
     if best.bid_venue is None:
         assert record["bid"] is record["ask"] is record["ask_venue"] is None
+    # serve encodes the record as built; a client reads it back and re-encodes it (tail):
+    # the same bytes both ways, costs or none
+    for costs in (NO_COSTS, COSTS):
+        built = view_record("EURUSD", latest, stale_after_ms=stale_after_ms, costs=costs)
+        assert orjson.dumps(built) == Best.from_record(built).encode()
 
 
 def test_the_spec_example() -> None:
@@ -99,8 +108,6 @@ def test_the_spec_example() -> None:
 def test_net_edges_are_after_both_venues_costs_and_sort_the_edges():
     """docs/PROTOCOL.md: net = edge - the sell venue's cost - the buy venue's cost; edges
     sorted by net, then sell, then buy."""
-    from arbitrex.model.costs import Costs
-
     latest = {"icm": tick("icm", 1.08505, 1.08507, 1000), "pepper": tick("pepper", 1.08501,
                                                                          1.08503, 1000),
               "oanda": tick("oanda", 1.08504, 1.08506, 1000)}

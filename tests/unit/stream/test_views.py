@@ -297,3 +297,35 @@ def test_no_view_is_framed_while_nobody_holds_it(store: MemoryStore, server: Ser
         kinds = [f["type"] for f in frames(ws, until=0.3)]
         assert "best" in kinds
         assert server.hub.views._frames
+
+
+def test_best_out_counts_every_frame_sent(store: MemoryStore, server: Server) -> None:
+    """/metrics' best frames per symbol are the frames the clients got, whichever state
+    each was cut from (counted once per dispatch, not per client)."""
+    import urllib.request
+    from contextlib import ExitStack
+
+    feed = Feed(seed=4)
+    store.add(feed.burst(6, ("EURUSD", "GBPUSD")))
+    with ExitStack() as stack:
+        clients = [stack.enter_context(connect(server.url)) for _ in range(3)]
+        for i, ws in enumerate(clients):
+            if i:  # the first holds the view alone; the others the ticks too
+                send(ws, op="subscribe", symbols=["EURUSD", "GBPUSD"], batch=True)
+            send(ws, op="subscribe", symbols=["EURUSD", "GBPUSD"], view="best")
+        got: dict[str, int] = {}
+        for ws in clients:
+            for f in frames(ws, until=0.3):
+                if f["type"] == "best":
+                    got[f["symbol"]] = got.get(f["symbol"], 0) + 1
+        for _ in range(4):
+            store.add(feed.burst(5, ("EURUSD", "GBPUSD")))
+            for ws in clients:
+                for f in frames(ws, until=0.2):
+                    if f["type"] == "best":
+                        got[f["symbol"]] = got.get(f["symbol"], 0) + 1
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics") as response:
+            text = response.read().decode()
+        for symbol, n in got.items():
+            assert f'arbitrex_best_out_total{{symbol="{symbol}"}} {float(n)}' in text
+        assert sum(got.values()) > 2 * 3 * 2  # snapshots, then frames to every client
