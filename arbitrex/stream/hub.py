@@ -37,7 +37,7 @@ from arbitrex.stream.fanout import Fanned, fan_out
 from arbitrex.stream.follow import follow
 from arbitrex.stream.index import Connection, Index
 from arbitrex.stream.metrics import ServerMetrics
-from arbitrex.stream.session import Bounds, Key, since_of
+from arbitrex.stream.session import Bounds, Key, Session, since_of
 from arbitrex.stream.views import BestViews
 from arbitrex.stream.wire import kept, text_frame
 
@@ -178,7 +178,7 @@ class Hub:
                 if session.both(symbol):
                     self.views.seed_session(session, symbol, streams)
                 else:
-                    self.views.seed(symbol, streams)
+                    self._seed(symbol, streams)
         except StoreError as exc:
             log.error("subscribe failed: %s", exc)
             self.send_error(client, "store_unavailable", "the store cannot be read; retry")
@@ -248,10 +248,17 @@ class Hub:
         try:
             streams = self.store.streams()
             for symbol in {s for _, s in streams}:
-                self.views.seed(symbol, streams)
+                self._seed(symbol, streams)
         except StoreError as exc:
             log.debug("top edges from what was followed only: %s", exc)
         return self.views.top_edges()
+
+    def _seed(self, symbol: str, streams: Sequence[Key]) -> None:
+        """Seed the server's state of ``symbol`` from the store (``BestViews.seed``); a
+        session marked in step with it no longer is."""
+        if self.views.seed(symbol, streams):
+            for client in self.index.interested((symbol,), "best"):
+                client.session.in_step = False
 
     def _slow(self, client: Connection) -> None:
         if self.slow_client == "close" and not client.closing:
@@ -369,9 +376,9 @@ class Hub:
                 session.best_owed.update(held)
                 self._held.set()
                 continue
-            mine = session.book.latest
-            own = [s for s in held if s in session.symbols and mine.get(s) != server.get(s)]
+            own = () if session.in_step else self._own_states(session, held)
             if own:
+                mine = session.book.latest
                 pack = Pack((s, views.frame(mine.get(s, {}), s) if s in own else shared.get(s))
                             for s in held)
                 own_packs.append(pack)
@@ -386,6 +393,20 @@ class Hub:
             for symbol in pack.symbols:
                 counts[symbol] += pack.clients
         return queued
+
+    def _own_states(self, session: Session, held: Sequence[str]) -> list[str]:
+        """Of ``held``, the symbols whose state for this session is not the server's (held
+        in both views, and the ticks sent are not the server's latest). When there are
+        none and every symbol it holds in both views agrees, the session is marked in step
+        (``Session.in_step``: its frames are the server's without comparing, until
+        something other than a whole dispatch changes its book or the server's)."""
+        mine, server = session.book.latest, self.views.book.latest
+        both = session.symbols
+        own = [s for s in held if s in both and mine.get(s) != server.get(s)]
+        if not own:
+            session.in_step = all(mine.get(s) == server.get(s)
+                                  for s in both.intersection(session.best))
+        return own
 
     def buffered(self) -> int:
         """Bytes waiting in all clients' send buffers."""

@@ -150,6 +150,10 @@ class Session:
         self.symbols: set[str] = set()  # held in the ticks view
         self.best: set[str] = set()  # held in the cross-venue view
         self.book = Book()  # the latest tick sent per venue, of symbols held in both views
+        # The book is the server's state for every symbol held in both views: set by the
+        # hub once it found them equal; a whole dispatch keeps it (both take the same
+        # ticks); anything else that changes what is held or sent clears it.
+        self.in_step = False
         self.best_owed: set[str] = set()  # best frames held back while the client was slow
         self.episodes: set[str] = set()  # held in the episodes view
         # episode frames held back while the client was slow, and how many did not fit
@@ -170,6 +174,7 @@ class Session:
             raise ProtocolError("too_many_symbols",
                                 f"at most {self.max_symbols} symbols per connection")
         held.update(new)
+        self.in_step = False
         return new
 
     def held(self, view: str) -> set[str]:
@@ -211,6 +216,7 @@ class Session:
 
     def unsubscribe(self, symbols: tuple[str, ...], view: str = "ticks") -> None:
         """Drop symbols from a view (those not held are ignored)."""
+        self.in_step = False
         for symbol in symbols:
             self.book.latest.pop(symbol, None)  # whichever view goes, "both" ends
         if view == "best":
@@ -251,6 +257,7 @@ class Session:
         send: list[int] = []
         behind: list[Key] = []
         held = 0
+        self.in_step = False  # the server took every tick; this session maybe not all
         symbols, sent, catching_up, pending = self.symbols, self.sent, self.catching_up, \
             self.pending  # this runs once per client per dispatch
         for run in runs_of(ticks) if runs is None else runs:
@@ -306,6 +313,7 @@ class Session:
         self.sent[tick.key] = tick.seq
         if tick.symbol in self.best:
             self.book.update((tick,))
+            self.in_step = False
 
     def defer(self, tick: Tick) -> None:
         """The client cannot take ``tick`` now: hold only the latest per stream."""

@@ -45,14 +45,16 @@ class BestViews:
         """Freshly stored ticks; the symbols whose state changed."""
         return self.book.update(ticks)
 
-    def seed(self, symbol: str, streams: Iterable[Key]) -> None:
+    def seed(self, symbol: str, streams: Iterable[Key]) -> bool:
         """Read the latest stored tick of each of ``symbol``'s streams, once (raises
-        StoreError when the store cannot be read)."""
+        StoreError when the store cannot be read); whether it was read now (the state may
+        then be ahead of what was dispatched)."""
         if symbol in self._seeded:
-            return
+            return False
         self.book.update(t for t in (self.store.last(*key) for key in streams
                                      if key[1] == symbol) if t is not None)
         self._seeded.add(symbol)
+        return True
 
     def seed_session(self, session: Session, symbol: str, streams: Iterable[Key]) -> None:
         """A session that takes the view of a symbol whose ticks it already holds: its
@@ -64,6 +66,7 @@ class BestViews:
             found = self.store.read_after(key[0], symbol, seq - 1, 1) if seq > 0 else []
             if found and found[0].seq == seq:
                 session.book.update(found)
+                session.in_step = False
 
     def latest(self, session: Session, symbol: str) -> Mapping[str, Tick]:
         """The state a session's view of ``symbol`` is cut from."""
