@@ -83,8 +83,12 @@ def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
     """100 clients at 2,000 ticks/s over three venues; mode: ticks, both or fastapi."""
     e = dict(env, SQLITE_PATH=str(tmp / f"lat-{mode}.db"))
     feed = collect(667, f"lat-{mode}", e, tmp)
-    server, port = (baseline(tmp / f"lat-{mode}.db", tmp, e) if mode == "fastapi"
-                    else serve(f"lat-{mode}", e, tmp))
+    try:  # a server that fails to start must not leave the feed running
+        server, port = (baseline(tmp / f"lat-{mode}.db", tmp, e) if mode == "fastapi"
+                        else serve(f"lat-{mode}", e, tmp))
+    except BaseException:
+        stop_all(feed)
+        raise
     try:
         flags = ["--latency", "--batch", "--warmup", "1", "--sample", "4"]
         if mode == "both":
@@ -110,7 +114,11 @@ def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *flags: str) -> t
     for bench_clients.py), measured after 2 s; and what the clients got."""
     e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
     feed = collect(333, name, e, tmp)
-    server, port = serve(name, e, tmp)
+    try:  # a server that fails to start must not leave the feed running
+        server, port = serve(name, e, tmp)
+    except BaseException:
+        stop_all(feed)
+        raise
     try:
         crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3, *flags)
         time.sleep(2)  # connected, snapshots sent: the window starts

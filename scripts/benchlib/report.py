@@ -70,9 +70,17 @@ def report(r: dict, command: str) -> str:
            "", "p99 <= 10 ms", ok(max(r[key]["runs"]) <= 10))
           for name, key in (("SQLite", "latency_sqlite_asyncio"),
                             ("Redis", "latency_redis_asyncio")) if key in r),
-        ("Redis p99 against SQLite's, same loop, same run", f"{lr['p99_ms']:.1f} vs "
-         f"{ls['p99_ms']:.1f} ms", "", f"{lr['p99_ms'] / ls['p99_ms']:.0%}", "<= 120%",
-         ok(lr["p99_ms"] <= 1.2 * ls["p99_ms"])),
+        *((f"Redis p99 against SQLite's, {loop} loop, same run (the median runs; every "
+           "Redis run against every SQLite run in brackets)",
+           f"{r[redis]['p99_ms']:.1f} vs {r[sqlite]['p99_ms']:.1f} ms", "",
+           f"{r[redis]['p99_ms'] / r[sqlite]['p99_ms']:.0%} ("
+           f"{min(r[redis]['runs']) / max(r[sqlite]['runs']):.0%}-"
+           f"{max(r[redis]['runs']) / min(r[sqlite]['runs']):.0%})", "<= 120%",
+           ok(r[redis]["p99_ms"] <= 1.2 * r[sqlite]["p99_ms"]))
+          for loop, redis, sqlite in (
+              (loops.which("auto"), "latency_redis", "latency_sqlite"),
+              ("asyncio", "latency_redis_asyncio", "latency_sqlite_asyncio"))
+          if redis in r and sqlite in r),
         *((f"latency p50 / p99 from the event time, {name}, 2,000 ticks/s, 100 clients",
            f"{r[key]['event_p50_ms']:.1f} / {r[key]['event_p99_ms']:.1f} ms", "", "",
            "(for comparison)", "")
