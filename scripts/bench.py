@@ -29,7 +29,7 @@ from pathlib import Path
 from benchlib.bridge import bridge_poll
 from benchlib.fanout import fanout
 from benchlib.floor import dispatch_floor
-from benchlib.harness import SWEEP, Redis, bench_env, repeated, replace_section
+from benchlib.harness import SWEEP, Redis, bench_env, repeated, replace_section, summary
 from benchlib.idle import idle_serve
 from benchlib.ingest import bench_ingest_redis, bench_ingest_sqlite
 from benchlib.memory import rss_footprint
@@ -62,12 +62,20 @@ def main() -> None:
         step("fanout_100", lambda: fanout(100, 6000, w, tmp, env))
         step("fanout_1000", lambda: fanout(1000, 600, w, tmp, env))
         times = 1 if q else 3  # the figures near their targets: three runs each
-        for store in ("sqlite", "redis"):  # the default loop (uvloop here), then asyncio's
-            step(f"latency_{store}", lambda s=store: repeated(
-                times, lambda: latency(s, 3 if q else 20, tmp, env, server.url), "p99_ms"))
-            step(f"latency_{store}_asyncio", lambda s=store: repeated(
-                times, lambda: latency(s, 3 if q else 20, tmp, env, server.url,
-                                       loop="asyncio"), "p99_ms"))
+        # SQLite then Redis, on the default loop (uvloop here) then asyncio's, in turn, so
+        # that each Redis run has a SQLite run of the same minutes to be held against
+        runs: dict[str, list[dict]] = {}
+        for i in range(times):
+            for store in ("sqlite", "redis"):
+                for loop, name in (("auto", f"latency_{store}"),
+                                   ("asyncio", f"latency_{store}_asyncio")):
+                    runs.setdefault(name, []).append(
+                        latency(store, 3 if q else 20, tmp, env, server.url, loop=loop))
+                    print(f"{time.monotonic() - started:6.1f} s  {name} run {i + 1}: "
+                          f"{runs[name][-1]}", flush=True)
+        for name, done in runs.items():
+            step(name, lambda d=done: summary(d, "p99_ms"))
+        for store in ("sqlite", "redis"):
             if not q:  # a load this machine carries easily: the pipeline alone
                 step(f"latency10_{store}",
                      lambda s=store: latency(s, 20, tmp, env, server.url, 10))

@@ -142,11 +142,17 @@ def stop_all(*procs: subprocess.Popen) -> None:
             p.kill()
 
 def repeated(times: int, run: Callable[[], dict], key: str) -> dict:
-    """The figure near its target, run ``times`` times: the run with the median ``key``,
-    and every run's ``key`` (the report holds the worst against the target)."""
-    runs = sorted((run() for _ in range(times)), key=lambda r: r[key])
-    every = {name: [r[name] for r in runs] for name in runs[0] if name.endswith("_ms")}
-    return {**runs[len(runs) // 2], "runs": [r[key] for r in runs], "every": every}
+    """The figure near its target, run ``times`` times (see ``summary``)."""
+    return summary([run() for _ in range(times)], key)
+
+def summary(runs: list[dict], key: str) -> dict:
+    """Runs of a figure near its target, in the order they ran: the run with the median
+    ``key``, every run's ``key`` sorted (the report holds the worst against the target)
+    and in the order they ran (``in_order``: to pair them with another figure's)."""
+    ordered = sorted(runs, key=lambda r: r[key])
+    every = {name: [r[name] for r in ordered] for name in runs[0] if name.endswith("_ms")}
+    return {**ordered[len(ordered) // 2], "runs": [r[key] for r in ordered],
+            "in_order": [r[key] for r in runs], "every": every}
 
 def commit() -> str:
     """The short hash of HEAD, for a report."""
