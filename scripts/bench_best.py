@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,6 +75,16 @@ def baseline(db: Path, tmp: Path, env: dict) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+def beside(feed: subprocess.Popen, start: Callable[[], tuple[subprocess.Popen, int]]
+           ) -> tuple[subprocess.Popen, int]:
+    """Start a server beside a running feed; one that fails to start stops the feed."""
+    try:
+        return start()
+    except BaseException:
+        stop_all(feed)
+        raise
+
+
 def pct(values: list[int], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))] / 1000 if values else float("nan")
@@ -83,12 +94,8 @@ def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
     """100 clients at 2,000 ticks/s over three venues; mode: ticks, both or fastapi."""
     e = dict(env, SQLITE_PATH=str(tmp / f"lat-{mode}.db"))
     feed = collect(667, f"lat-{mode}", e, tmp)
-    try:  # a server that fails to start must not leave the feed running
-        server, port = (baseline(tmp / f"lat-{mode}.db", tmp, e) if mode == "fastapi"
-                        else serve(f"lat-{mode}", e, tmp))
-    except BaseException:
-        stop_all(feed)
-        raise
+    server, port = beside(feed, lambda: baseline(tmp / f"lat-{mode}.db", tmp, e)
+                          if mode == "fastapi" else serve(f"lat-{mode}", e, tmp))
     try:
         flags = ["--latency", "--batch", "--warmup", "1", "--sample", "4"]
         if mode == "both":
@@ -114,11 +121,7 @@ def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *flags: str) -> t
     for bench_clients.py), measured after 2 s; and what the clients got."""
     e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
     feed = collect(333, name, e, tmp)
-    try:  # a server that fails to start must not leave the feed running
-        server, port = serve(name, e, tmp)
-    except BaseException:
-        stop_all(feed)
-        raise
+    server, port = beside(feed, lambda: serve(name, e, tmp))
     try:
         crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3, *flags)
         time.sleep(2)  # connected, snapshots sent: the window starts
