@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
 import redis
 from redis.exceptions import RedisError
 
@@ -31,26 +32,27 @@ FIELDS = (*RECORD_FIELDS, "broker_msc")
 _VALUE_FIELDS = FIELDS[3:]  # what the script receives per entry, after seq
 
 # KEYS: per stream, three: the stream, its counter, its spool watermark. ARGV: maxlen, spool
-# id ("" = none), then per stream the number of its entries and the entries (``stride``
-# values each): seq (0 = assign the next), spool seq (0 = none), symbol, venue, then name,
-# value pairs of the other fields. One call may cover several streams (on one Redis: a
-# batch becomes visible to readers at once); on a cluster it covers one (one slot).
-# Returns the seq of each entry in order, 0 where it was skipped (already held).
+# id ("" = none), then the entries as one JSON array (decoded by Redis' own cjson: one
+# argument per call, not one per field): per stream, in the order of KEYS, the array of its
+# entries, each [seq (0 = assign the next), spool seq (0 = none), symbol, venue, then the
+# other fields' values as strings, in FIELDS' order]. The field names are in the script. One
+# call may cover several streams (on one Redis: a batch becomes visible to readers at once);
+# on a cluster it covers one (one slot). Returns the seq of each entry in order, 0 where it
+# was skipped (already held).
 _APPEND = """
 local maxlen = ARGV[1]
 local spool = ARGV[2]
-local stride = %d
+local streams = cjson.decode(ARGV[3])
 local out = {}
-local i = 3
-for k = 1, #KEYS, 3 do
-  local stop = i + 1 + tonumber(ARGV[i]) * stride
-  i = i + 1
+for n = 1, #streams do
+  local k = n * 3 - 2
   local last = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
   local applied = 0
   if spool ~= '' then applied = tonumber(redis.call('HGET', KEYS[k + 2], spool) or '0') end
-  while i < stop do
-    local want = tonumber(ARGV[i])
-    local sid = tonumber(ARGV[i + 1])
+  local entries = streams[n]
+  for i = 1, #entries do
+    local e = entries[i]
+    local want, sid = e[1], e[2]
     local seq = 0
     if sid > 0 and sid <= applied then
       seq = 0
@@ -62,22 +64,20 @@ for k = 1, #KEYS, 3 do
     if seq > 0 then
       last = seq
       if sid > applied then applied = sid end
-      local s = string.format('%%d', seq)
-      local args = {'XADD', KEYS[k], 'MAXLEN', '~', maxlen, s .. '-0',
-                    'symbol', ARGV[i + 2], 'venue', ARGV[i + 3], 'seq', s}
-      for j = i + 4, i + stride - 1 do args[#args + 1] = ARGV[j] end
-      redis.call(unpack(args))
+      local s = string.format('%d', seq)
+      redis.call('XADD', KEYS[k], 'MAXLEN', '~', maxlen, s .. '-0',
+                 'symbol', e[3], 'venue', e[4], 'seq', s, FIELDS)
     end
     out[#out + 1] = seq
-    i = i + stride
   end
-  redis.call('SET', KEYS[k + 1], string.format('%%d', last))
+  redis.call('SET', KEYS[k + 1], string.format('%d', last))
   if spool ~= '' and applied > 0 then
-    redis.call('HSET', KEYS[k + 2], spool, string.format('%%d', applied))
+    redis.call('HSET', KEYS[k + 2], spool, string.format('%d', applied))
   end
 end
 return out
-"""
+""".replace("FIELDS", ", ".join(f"'{name}', e[{i}]"
+                                for i, name in enumerate(_VALUE_FIELDS, start=5)))
 
 
 # Leases (KEYS[1]: the venue's lease hash). ARGV: ttl ms, then field, value pairs; TAKE and
@@ -109,13 +109,12 @@ def _raw(response: Any, **options: Any) -> Any:
     return response
 
 
-def _entry_args(tick: Tick, seq: int, spool_seq: int) -> list[Any]:
-    # symbol, venue, then the value fields after seq (names interleaved for XADD)
-    args: list[Any] = [seq, spool_seq, tick.symbol, tick.venue]
-    for name in _VALUE_FIELDS:
-        value = getattr(tick, name)
-        args += [name, repr(value) if isinstance(value, float) else value]
-    return args
+def _entry(tick: Tick, seq: int, spool_seq: int) -> list[Any]:
+    """One entry as the append script reads it (the values as they are stored: floats by
+    repr, as redis-py would send them)."""
+    return [seq, spool_seq, tick.symbol, tick.venue, str(tick.time_msc), repr(tick.bid),
+            repr(tick.ask), repr(tick.last), str(tick.volume), repr(tick.volume_real),
+            str(tick.flags), str(tick.recv_ns), str(tick.broker_msc)]
 
 
 _FIELD_NAMES = [name.encode() for name in FIELDS]
@@ -185,7 +184,7 @@ class RedisStore:
         self.cluster = cluster
         # XREAD answers raw (lists, not dicts of fields): followers parse entries by position.
         self.r.set_response_callback("XREAD", _raw)
-        self._script = self.r.register_script(_APPEND % (4 + 2 * len(_VALUE_FIELDS)))
+        self._script = self.r.register_script(_APPEND)
         self._lease_set = self.r.register_script(_LEASE_SET)
         self._lease_release = self.r.register_script(_LEASE_RELEASE)
         self._known: list[str] = []
@@ -210,21 +209,19 @@ class RedisStore:
             groups.setdefault(tick.key, []).append(i)
         # One script call for the whole batch on one Redis; on a cluster one per stream (a
         # script's keys must share a slot), each a round trip to the node holding it.
-        calls: list[tuple[list[str], list[Any]]] = []
+        calls: list[tuple[list[str], list[list[Any]]]] = []
         for (venue, symbol), idx in groups.items():
-            args: list[Any] = [len(idx)]
-            for i in idx:
-                args += _entry_args(ticks[i], ticks[i].seq if keep_seq else 0,
-                                    spool_ids[i] if spool_ids else 0)
+            entries = [_entry(ticks[i], ticks[i].seq if keep_seq else 0,
+                              spool_ids[i] if spool_ids else 0) for i in idx]
             calls.append(([keys.stream_key(venue, symbol), keys.seq_key(venue, symbol),
-                           keys.spool_key(venue, symbol)], args))
+                           keys.spool_key(venue, symbol)], [entries]))
         if not self.cluster:
             calls = [([k for names, _ in calls for k in names],
-                      [a for _, args in calls for a in args])]
+                      [e for _, streams in calls for e in streams])]
         flat: list[Any] = []
-        for names, args in calls:
+        for names, streams in calls:
             flat += self._call("append", self._script, keys=names,
-                               args=[self.maxlen, spool, *args])
+                               args=[self.maxlen, spool, orjson.dumps(streams)])
         results, start = [], 0
         for idx in groups.values():
             results.append(flat[start:start + len(idx)])
@@ -420,14 +417,18 @@ class RedisStore:
             if not replies:
                 time.sleep(min(timeout, 0.005))
         else:
-            replies = self._call("xread", self.r.xread, cursor, count=limit, block=block) or []
+            # Redis < 7.2 answers a blocked XREAD with the one stream that woke it, and the
+            # script writes a batch to several. So the blocked XREAD (COUNT 1) is only the
+            # wait: a second XREAD from the same cursor, sent with it, runs when it is
+            # answered, after the script, and reads the whole batch, in one round trip.
+            def wait_then_read() -> Any:
+                pipe = self.r.pipeline(transaction=False)
+                pipe.xread(cursor, count=1, block=block)
+                pipe.xread(cursor, count=limit)
+                return pipe.execute()[1]
+
+            replies = self._call("xread", wait_then_read) or []
         ticks = self._read(replies, cursor)
-        if ticks and not self.cluster and len(ticks) < limit:
-            # A blocked XREAD is answered with the stream that woke it (Redis < 7.2); the
-            # batch's other streams, written by the same script, are read now rather than
-            # in another dispatch.
-            more = self._call("xread", self.r.xread, cursor, count=limit - len(ticks)) or []
-            ticks += self._read(more, cursor)
         return ticks, cursor
 
     def ping(self) -> None:

@@ -67,6 +67,21 @@ def test_layout_seq_and_reads(redis_server):
     assert time.monotonic() - started >= 0.25
 
 
+def test_values_are_stored_as_sent_whatever_the_characters(redis_server):
+    """The script reads a batch as one JSON argument: names with quotes, backslashes and
+    non-ASCII letters, floats of 17 digits and integers past 2**53 come back exactly."""
+    store = RedisStore(redis_server.url)
+    odd = make_tick(venue='Br\\oker "A" ü', symbol="XAU/USD.m€", ms=1_764_771_234_567,
+                    volume=2**62 + 1, volume_real=0.1 + 0.2, flags=134)._replace(
+        bid=1.0000000000000002, ask=12345.678901234567, recv_ns=2**63 - 1)
+    [stored] = store.append([odd])
+    assert stored == odd._replace(seq=1)
+    assert store.read_after(odd.venue, odd.symbol, 0, 10) == [stored]
+    fields = redis_server.client().xrange(stream_key(odd.venue, odd.symbol))[0][1]
+    assert fields[b"bid"] == repr(odd.bid).encode()
+    assert fields[b"recv_ns"] == str(2**63 - 1).encode()
+
+
 def test_a_batch_over_several_streams_is_read_in_one_go(redis_server):
     """One batch is one script on one Redis, and a follower blocked in XREAD returns every
     stream of it (a blocked XREAD is answered with the first stream alone before 7.2)."""
