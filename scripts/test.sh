@@ -3,7 +3,7 @@
 # run every gate: ruff, mypy (strict; and the package as Windows and macOS would see it),
 # then pytest. Extra arguments go to pytest, e.g. `bash scripts/test.sh -m unit` (the fast
 # tests alone). Without arguments, the end-to-end tests of collect, serve, tail, replay, up,
-# the cross-venue view and the archive run a second time with Windows' constraints forced
+# the cross-venue view, the archive and Redis run a second time with Windows' constraints forced
 # (tests/windows/sitecustomize.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +43,6 @@ if [ $# -eq 0 ]; then
   ARBITREX_FORCE_WINDOWS=1 PYTHONPATH="$PWD/tests/windows${PYTHONPATH:+:$PYTHONPATH}" \
     python -m pytest -m e2e tests/e2e/test_windows_constraints.py \
     tests/e2e/test_collect_serve.py tests/e2e/test_replay_export.py tests/e2e/test_up.py \
-    tests/e2e/test_doorbell.py tests/e2e/test_best_view.py tests/e2e/test_archive.py
+    tests/e2e/test_doorbell.py tests/e2e/test_best_view.py tests/e2e/test_archive.py \
+    tests/e2e/test_redis.py
 fi

@@ -13,27 +13,30 @@ SQLite and Redis are all four (``TickStore``); the Redis writer with its outage 
 What only some stores can do is declared as Protocols too, and asked with ``isinstance``:
 
     NonBlocking    ``follow`` never blocks: read on the event loop every ``poll_interval``
+    FollowsOnLoop  followed by the event loop itself, on a connection of its own (Redis)
     Rings          a doorbell wakes a follower when a writer commits
     Spools         ticks accepted but not stored yet (Redis down): ``pending()``
     Reports        a short state for status lines: ``status()``
     Leases         one writer per venue: a collector's lease on its venue (SQLite, Redis)
 
-This module imports nothing of arbitrex but the tick model, so no layer reaches up for it.
+This module imports nothing of arbitrex but the tick model and the errors, so no layer
+reaches up for it.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from arbitrex.constants import END_OF_TIME
+from arbitrex.errors import StoreError
 from arbitrex.model.tick import Position, Tick
 
 __all__ = [
-    "Archivable", "Bell", "Dropped", "Follower", "Lease", "Leases", "NonBlocking",
-    "RangeReader", "Reports", "Rings", "Spools", "StoredDay", "StreamReader", "TickStore",
-    "TickWriter",
+    "Archivable", "Bell", "Dropped", "Follower", "FollowsOnLoop", "Lease", "Leases",
+    "NonBlocking", "RangeReader", "Reports", "Rings", "Spools", "StoredDay", "StreamReader",
+    "TickStore", "TickWriter",
 ]
 
 C = TypeVar("C")
@@ -210,6 +213,17 @@ class NonBlocking(Protocol):
     """``follow(timeout=0)`` returns at once: read it on the event loop, this often at least."""
 
     poll_interval: float
+
+
+@runtime_checkable
+class FollowsOnLoop(Protocol):
+    def on_loop(self, cursor: Any, dispatch: Callable[[list[Tick]], None], *, limit: int,
+                failed: Callable[[StoreError], None], retry_after: float
+                ) -> Coroutine[Any, Any, None] | None:
+        """Follow from ``cursor`` on the running event loop until cancelled, each read
+        handed to ``dispatch`` and each failure to ``failed`` (then retried); None where
+        this store cannot be followed so (a thread follows it then)."""
+        ...
 
 
 @runtime_checkable

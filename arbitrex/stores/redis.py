@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -21,12 +21,16 @@ from arbitrex.constants import DAY_MS, END_OF_TIME
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import RECORD_FIELDS, Position, Tick, latest_run
 from arbitrex.stores import redis_keys as keys
+from arbitrex.stores import redis_loop
 from arbitrex.stores.base import Dropped, Lease, StoredDay
 
 __all__ = ["FIELDS", "RedisStore", "ServerFacts"]
 
 log = logging.getLogger(__name__)
 
+#: How long a follower's XREAD waits for new entries (ms): stop and new streams are seen
+#: at least this often.
+FOLLOW_BLOCK_MS = 200
 #: A stream entry's fields: the record's, then the broker's own clock.
 FIELDS = (*RECORD_FIELDS, "broker_msc")
 _VALUE_FIELDS = FIELDS[3:]  # what the script receives per entry, after seq
@@ -169,6 +173,7 @@ class RedisStore:
     ) -> None:
         self.url = url
         self.maxlen = maxlen
+        self.connect_timeout, self.socket_timeout = connect_timeout, socket_timeout
         self.discover_interval = discover_interval
         kwargs = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout}
         probe = redis.Redis.from_url(url, **kwargs)
@@ -430,6 +435,21 @@ class RedisStore:
             replies = self._call("xread", wait_then_read) or []
         ticks = self._read(replies, cursor)
         return ticks, cursor
+
+    def on_loop(self, cursor: dict[str, str], dispatch: Callable[[list[Tick]], None], *,
+                limit: int, failed: Callable[[StoreError], None], retry_after: float
+                ) -> Coroutine[Any, Any, None] | None:
+        """Following on the event loop itself (``redis_loop.py``), from ``cursor`` until
+        cancelled; None on a Cluster or over TLS or a Unix socket (a thread follows then)."""
+        where = None if self.cluster else redis_loop.address(self.url)
+        if where is None:
+            return None
+        return redis_loop.follow(
+            where, dict(cursor), dispatch, read=self._read,
+            discover=lambda: self._scan(keys.pattern(keys.TICKS)),
+            discover_interval=self.discover_interval, limit=limit, block_ms=FOLLOW_BLOCK_MS,
+            connect_timeout=self.connect_timeout, socket_timeout=self.socket_timeout,
+            failed=failed, retry_after=retry_after)
 
     def ping(self) -> None:
         self._call("ping", self.r.ping)

@@ -5,8 +5,10 @@ event loop itself, with no task and no thread hop: the loop reads when the store
 doorbell rings (``Rings``: SQLite's writer rings after each commit; the bell is a datagram
 endpoint, which every asyncio loop has, Windows' proactor included), and a timer reads
 every ``Trust.timeout`` besides (polling where there is no doorbell, or its writer does not
-ring). A store whose ``follow`` blocks (Redis ``XREAD``) is read by one long-lived thread of
-its own, which issues the next read as soon as it has handed a batch to the loop
+ring). A store that can be followed by the loop itself (``FollowsOnLoop``: Redis, on a
+connection of its own whose socket the loop reads) is, with no thread. Else a store whose
+``follow`` blocks (Redis ``XREAD`` on a Cluster, or over TLS) is read by one long-lived
+thread of its own, which issues the next read as soon as it has handed a batch to the loop
 (``call_soon_threadsafe``: no executor hop per read), at most ``HANDOVER`` batches ahead of
 the loop. Either way a read that fails is logged and retried a second later.
 """
@@ -14,6 +16,7 @@ the loop. Either way a read that fails is logged and retried a second later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -22,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import Tick
 from arbitrex.stores import doorbell
-from arbitrex.stores.base import Bell, Follower, NonBlocking, Rings
+from arbitrex.stores.base import Bell, Follower, FollowsOnLoop, NonBlocking, Rings
 
 __all__ = ["Dispatch", "InLoop", "RETRY_AFTER", "follow"]
 
@@ -37,6 +40,15 @@ RETRY_AFTER = 1.0  # seconds after a failed read
 HANDOVER = 4  # batches a reading thread may hand to the loop before it waits
 
 
+def _guarded(dispatch: Dispatch) -> Dispatch:
+    def guarded(ticks: Sequence[Tick]) -> None:
+        try:
+            dispatch(ticks)
+        except Exception:  # a bug, not the store: say so, and keep following
+            log.exception("dispatching %d ticks failed", len(ticks))
+    return guarded
+
+
 def _failed(exc: StoreError) -> None:
     log.error("following the store failed, retrying in %g s: %s", RETRY_AFTER, exc)
 
@@ -46,6 +58,18 @@ async def follow(store: Follower[C], dispatch: Dispatch, stop: asyncio.Event, *,
     """Follow ``store`` from ``cursor`` (default: its head now) until ``stop`` is set."""
     if cursor is None:
         cursor = await asyncio.to_thread(store.head)
+    if isinstance(store, FollowsOnLoop):
+        run = store.on_loop(cursor, _guarded(dispatch), limit=limit, failed=_failed,
+                            retry_after=RETRY_AFTER)
+        if run is not None:
+            task = asyncio.ensure_future(run)
+            try:
+                await stop.wait()
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            return
     if not isinstance(store, NonBlocking):
         await _in_thread(store, dispatch, stop, cursor, limit)
         return
