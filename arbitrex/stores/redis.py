@@ -109,6 +109,10 @@ def _lease(flat: Sequence[bytes] | Mapping[bytes, bytes]) -> Lease:
                  int(f["since_ms"]), int(f["beat_ms"]), f.get("state", ""))
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
 def _raw(response: Any, **options: Any) -> Any:
     return response
 
@@ -400,12 +404,19 @@ class RedisStore:
     @staticmethod
     def _read(replies: Any, cursor: dict[str, str]) -> list[Tick]:
         """Ticks from a raw XREAD reply ([[key, [[id, [field, value, ...]], ...]], ...], or
-        a map of key to entries on RESP3), moving ``cursor`` past them."""
+        a map of key to entries on RESP3), moving ``cursor`` past them. An entry that is not
+        a tick (another program's) is logged and skipped: it would never be one to send."""
         ticks: list[Tick] = []
         for key, entries in replies.items() if isinstance(replies, Mapping) else replies:
             if entries:
-                ticks += [_entry_tick(fields) for _, fields in entries]
-                cursor[key.decode()] = entries[-1][0].decode()
+                for entry, fields in entries:
+                    try:
+                        ticks.append(_entry_tick(fields))
+                    except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+                        # written by another program, and not a tick: never one to send
+                        log.error("skipped entry %s of %s: not a tick (%s: %s)",
+                                  _text(entry), _text(key), type(exc).__name__, exc)
+                cursor[_text(key)] = _text(entries[-1][0])
         return ticks
 
     def follow(self, cursor: dict[str, str], *, timeout: float, limit: int

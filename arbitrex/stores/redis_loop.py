@@ -8,15 +8,17 @@ sends (a blocked ``XREAD ... COUNT 1`` that is only the wait, then an ``XREAD`` 
 batch from the same position), pipelined; the batch is dispatched on the loop as soon as
 its reply is complete. Streams that appear later are found by ``SCAN`` in a thread, once
 per ``discover_interval``. Redis going away, or not answering within ``socket_timeout``
-beyond the wait, is reported to ``failed`` and the follower connects again after
-``retry_after``, from where it was. A TLS (``rediss://``) or Unix-socket URL, and a Cluster,
-are followed by a thread instead (``address`` returns None).
+beyond the wait, is reported to ``failed`` (anything else is logged as a bug), and the
+follower connects again after ``retry_after``, from where it was. A TLS (``rediss://``)
+or Unix-socket URL, and a Cluster, are followed by a thread instead (``address`` returns
+None).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
@@ -28,6 +30,8 @@ from arbitrex.errors import StoreError
 from arbitrex.model.tick import Tick
 
 __all__ = ["Address", "Connection", "address", "follow"]
+
+log = logging.getLogger(__name__)
 
 
 class Address(NamedTuple):
@@ -87,14 +91,21 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    async def call(self, *commands: Sequence[Any]) -> list[Any]:
-        """Send ``commands`` at once and wait for their replies; an error reply raises."""
+    async def call(self, *commands: Sequence[Any], within: float) -> list[Any]:
+        """Send ``commands`` at once and wait for their replies; an error reply raises, and
+        so does no answer ``within`` seconds (the connection is then dropped)."""
         if self.lost is not None or self.transport is None:
             raise self.lost or StoreError("not connected to Redis")
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
         self.waiting.append((future, [], len(commands)))
         self.transport.write(b"".join(hiredis.pack_command(tuple(c)) for c in commands))
-        replies = await future
+        late = loop.call_later(within, self._lose,
+                               StoreError(f"Redis did not answer within {within:g} s"))
+        try:
+            replies = await future
+        finally:
+            late.cancel()
         for reply in replies:
             if isinstance(reply, hiredis.ReplyError):
                 raise StoreError(f"Redis answered: {reply}")
@@ -109,9 +120,13 @@ async def connect(where: Address, *, timeout: float) -> Connection:
     """A connection, authenticated and on its database."""
     # The socket is connected in a thread (a blocking connect, rare), then handed to the
     # loop: no loop's own connect machinery is needed, so any loop will do.
+    connecting = asyncio.ensure_future(asyncio.to_thread(
+        socket.create_connection, (where.host, where.port), timeout))
     try:
-        sock = await asyncio.to_thread(socket.create_connection, (where.host, where.port),
-                                       timeout)
+        sock = await asyncio.shield(connecting)
+    except asyncio.CancelledError:  # stopped meanwhile: close the socket when it comes
+        connecting.add_done_callback(_close_late)
+        raise
     except OSError as exc:
         raise StoreError(f"cannot connect to Redis at {where.host}:{where.port}: "
                          f"{exc}") from exc
@@ -128,11 +143,16 @@ async def connect(where: Address, *, timeout: float) -> Connection:
         hello.append(("SELECT", where.db))
     if hello:
         try:
-            await asyncio.wait_for(conn.call(*hello), timeout)
+            await conn.call(*hello, within=timeout)
         except BaseException:
             conn.close()
             raise
     return conn
+
+
+def _close_late(connecting: asyncio.Future[socket.socket]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().close()
 
 
 Read = Callable[[Any, dict[str, str]], list[Tick]]
@@ -144,46 +164,56 @@ async def follow(where: Address, cursor: dict[str, str], dispatch: Callable[[lis
                  failed: Callable[[StoreError], None], retry_after: float) -> None:
     """Follow from ``cursor`` until cancelled (see the module). ``read`` parses a raw
     ``XREAD`` reply into ticks and moves the cursor; ``discover`` lists the stream keys."""
-    known: list[str] = []
-
-    async def discovering() -> None:
-        nonlocal known
-        while True:
-            try:
-                known = await asyncio.to_thread(discover)
-            except StoreError as exc:  # the read fails too, and says so
-                failed(exc)
-            await asyncio.sleep(discover_interval)
-
-    finder = asyncio.create_task(discovering())
+    known: list[str] = []  # the stream keys, as last discovered
+    finder = asyncio.create_task(_discovering(known, discover, discover_interval, failed))
     try:
         while True:
             conn: Connection | None = None
             try:
                 conn = await connect(where, timeout=connect_timeout)
-                while True:
-                    for key in known:
-                        cursor.setdefault(key, "0-0")  # a stream that appeared since
-                    if not cursor:
-                        await asyncio.sleep(block_ms / 1000)
-                        continue
-                    names, ids = list(cursor), list(cursor.values())
-                    try:
-                        _, replies = await asyncio.wait_for(conn.call(
-                            ("XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", *names, *ids),
-                            ("XREAD", "COUNT", limit, "STREAMS", *names, *ids)),
-                            block_ms / 1000 + socket_timeout)
-                    except asyncio.TimeoutError as exc:
-                        raise StoreError(f"Redis did not answer within {socket_timeout:g} s"
-                                         ) from exc
-                    ticks = read(replies, cursor) if replies else []
-                    if ticks:
-                        dispatch(ticks)
+                await _reading(conn, cursor, known, dispatch, read=read, limit=limit,
+                               block_ms=block_ms, socket_timeout=socket_timeout)
             except StoreError as exc:
                 failed(exc)
+                await asyncio.sleep(retry_after)
+            except Exception:  # a bug: say so, and keep following
+                log.exception("reading the store failed, retrying in %g s", retry_after)
                 await asyncio.sleep(retry_after)
             finally:
                 if conn is not None:
                     conn.close()
     finally:
         finder.cancel()
+
+
+async def _reading(conn: Connection, cursor: dict[str, str], known: list[str],
+                   dispatch: Callable[[list[Tick]], None], *, read: Read, limit: int,
+                   block_ms: int, socket_timeout: float) -> None:
+    """Read on ``conn`` until it fails: each read the wait, then the batch (see the module)."""
+    while True:
+        for key in known:
+            cursor.setdefault(key, "0-0")  # a stream that appeared since
+        if not cursor:
+            await asyncio.sleep(block_ms / 1000)
+            continue
+        names, ids = list(cursor), list(cursor.values())
+        _, replies = await conn.call(
+            ("XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", *names, *ids),
+            ("XREAD", "COUNT", limit, "STREAMS", *names, *ids),
+            within=block_ms / 1000 + socket_timeout)
+        ticks = read(replies, cursor) if replies else []
+        if ticks:
+            dispatch(ticks)
+
+
+async def _discovering(known: list[str], discover: Callable[[], list[str]], interval: float,
+                       failed: Callable[[StoreError], None]) -> None:
+    """Keep ``known`` to the stream keys, looking in a thread every ``interval``."""
+    while True:
+        try:
+            known[:] = await asyncio.to_thread(discover)
+        except StoreError as exc:  # the read fails too, and says so
+            failed(exc)
+        except Exception:  # a bug: say so, and look again later
+            log.exception("looking for new streams failed")
+        await asyncio.sleep(interval)

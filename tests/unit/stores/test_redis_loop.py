@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from arbitrex.stores.redis import RedisStore
+from arbitrex.stores.redis_keys import stream_key
 from arbitrex.stores.redis_loop import Address, address
 from arbitrex.stream import follow
 from tests.history import make_tick
@@ -94,5 +95,31 @@ def test_a_redis_that_stops_answering_is_reported_and_connected_to_again(
 
     with caplog.at_level(logging.ERROR, logger="arbitrex.stream.follow"):
         asyncio.run(main())
-    assert "Redis did not answer within 0.3 s" in caplog.text
+    assert "Redis did not answer within 0.5 s" in caplog.text
     assert "retrying" in caplog.text
+
+
+def test_an_entry_that_is_not_a_tick_is_named_skipped_and_following_goes_on(redis_server,
+                                                                             caplog):
+    """Another program's entry with fields missing, between two ticks: both ticks reach
+    dispatch, the entry is named in the log, the follower stays on the loop."""
+    store = RedisStore(redis_server.url)
+    store.append([make_tick(symbol="EURUSD", ms=1)])
+    got: list[int] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(follow.follow(
+            store, lambda ticks: got.extend(t.seq for t in ticks), stop, limit=100))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(store.append, [make_tick(symbol="EURUSD", ms=2)])
+        await asyncio.to_thread(redis_server.client().xadd, stream_key("sim", "EURUSD"),
+                                {"note": "hand-written"}, id="2-5")
+        await asyncio.to_thread(store.append, [make_tick(symbol="EURUSD", ms=3)])
+        await until(lambda: got == [2, 3])
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(main())
+    assert "skipped entry 2-5 of arbitrex:ticks:{sim:EURUSD}: not a tick (KeyError" in caplog.text
