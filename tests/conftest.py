@@ -4,6 +4,7 @@ process) or ``e2e`` (tests/e2e/, real processes): `bash scripts/test.sh -m unit`
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -53,6 +54,14 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 15.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(0.02)
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """``wait_for`` on a running event loop: the loop goes on meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {condition}"
+        await asyncio.sleep(0.005)
 
 
 def must(value: T | None) -> T:

@@ -15,17 +15,11 @@ from arbitrex.stores.redis import RedisStore
 from arbitrex.stores.redis_keys import stream_key
 from arbitrex.stores.redis_loop import Address, address
 from arbitrex.stream import follow
+from tests.conftest import until
 from tests.history import make_tick
 from tests.redis_server import REDIS_SERVER
 
 pytestmark = pytest.mark.skipif(not REDIS_SERVER, reason="redis-server is not installed")
-
-
-async def until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.005)
 
 
 def test_the_urls_a_plain_connection_reaches_and_the_ones_left_to_a_thread():

@@ -12,18 +12,12 @@ from arbitrex.model.tick import Tick
 from arbitrex.stores.memory import MemoryStore
 from arbitrex.stores.sqlite import SqliteStore
 from arbitrex.stream import follow
+from tests.conftest import until
 from tests.history import T0, make_tick
 
 
 def tick(i: int) -> Tick:
     return make_tick(seq=i, ms=T0 + i, ask=1.2, recv_ns=time.time_ns())
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.005)
 
 
 def test_a_store_without_a_doorbell_is_polled_and_read_in_full_in_order():
