@@ -433,14 +433,10 @@ class RedisStore:
             if not replies:
                 time.sleep(min(timeout, 0.005))
         else:
-            # Redis < 7.2 answers a blocked XREAD with the one stream that woke it, and the
-            # script writes a batch to several. So the blocked XREAD (COUNT 1) is only the
-            # wait: a second XREAD from the same cursor, sent with it, runs when it is
-            # answered, after the script, and reads the whole batch, in one round trip.
-            def wait_then_read() -> Any:
+            def wait_then_read() -> Any:  # in one round trip (see redis_loop.wait_then_read)
                 pipe = self.r.pipeline(transaction=False)
-                pipe.xread(cursor, count=1, block=block)
-                pipe.xread(cursor, count=limit)
+                for command in redis_loop.wait_then_read(cursor, block_ms=block, limit=limit):
+                    pipe.execute_command(*command)
                 return pipe.execute()[1]
 
             replies = self._call("xread", wait_then_read) or []

@@ -29,7 +29,7 @@ from redis.connection import parse_url
 from arbitrex.errors import StoreError
 from arbitrex.model.tick import Tick
 
-__all__ = ["Address", "Connection", "address", "follow"]
+__all__ = ["Address", "Connection", "address", "follow", "wait_then_read"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,17 @@ def address(url: str) -> Address | None:
         return None
     return Address(parts.get("host", "localhost"), int(parts.get("port", 6379)),
                    parts.get("username"), parts.get("password"), int(parts.get("db", 0)))
+
+
+def wait_then_read(cursor: dict[str, str], *, block_ms: int, limit: int
+                   ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The two commands a follower sends together: a blocked ``XREAD`` that is only the
+    wait (Redis < 7.2 answers it with the one stream that woke it, and a batch spans
+    several), then an ``XREAD`` of the batch from the same position, which Redis runs as
+    soon as the first is answered: after the script, so its reply holds the whole batch."""
+    names, ids = list(cursor), list(cursor.values())
+    return (("XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", *names, *ids),
+            ("XREAD", "COUNT", limit, "STREAMS", *names, *ids))
 
 
 class Connection(asyncio.Protocol):
@@ -196,11 +207,8 @@ async def _reading(conn: Connection, cursor: dict[str, str], known: list[str],
         if not cursor:
             await asyncio.sleep(block_ms / 1000)
             continue
-        names, ids = list(cursor), list(cursor.values())
-        _, replies = await conn.call(
-            ("XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", *names, *ids),
-            ("XREAD", "COUNT", limit, "STREAMS", *names, *ids),
-            within=block_ms / 1000 + socket_timeout)
+        _, replies = await conn.call(*wait_then_read(cursor, block_ms=block_ms, limit=limit),
+                                     within=block_ms / 1000 + socket_timeout)
         ticks = read(replies, cursor) if replies else []
         if ticks:
             dispatch(ticks)
