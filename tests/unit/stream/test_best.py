@@ -4,6 +4,7 @@ stale, one venue, crossed and locked markets, many venues."""
 from __future__ import annotations
 
 import json
+import math
 
 import orjson
 from hypothesis import example, given
@@ -38,7 +39,7 @@ def books(draw: st.DrawFn) -> tuple[dict[str, Tick], int]:
     return latest, draw(st.sampled_from([-1, 0, 5, 10_000, 30_000]))
 
 
-def reference(latest: dict[str, Tick], stale_after_ms: int) -> dict:
+def reference(latest: dict[str, Tick], stale_after_ms: int, costs: Costs = NO_COSTS) -> dict:
     """The view as docs/PROTOCOL.md defines it, spelled out the slow way."""
     newest = 0
     for t in latest.values():
@@ -58,13 +59,16 @@ def reference(latest: dict[str, Tick], stale_after_ms: int) -> dict:
     for sell in live:
         for buy in live:
             if sell != buy:
-                edges.append((round(latest[sell].bid - latest[buy].ask, 10), sell, buy))
+                edge = round(latest[sell].bid - latest[buy].ask, 10)
+                net = round(edge - costs.of(sell, "EURUSD") - costs.of(buy, "EURUSD"), 10)
+                edges.append((net, sell, buy, edge))
     edges.sort(key=lambda e: (-e[0], e[1], e[2]))
     return {"time_msc": newest, "bid_venue": best_bid, "ask_venue": best_ask,
             "bid": latest[best_bid].bid if best_bid else None,
             "ask": latest[best_ask].ask if best_ask else None,
             "stale": sorted(set(latest) - set(live)),
-            "edges": [(s, b, e) for e, s, b in edges]}
+            "edges": [(s, b, e) for _, s, b, e in edges],
+            "nets": [(s, b, e, n) for n, s, b, e in edges]}
 
 
 @given(books())
@@ -88,6 +92,12 @@ def test_the_view_is_the_reference(book: tuple[dict[str, Tick], int]) -> None:
     for costs in (NO_COSTS, COSTS):
         built = view_record("EURUSD", latest, stale_after_ms=stale_after_ms, costs=costs)
         assert orjson.dumps(built) == Best.from_record(built).encode()
+        nets = reference(latest, stale_after_ms, costs)["nets"]
+        assert [(e["sell"], e["buy"], e["edge"], e["net"]) for e in built["edges"]] == nets
+        assert all(math.copysign(1, e[k]) == 1 for e in built["edges"] for k in ("edge", "net")
+                   if e[k] == 0)  # 0.0, never -0.0
+        assert {v: q["lag_ms"] for v, q in built["venues"].items()} == {
+            v: lag_ms(t) for v, t in latest.items()}
 
 
 def test_the_spec_example() -> None:
