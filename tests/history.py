@@ -4,6 +4,7 @@ ticks at given offsets, their records, and a MetaTrader 5 tick export."""
 from __future__ import annotations
 
 import codecs
+import random
 
 from arbitrex.model.tick import Tick, to_record
 from arbitrex.sources.sim import SimModel
@@ -55,3 +56,27 @@ def write_mt5_export(path, encoding: str = "utf-16") -> None:
 def ticks_at(*offsets_ms: int) -> list[Tick]:
     return [Tick("sim", "EURUSD", i + 1, T0 + ms, 1.0, 1.1, 0.0, 0, 0.0, 6, 0, T0 + ms)
             for i, ms in enumerate(offsets_ms)]
+
+
+LATE = {"fast": 15, "mid": 140, "slow": 330}  # ms late
+
+
+def crossing(n: int, *, seed: int = 3, step_back: str | None = None,
+             late: dict[str, int] = LATE) -> list[Tick]:
+    """n ticks of EURUSD and GBPUSD, 5 ms apart, over three venues whose quotes cross (each
+    venue quotes one random walk as it was ``late`` ms ago). ``step_back``: that venue's
+    broker clock steps back by a second halfway, its ticks stored as received."""
+    rng = random.Random(seed)
+    walk = {"EURUSD": [1.1], "GBPUSD": [1.3]}
+    ticks = []
+    for i in range(n):
+        symbol = "EURUSD" if i % 3 else "GBPUSD"
+        walk[symbol].append(walk[symbol][-1] + rng.choice((-1, 1)) * 0.00003)
+        venue = rng.choice(list(late))
+        ms = T0 + i * 5
+        behind = late[venue] // 5  # ticks of the walk
+        mid = walk[symbol][max(0, len(walk[symbol]) - 1 - behind)]
+        time_msc = ms - late[venue] - (1000 if venue == step_back and i > n // 2 else 0)
+        ticks.append(make_tick(venue=venue, symbol=symbol, ms=time_msc, bid=round(mid, 5),
+                               ask=round(mid + 0.00002, 5), recv_ns=ms * 1_000_000))
+    return ticks

@@ -1,8 +1,14 @@
 """Episodes from history: the store and the archive (``arbitrex.history``), a symbol at a
 time. The ticks whose ``time_msc`` is in [start, end) are fed to the engine in the order
 they were received (``recv_ns``, ``venue``, ``seq``), states starting empty; an episode still
-open after the last tick is reported ``"state": "open"``. A symbol's ticks of the range are
-held in memory to be put in that order (one symbol at a time).
+open after the last tick is reported ``"state": "open"``.
+
+A symbol's ticks are streamed, its streams merged as they are read: that is the order they
+were received in whenever each stream is read in it (the usual case: neither the
+collector's clock nor the broker's stepped back in the range), and memory then holds no
+ticks, whatever the range. The first tick out of that order makes the symbol read again and
+put in order in memory (``in_receipt_order``, which also keeps each stream's seqs rising),
+with a line in the log. The episodes found are held, to be given in start order.
 
     import arbitrex.episodes
     for episode in arbitrex.episodes.from_history(symbols=["EURUSD"], start="2026-11-20"):
@@ -12,7 +18,8 @@ held in memory to be put in that order (one symbol at a time).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -24,9 +31,11 @@ from arbitrex.episodes.engine import EpisodeEngine
 from arbitrex.history import History, When
 from arbitrex.model.costs import Costs
 from arbitrex.model.episode import EPISODE_FIELDS, Episode
-from arbitrex.model.tick import Tick, in_receipt_order
+from arbitrex.model.tick import Tick, in_receipt_order, receipt_key
 
 __all__ = ["from_history", "symbols_in", "table"]
+
+log = logging.getLogger(__name__)
 
 
 def symbols_in(history: History) -> list[str]:
@@ -54,16 +63,48 @@ def from_history(symbols: Sequence[str] | None = None, venues: Sequence[str] | N
     if costs is None:
         costs = load_costs(DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     try:
-        per_symbol = []
-        for symbol in symbols or symbols_in(source):
-            ticks = in_receipt_order(chain.from_iterable(source.streams([symbol], venues,
-                                                                        start, end)))
-            per_symbol.append(_episodes(ticks, EpisodeEngine(stale_after_ms=stale_after_ms,
-                                                             costs=costs)))
+        per_symbol = [_symbol_episodes(source, symbol, venues, start, end,
+                                       lambda: EpisodeEngine(stale_after_ms=stale_after_ms,
+                                                             costs=costs))
+                      for symbol in symbols or symbols_in(source)]
         yield from heapq.merge(*per_symbol, key=_order)
     finally:
         if owned:
             source.close()
+
+
+class _OutOfOrder(Exception):
+    """A stream was not read in the order its ticks were received."""
+
+
+def _symbol_episodes(source: History, symbol: str, venues: Sequence[str] | None,
+                     start: When, end: When, engine: Callable[[], EpisodeEngine]
+                     ) -> list[Episode]:
+    """One symbol's episodes, its ticks streamed in the order received (see the module);
+    read again and ordered in memory when a stream is not read in that order."""
+    try:
+        return _episodes(_rising(heapq.merge(*source.streams([symbol], venues, start, end),
+                                             key=receipt_key)), engine())
+    except _OutOfOrder as exc:
+        log.info("%s: %s; its ticks are read again and put in order in memory", symbol, exc)
+    ticks = in_receipt_order(chain.from_iterable(source.streams([symbol], venues, start, end)))
+    return _episodes(ticks, engine())
+
+
+def _rising(ticks: Iterable[Tick]) -> Iterator[Tick]:
+    """``ticks``, raising ``_OutOfOrder`` at the first whose ``receipt_key`` is not above the
+    one before it. A merge of streams each in that order is in it; a merge with a stream
+    out of it is not, somewhere: so the merge is the receipt order exactly when this
+    raises nothing."""
+    last: tuple[int, str, int] | None = None
+    for tick in ticks:
+        key = receipt_key(tick)
+        if last is not None and key <= last:
+            raise _OutOfOrder(f"{tick.venue} received seq {tick.seq} at {tick.recv_ns} ns, "
+                              f"before the tick read before it ({last[1]} seq {last[2]} at "
+                              f"{last[0]} ns): a clock stepped back")
+        last = key
+        yield tick
 
 
 def _episodes(ticks: Iterable[Tick], engine: EpisodeEngine) -> list[Episode]:
