@@ -18,7 +18,8 @@ from tests.conftest import log_of, wait_for
 # The broker keeps New York close (UTC+2, UTC+3 while the USA is on summer time): its
 # offset now, read through the same clock every arbitrex process uses.
 ZONE = "America/New_York+07:00"
-OFFSET_MS = BrokerClock(ZONE).to_broker_msc(int(time.time() * 1000)) - int(time.time() * 1000)
+_NOW_MS = int(time.time() * 1000)  # read once: two reads may straddle a millisecond
+OFFSET_MS = BrokerClock(ZONE).to_broker_msc(_NOW_MS) - _NOW_MS
 
 
 @pytest.fixture
