@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,7 @@ def from_history(symbols: Sequence[str] | None = None, venues: Sequence[str] | N
         costs = load_costs(DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     try:
         per_symbol = [_symbol_episodes(source, symbol, venues, start, end,
-                                       lambda: EpisodeEngine(stale_after_ms=stale_after_ms,
-                                                             costs=costs))
+                                       stale_after_ms=stale_after_ms, costs=costs)
                       for symbol in symbols or symbols_in(source)]
         yield from heapq.merge(*per_symbol, key=_order)
     finally:
@@ -78,17 +77,18 @@ class _OutOfOrder(Exception):
 
 
 def _symbol_episodes(source: History, symbol: str, venues: Sequence[str] | None,
-                     start: When, end: When, engine: Callable[[], EpisodeEngine]
+                     start: When, end: When, *, stale_after_ms: int, costs: Costs
                      ) -> list[Episode]:
     """One symbol's episodes, its ticks streamed in the order received (see the module);
     read again and ordered in memory when a stream is not read in that order."""
     try:
         return _episodes(_rising(heapq.merge(*source.streams([symbol], venues, start, end),
-                                             key=receipt_key)), engine())
+                                             key=receipt_key)),
+                         EpisodeEngine(stale_after_ms=stale_after_ms, costs=costs))
     except _OutOfOrder as exc:
         log.info("%s: %s; its ticks are read again and put in order in memory", symbol, exc)
     ticks = in_receipt_order(chain.from_iterable(source.streams([symbol], venues, start, end)))
-    return _episodes(ticks, engine())
+    return _episodes(ticks, EpisodeEngine(stale_after_ms=stale_after_ms, costs=costs))
 
 
 def _rising(ticks: Iterable[Tick]) -> Iterator[Tick]:

@@ -43,12 +43,14 @@ def view_record(symbol: str, latest: Mapping[str, Tick], *,
     cutoff = newest - stale_after_ms  # older than this: stale
     venues = {}
     live = []  # (venue, bid, ask) of the venues not stale, in name order
-    bid = ask = None  # (venue, price); in name order, strict comparisons leave a tie to
-    for venue, t in sorted(latest.items()):  # the first name
-        _, _, seq, ms, b, a, _, _, _, _, recv_ns, _ = t
+    # the best (venue, price) of each side; venues in name order, so that strict
+    # comparisons leave a tie to the first name
+    bid = ask = None
+    for venue, t in sorted(latest.items()):
+        _, _, seq, ms, b, a, _, _, _, _, _, _ = t
         stale = ms < cutoff
-        venues[venue] = {"bid": b, "ask": a, "time_msc": ms, "seq": seq,
-                         "lag_ms": round(recv_ns / 1e6 - ms, 3) + 0.0, "stale": stale}
+        venues[venue] = {"bid": b, "ask": a, "time_msc": ms, "seq": seq, "lag_ms": lag_ms(t),
+                         "stale": stale}
         if stale:
             continue
         live.append((venue, b, a))
@@ -80,7 +82,7 @@ def view_record(symbol: str, latest: Mapping[str, Tick], *,
             "venues": venues, "edges": edges}
 
 
-_event_time = operator.itemgetter(3)  # Tick.time_msc, in C
+_event_time = operator.attrgetter("time_msc")  # in C
 
 
 @functools.lru_cache(maxsize=4096)
