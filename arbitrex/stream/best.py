@@ -27,8 +27,10 @@ __all__ = ["Book", "consolidate", "lag_ms", "view_record"]
 
 
 def lag_ms(tick: Tick) -> float:
-    """How late the collector received the tick (a broker clock's error included)."""
-    return round(tick.recv_ns / 1e6 - tick.time_msc, 3) + 0.0  # + 0.0: never -0.0
+    """How late the collector received the tick (a broker clock's error included), in ms
+    to the microsecond (half up). In integers, so exact: recv_ns / 1e6 as a float is
+    about 2e12 and carries only about four decimals of a millisecond."""
+    return ((tick.recv_ns - tick.time_msc * 1_000_000 + 500) // 1000) / 1000
 
 
 def view_record(symbol: str, latest: Mapping[str, Tick], *,
@@ -37,8 +39,9 @@ def view_record(symbol: str, latest: Mapping[str, Tick], *,
     """The view of ``symbol`` from the latest tick of each venue (venue -> tick), as the
     ``best`` frame's record (``Best.record``: what ``serve`` encodes); each edge's net is
     after ``costs``. It runs for every change of every symbol served: built as plain
-    dicts and tuples, in one pass over the venues, each pair's rounded difference of
-    prices looked up (``_gap``: quotes repeat the same few prices)."""
+    dicts and tuples, in one pass over the venues, each venue's part built once per tick
+    (``_quote``) and each pair's rounded difference of prices looked up (``_gap``: quotes
+    repeat the same few prices)."""
     newest = max(map(_event_time, latest.values()), default=0)
     cutoff = newest - stale_after_ms  # older than this: stale
     venues = {}
@@ -47,12 +50,11 @@ def view_record(symbol: str, latest: Mapping[str, Tick], *,
     # comparisons leave a tie to the first name
     bid = ask = None
     for venue, t in sorted(latest.items()):
-        _, _, seq, ms, b, a, _, _, _, _, _, _ = t
-        stale = ms < cutoff
-        venues[venue] = {"bid": b, "ask": a, "time_msc": ms, "seq": seq, "lag_ms": lag_ms(t),
-                         "stale": stale}
+        stale = t[3] < cutoff  # time_msc
+        venues[venue] = _quote(t, stale)
         if stale:
             continue
+        b, a = t[4], t[5]  # bid, ask
         live.append((venue, b, a))
         if bid is None or b > bid[1]:
             bid = (venue, b)
@@ -83,6 +85,16 @@ def view_record(symbol: str, latest: Mapping[str, Tick], *,
 
 
 _event_time = operator.attrgetter("time_msc")  # in C
+
+
+@functools.lru_cache(maxsize=4096)
+def _quote(tick: Tick, stale: bool) -> dict[str, Any]:
+    """A venue's part of the view's record: built once per tick, since the records of a
+    symbol repeat the venues that did not change. Shared between records: never changed
+    (orjson encodes it; ``Best.from_record`` reads it)."""
+    _, _, seq, ms, bid, ask, _, _, _, _, _, _ = tick
+    return {"bid": bid, "ask": ask, "time_msc": ms, "seq": seq, "lag_ms": lag_ms(tick),
+            "stale": stale}
 
 
 @functools.lru_cache(maxsize=4096)

@@ -255,10 +255,13 @@ class Hub:
 
     def _seed(self, symbol: str, streams: Sequence[Key]) -> None:
         """Seed the server's state of ``symbol`` from the store (``BestViews.seed``); a
-        session marked in step with it no longer is."""
-        if self.views.seed(symbol, streams):
-            for client in self.index.interested((symbol,), "best"):
-                client.session.in_step = False
+        session in step with it takes a book of its own first (the state may move past
+        what it was sent)."""
+        if self.views.seeded(symbol):
+            return
+        for client in self.index.interested((symbol,), "best"):
+            client.session.unshare()
+        self.views.seed(symbol, streams)
 
     def _slow(self, client: Connection) -> None:
         if self.slow_client == "close" and not client.closing:
@@ -270,10 +273,14 @@ class Hub:
     def dispatch(self, ticks: Sequence[Tick]) -> None:
         """Deliver freshly stored ticks to their subscribers, in the order they were
         received, each tick's episode frames right after it. What is only counted is
-        counted after the writes (``_account``): no client's write waits for it."""
+        counted after the writes (``_account``): no client's write waits for it.
+
+        The server's state of the view takes each part of the dispatch after the clients
+        did: a session in step (``Session.shared``) that does not take the part whole
+        copies the state as it was sent to it first."""
         now_ns = time.time_ns()
         ticks = in_receipt_order(ticks)
-        changed = self.views.take(ticks)
+        changed: set[str] = set()
         touched: set[Connection] = set()
         written: list[int] = []  # when each client's write was handed to the kernel
         start = 0
@@ -281,10 +288,12 @@ class Hub:
             watchers = self.index.interested((episodes[0].symbol,), "episodes")
             if watchers:  # cut here: the tick's frame, then its episodes
                 self._fan_out(ticks[start:i + 1], touched, written, last=False)
+                changed |= self.views.take(ticks[start:i + 1])
                 start = i + 1
                 touched.update(self._queue_episodes(episodes, watchers))
         if start < len(ticks):
             self._fan_out(ticks[start:], touched, written)
+            changed |= self.views.take(ticks[start:])
         if changed:
             touched.update(self._queue_views(changed))
         clock = time.time_ns
@@ -397,15 +406,15 @@ class Hub:
     def _own_states(self, session: Session, held: Sequence[str]) -> list[str]:
         """Of ``held``, the symbols whose state for this session is not the server's (held
         in both views, and the ticks sent are not the server's latest). When there are
-        none and every symbol it holds in both views agrees, the session is marked in step
-        (``Session.in_step``: its frames are the server's without comparing, until
-        something other than a whole dispatch changes its book or the server's)."""
+        none and every symbol it holds in both views agrees, the server's book stands for
+        the session's (``Session.share``: its frames are the server's without comparing,
+        until something other than a whole dispatch changes what it holds or was sent)."""
         mine, server = session.book.latest, self.views.book.latest
         both = session.symbols
         own = [s for s in held if s in both and mine.get(s) != server.get(s)]
-        if not own:
-            session.in_step = all(mine.get(s) == server.get(s)
-                                  for s in both.intersection(session.best))
+        if not own and all(mine.get(s) == server.get(s)
+                           for s in both.intersection(session.best)):
+            session.share(self.views.book)
         return own
 
     def buffered(self) -> int:

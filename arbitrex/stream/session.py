@@ -150,10 +150,12 @@ class Session:
         self.symbols: set[str] = set()  # held in the ticks view
         self.best: set[str] = set()  # held in the cross-venue view
         self.book = Book()  # the latest tick sent per venue, of symbols held in both views
-        # The book is the server's state for every symbol held in both views: set by the
-        # hub once it found them equal; a whole dispatch keeps it (both take the same
-        # ticks); anything else that changes what is held or sent clears it.
-        self.in_step = False
+        # In step: the server's book (``shared``) stands for this one for every symbol held
+        # in both views, which is then left as it was. The hub shares it once it found the
+        # two equal; a whole dispatch keeps it (both take the same ticks: the server's
+        # after the clients', see ``Hub.dispatch``); anything else that changes what is
+        # held or sent first takes a copy of the server's (``unshare``).
+        self.shared: Book | None = None
         self.best_owed: set[str] = set()  # best frames held back while the client was slow
         self.episodes: set[str] = set()  # held in the episodes view
         # episode frames held back while the client was slow, and how many did not fit
@@ -173,9 +175,38 @@ class Session:
         if len(self.symbols | self.best | self.episodes | set(new)) > self.max_symbols:
             raise ProtocolError("too_many_symbols",
                                 f"at most {self.max_symbols} symbols per connection")
+        self.unshare()
         held.update(new)
-        self.in_step = False
         return new
+
+    @property
+    def in_step(self) -> bool:
+        """Whether the server's book stands for this session's (``share``)."""
+        return self.shared is not None
+
+    @property
+    def state(self) -> Book:
+        """The latest tick sent per venue, of the symbols held in both views: the server's
+        book while in step."""
+        return self.book if self.shared is None else self.shared
+
+    def share(self, server: Book) -> None:
+        """The server's book ``server`` now holds exactly what this session was sent, for
+        every symbol it holds in both views: stand for its book until ``unshare``."""
+        self.shared = server
+        self.book.latest.clear()
+
+    def unshare(self) -> None:
+        """Take back a book of its own: a copy of the server's as it stands (the caller
+        calls this before the server's book moves past what was sent, and before what
+        is held or sent changes)."""
+        server = self.shared
+        if server is None:
+            return
+        self.shared = None
+        both = self.symbols & self.best
+        self.book.latest = {s: dict(venues) for s, venues in server.latest.items()
+                            if s in both}
 
     def held(self, view: str) -> set[str]:
         """The symbols held in ``view``."""
@@ -216,7 +247,7 @@ class Session:
 
     def unsubscribe(self, symbols: tuple[str, ...], view: str = "ticks") -> None:
         """Drop symbols from a view (those not held are ignored)."""
-        self.in_step = False
+        self.unshare()
         for symbol in symbols:
             self.book.latest.pop(symbol, None)  # whichever view goes, "both" ends
         if view == "best":
@@ -257,7 +288,7 @@ class Session:
         send: list[int] = []
         behind: list[Key] = []
         held = 0
-        self.in_step = False  # the server took every tick; this session maybe not all
+        self.unshare()  # the server takes every tick (after this); this session maybe not all
         symbols, sent, catching_up, pending = self.symbols, self.sent, self.catching_up, \
             self.pending  # this runs once per client per dispatch
         for run in runs_of(ticks) if runs is None else runs:
@@ -294,7 +325,8 @@ class Session:
         it holds all its symbols in the ticks view, nothing is held back or being caught
         up, and each stream's next seq is its run's first (the usual case, decided without
         planning run by run; a symbol held in both views gets its run's last tick in its
-        book, as ``plan`` does). False: nothing changed, ``plan`` it."""
+        book, as ``plan`` does, unless the server's book stands for it). False: nothing
+        changed, ``plan`` it."""
         if self.pending or self.catching_up or not whole.symbols <= self.symbols:
             return False
         sent = self.sent
@@ -302,18 +334,20 @@ class Session:
             last = sent.get(key)
             if last is not None and last != first - 1:
                 return False
-        best = self.best
-        for key, _, last, tick in whole.steps:
+        for key, _, last, _ in whole.steps:
             sent[key] = last
-            if best and key[1] in best:
-                self.book.put(tick)
+        best = self.best
+        if best and self.shared is None:  # in step, the server's book takes them instead
+            for key, _, _, tick in whole.steps:
+                if key[1] in best:
+                    self.book.put(tick)
         return True
 
     def mark_sent(self, tick: Tick) -> None:
         self.sent[tick.key] = tick.seq
         if tick.symbol in self.best:
+            self.unshare()
             self.book.update((tick,))
-            self.in_step = False
 
     def defer(self, tick: Tick) -> None:
         """The client cannot take ``tick`` now: hold only the latest per stream."""

@@ -45,6 +45,10 @@ class BestViews:
         """Freshly stored ticks; the symbols whose state changed."""
         return self.book.update(ticks)
 
+    def seeded(self, symbol: str) -> bool:
+        """Whether the server's state of ``symbol`` was read from the store already."""
+        return symbol in self._seeded
+
     def seed(self, symbol: str, streams: Iterable[Key]) -> bool:
         """Read the latest stored tick of each of ``symbol``'s streams, once (raises
         StoreError when the store cannot be read); whether it was read now (the state may
@@ -65,12 +69,12 @@ class BestViews:
                 continue
             found = self.store.read_after(key[0], symbol, seq - 1, 1) if seq > 0 else []
             if found and found[0].seq == seq:
+                session.unshare()
                 session.book.update(found)
-                session.in_step = False
 
     def latest(self, session: Session, symbol: str) -> Mapping[str, Tick]:
         """The state a session's view of ``symbol`` is cut from."""
-        book = session.book if session.both(symbol) else self.book
+        book = session.state if session.both(symbol) else self.book
         return book.latest.get(symbol, {})
 
     def frame(self, latest: Mapping[str, Tick], symbol: str, *, snapshot: bool = False

@@ -1,11 +1,12 @@
-"""A session marked in step with the server's state of the cross-venue view
-(``Session.in_step``) gets the server's ``best`` frames without its book being compared:
+"""A session in step with the server's state of the cross-venue view (``Session.in_step``:
+the server's book stands for its own) gets the server's ``best`` frames without its book
+being compared or kept:
 held, by hypothesis, to what it stands for. Through the hub itself, in process, over stub
 transports: dispatches of several venues and symbols (with seq gaps; some stored before
 they are dispatched), clients over their bound and drained, views taken and dropped, the
 server's state seeded from the store by a new client or a /metrics scrape. After every
-step, a session marked in step holds the server's state for every symbol it holds in both
-views, and every ``best`` frame a client holding both views got was cut from exactly the
+step, the server's state of every symbol a session in step holds in both views is what
+the client got, and every ``best`` frame a client holding both views got was cut from exactly the
 ticks it was sent before it."""
 
 from __future__ import annotations
@@ -172,11 +173,13 @@ async def _run(steps: list[tuple[Any, ...]]) -> None:
             await asyncio.sleep(0)
         server = hub.views.book.latest
         for client in clients:
-            session = client.conn.session
-            if session.in_step:
-                for symbol in session.symbols & session.best:
-                    assert session.book.latest.get(symbol) == server.get(symbol), symbol
             client.check()
+            session = client.conn.session
+            if session.in_step:  # the server's state is what the client got
+                for symbol in session.symbols & session.best:
+                    got = {venue: t.seq for venue, t in client.seen.get(symbol, {}).items()}
+                    assert got == {venue: t.seq for venue, t in server.get(symbol, {}).items()}
+                    assert session.state.latest.get(symbol) == server.get(symbol), symbol
 
 
 def _act(hub: Hub, clients: list[Client], step: tuple[Any, ...]) -> None:
