@@ -166,3 +166,63 @@ def test_commits_leave_checkpoints_to_the_thread_beside_the_writer(tmp_path):
         waiting.close()
         other.close()
     assert not [t for t in threading.enumerate() if t.name == "arbitrex-checkpoint"]
+
+
+def _hold_write_lock(path, seconds: float, held: threading.Event,
+                     released: list[float]) -> None:
+    """Another writer: hold the write lock of ``path`` for ``seconds``, then commit."""
+    import sqlite3
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    held.set()
+    time.sleep(seconds)
+    db.execute("COMMIT")
+    released.append(time.monotonic())
+    db.close()
+
+
+def test_a_writer_waits_for_another_in_short_steps(tmp_path):
+    """Several collectors (or archive's deletes) write one file: a write that finds the
+    lock taken goes as soon as it is free. SQLite's own busy handler tries again after 1,
+    2, 5 and 10 ms: with the lock held 12 ms, its try at 18 ms comes 6 ms late."""
+    path = tmp_path / "t.db"
+    store = SqliteStore(path)
+    store.append([tick()])
+    late: list[float] = []
+    try:
+        for _ in range(5):
+            held, released = threading.Event(), list[float]()
+            holder = threading.Thread(target=_hold_write_lock,
+                                      args=(path, 0.012, held, released))
+            holder.start()
+            assert held.wait(5)
+            store.append([tick()])
+            done = time.monotonic()
+            holder.join(5)
+            late.append(done - released[0])
+    finally:
+        store.close()
+    assert min(late) < 0.003, late
+
+
+def test_a_writer_gives_up_after_its_busy_timeout(tmp_path):
+    path = tmp_path / "t.db"
+    store = SqliteStore(path, busy_timeout_ms=50)
+    held, released = threading.Event(), list[float]()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.5, held, released))
+    holder.start()
+    try:
+        assert held.wait(5)
+        began = time.monotonic()
+        with pytest.raises(StoreError, match="locked"):
+            store.append([tick()])
+        assert time.monotonic() - began < 0.4  # gave up at its timeout, not the holder's
+    finally:
+        holder.join(5)
+        store.close()
+    again = SqliteStore(path)
+    try:
+        assert [t.seq for t in again.append([tick()])] == [1]  # nothing was half-written
+    finally:
+        again.close()
