@@ -15,8 +15,10 @@ serve sends to clients in separate processes (scripts/bench_clients.py).
   stack was (scripts/baseline_fastapi.py: one send_json per client per tick), same clients,
   same load. Each configuration runs three times (once with --quick): the targets are
   near, and a target counts as met only when every run meets it.
-- The CPU the view adds to serve at 1,000 ticks/s with 10 clients: ticks view alone against
-  both views, alternated (A B A B A B; A B with --quick), each window measured from /proc.
+- The CPU the view adds to serve at 1,000 ticks/s with 10 clients: two serve processes side
+  by side on one feed, one whose 10 clients hold the ticks view alone and one whose 10
+  hold both views, measured from /proc over the same window (three pairs; two with
+  --quick), so that what the machine does meanwhile weighs on both alike.
 Needs the bench extra for the baseline: pip install -e '.[bench]'.
 """
 
@@ -131,33 +133,45 @@ def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
             "samples": len(lat), "best_samples": len(best)}
 
 
-def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *flags: str) -> tuple[float, dict]:
-    """serve's CPU (% of a core) at 1,000 ticks/s over three venues, 10 clients (``flags``
-    for bench_clients.py), measured after 2 s; and what the clients got."""
+def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *configs: list[str]
+              ) -> list[tuple[float, dict]]:
+    """The CPU (% of a core) of one serve per configuration, side by side on one feed at
+    1,000 ticks/s over three venues, each with 10 clients of its own (``configs``: their
+    flags for bench_clients.py), all measured over the same window (after 2 s), so that
+    what the machine does meanwhile weighs on each alike; and what each one's clients got."""
     e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
     feed = collect(333, name, e, tmp)
-    server, port = beside(feed, lambda: serve(name, e, tmp))
+    servers: list[subprocess.Popen] = []
     try:
-        crowd = clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10, seconds + 3, *flags)
+        crowds = []
+        for i, flags in enumerate(configs):
+            server, port = beside(feed, lambda i=i: serve(f"{name}-{i}", e, tmp))
+            servers.append(server)
+            crowds.append(clients(f"ws://127.0.0.1:{port}/ws?symbols={SYMBOLS}", 10,
+                                  seconds + 3, *flags))
         time.sleep(2)  # connected, snapshots sent: the window starts
-        c0 = cpu_seconds(server.pid)
+        c0 = [cpu_seconds(server.pid) for server in servers]
         time.sleep(seconds)
-        cpu = 100 * (cpu_seconds(server.pid) - c0) / seconds
-        got = results([crowd])[0]
+        cpus = [100 * (cpu_seconds(server.pid) - c) / seconds
+                for server, c in zip(servers, c0, strict=True)]
+        got = results(crowds)
     finally:
-        stop_all(feed, server)
-    if got["ticks"] < 0.5 * 1000 * seconds * 10:
-        raise RuntimeError(f"the CPU run did not deliver: {got}")
-    return cpu, got
+        stop_all(feed, *servers)
+    for g in got:
+        if g["ticks"] < 0.5 * 1000 * seconds * 10:
+            raise RuntimeError(f"the CPU run did not deliver: {g}")
+    return list(zip(cpus, got, strict=True))
 
 
-def cpu_run(both: bool, seconds: float, tmp: Path, env: dict) -> float:
-    """serve's CPU with 10 clients holding the ticks view (and the best view: ``both``)."""
-    cpu, got = serve_cpu("cpu-both" if both else "cpu-ticks", seconds, tmp, env,
-                         *(["--best"] if both else []))
-    if both and got["bests"] == 0:
+def cpu_pair(seconds: float, tmp: Path, env: dict, swap: bool) -> tuple[float, float]:
+    """serve's CPU with 10 clients holding the ticks view, and beside it another's with 10
+    clients holding both views (started first when ``swap``)."""
+    configs = [[], ["--best"]]
+    measured = serve_cpu("cpu", seconds, tmp, env, *(configs[::-1] if swap else configs))
+    (ticks, _), (both, got) = measured[::-1] if swap else measured
+    if got["bests"] == 0:
         raise RuntimeError(f"the CPU run did not deliver: {got}")
-    return cpu
+    return ticks, both
 
 
 def main() -> None:
@@ -178,12 +192,12 @@ def main() -> None:
                 run = latency_run(mode, window, tmp, env)
                 r["latency"].append(run)
                 print(f"{time.monotonic() - began:6.1f} s  latency {run}", flush=True)
-        for _ in range(0 if a.only == "latency" else 2 if a.quick else 3):
-            for both in (False, True):
-                cpu = cpu_run(both, 5 if a.quick else 15, tmp, env)
-                r["cpu"]["both" if both else "ticks"].append(cpu)
-                print(f"{time.monotonic() - began:6.1f} s  cpu both={both}: {cpu:.1f}%",
-                      flush=True)
+        for i in range(0 if a.only == "latency" else 2 if a.quick else 3):
+            ticks, both = cpu_pair(5 if a.quick else 15, tmp, env, swap=i % 2 == 1)
+            r["cpu"]["ticks"].append(ticks)
+            r["cpu"]["both"].append(both)
+            print(f"{time.monotonic() - began:6.1f} s  cpu ticks {ticks:.1f}%, "
+                  f"both {both:.1f}%", flush=True)
     finally:
         (tmp / "results.json").write_text(json.dumps(r, indent=2))
     command = " ".join(["python scripts/bench_best.py", *sys.argv[1:]])
@@ -231,8 +245,10 @@ def report(r: dict, command: str) -> str:
     lines += ["",
               f"Target best p99 <= 10 ms: worst run {worst:.1f} ms, "
               f"{'met' if worst <= 10 else '**not met**'}.", "",
-              "The CPU the view adds to serve at 1,000 ticks/s (333 per venue), 10 clients, "
-              "alternated:", "",
+              "The CPU the view adds to serve at 1,000 ticks/s (333 per venue), 10 clients: "
+              "two serve processes side by side on one feed, each with 10 clients of its own "
+              "(holding the ticks view; both views), measured over the same "
+              f"{'5' if r['quick'] else '15'} s window:", "",
               "| ticks view alone | both views |", "|---|---|"]
     lines += [f"| {t:.1f}% | {b:.1f}% |" for t, b in zip(ticks, both, strict=False)]
     lines += ["", f"Mean: {extra * 100:+.0f}% with the view (worst pair "

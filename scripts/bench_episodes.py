@@ -10,13 +10,13 @@
   simulator's brokers) written with plain executemany into arbitrex's schema;
   then, in process and in the same run, `export` of the whole range (history.ordered and
   the NDJSON writer, into a file) beside `arbitrex.episodes.from_history` over the same
-  range: ticks/s each, and the peak RSS the episodes took (a symbol's ticks are held in
-  memory to be put in receipt order).
+  range: ticks/s each, and the peak RSS the episodes took (each symbol's streams are
+  merged as they are read; put in order in memory only where a broker's clock stepped back).
 - serve: three simulated brokers (collect --venues icm,pepper,oanda) over three symbols at
-  1,000 ticks/s into SQLite, 10 clients (scripts/bench_clients.py) holding the best view,
-  beside the same clients holding the best and the episodes views, alternated (A B A B);
-  serve's CPU from /proc; in the episodes windows, every episode frame's latency (now minus
-  the recv_ns of the tick that opened or ended it).
+  1,000 ticks/s into SQLite; two serve processes side by side on that feed, one whose 10
+  clients (scripts/bench_clients.py) hold the best view, one whose 10 hold the best and the
+  episodes views, each serve's CPU from /proc over the same window (three pairs); every
+  episode frame's latency (now minus the recv_ns of the tick that opened or ended it).
 The work folder is removed at the end.
 """
 
@@ -133,18 +133,24 @@ def history_run(db: Path, tmp: Path) -> dict:
             "rss_peak_mb": rss_peak_mb()}
 
 
-def serve_run(episodes: bool, seconds: float, tmp: Path, env: dict) -> dict:
-    """serve's CPU at 1,000 ticks/s over three venues, 10 clients holding the best view
-    (and the episodes view); episode frame latency when they hold it."""
+def serve_pair(seconds: float, tmp: Path, env: dict, swap: bool) -> list[dict]:
+    """The CPU of two serve processes side by side on one feed at 1,000 ticks/s over three
+    venues (``bench_best.serve_cpu``): one whose 10 clients hold the best view, one whose
+    10 hold the best and episodes views (started first when ``swap``); the latency of the
+    episode frames."""
     flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
-    cpu, got = serve_cpu("episodes" if episodes else "best", seconds, tmp, env,
-                         *flags, *(["--episodes"] if episodes else []))
-    if got["bests"] == 0 or (episodes and got["episodes"] == 0):
-        raise RuntimeError(f"the run did not deliver: {got}")
-    lat = got["episode_us"]
-    return {"episodes": episodes, "cpu_pct": cpu, "episode_frames": got["episodes"],
-            "episode_samples": len(lat), "episode_p50_ms": pct(lat, 0.5),
-            "episode_p99_ms": pct(lat, 0.99), "ticks": got["ticks"]}
+    configs = [flags, [*flags, "--episodes"]]
+    measured = serve_cpu("serve", seconds, tmp, env, *(configs[::-1] if swap else configs))
+    runs = []
+    for episodes, (cpu, got) in zip((False, True), measured[::-1] if swap else measured,
+                                    strict=True):
+        if got["bests"] == 0 or (episodes and got["episodes"] == 0):
+            raise RuntimeError(f"the run did not deliver: {got}")
+        lat = got["episode_us"]
+        runs.append({"episodes": episodes, "cpu_pct": cpu, "episode_frames": got["episodes"],
+                     "episode_samples": len(lat), "episode_p50_ms": pct(lat, 0.5),
+                     "episode_p99_ms": pct(lat, 0.99), "ticks": got["ticks"]})
+    return runs
 
 
 def main() -> None:
@@ -168,9 +174,8 @@ def main() -> None:
             print(f"{time.monotonic() - began:6.1f} s  history {r['history']}", flush=True)
             (tmp / "big.db").unlink()
         if a.only != "history":
-            for _ in range(1 if a.quick else 3):  # near its target: three pairs
-                for episodes in (False, True):
-                    run = serve_run(episodes, 5 if a.quick else 15, tmp, env)
+            for i in range(1 if a.quick else 3):  # near its target: three pairs
+                for run in serve_pair(5 if a.quick else 15, tmp, env, swap=i % 2 == 1):
                     r["serve"].append(run)
                     print(f"{time.monotonic() - began:6.1f} s  serve {run}", flush=True)
     finally:
@@ -205,8 +210,10 @@ def report(r: dict, command: str) -> str:
     if runs:
         best = [x["cpu_pct"] for x in runs if not x["episodes"]]
         both = [x for x in runs if x["episodes"]]
-        lines += ["serve at 1,000 ticks/s (333 per venue, three symbols), 10 clients, "
-                  f"{'5' if r['quick'] else '15'} s windows, alternated:", "",
+        lines += ["serve at 1,000 ticks/s (333 per venue, three symbols), 10 clients: two "
+                  "serve processes side by side on one feed, each with 10 clients of its own "
+                  "(holding the best view; the best and episodes views), measured over the "
+                  f"same {'5' if r['quick'] else '15'} s window:", "",
                   "| best view | best + episodes views | episode frames | episode latency "
                   "p50 / p99 |", "|---|---|---|---|"]
         for b, e in zip(best, both, strict=False):
