@@ -49,16 +49,15 @@ class BestViews:
         """Whether the server's state of ``symbol`` was read from the store already."""
         return symbol in self._seeded
 
-    def seed(self, symbol: str, streams: Iterable[Key]) -> bool:
+    def seed(self, symbol: str, streams: Iterable[Key]) -> None:
         """Read the latest stored tick of each of ``symbol``'s streams, once (raises
-        StoreError when the store cannot be read); whether it was read now (the state may
-        then be ahead of what was dispatched)."""
+        StoreError when the store cannot be read); the state may then be ahead of what was
+        dispatched (``seeded`` tells beforehand whether this will read)."""
         if symbol in self._seeded:
-            return False
+            return
         self.book.update(t for t in (self.store.last(*key) for key in streams
                                      if key[1] == symbol) if t is not None)
         self._seeded.add(symbol)
-        return True
 
     def seed_session(self, session: Session, symbol: str, streams: Iterable[Key]) -> None:
         """A session that takes the view of a symbol whose ticks it already holds: its
