@@ -133,12 +133,15 @@ def latency_run(mode: str, seconds: float, tmp: Path, env: dict) -> dict:
             "samples": len(lat), "best_samples": len(best)}
 
 
-def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *configs: list[str]
-              ) -> list[tuple[float, dict]]:
+def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *configs: list[str],
+              reverse: bool = False) -> list[tuple[float, dict]]:
     """The CPU (% of a core) of one serve per configuration, side by side on one feed at
     1,000 ticks/s over three venues, each with 10 clients of its own (``configs``: their
     flags for bench_clients.py), all measured over the same window (after 2 s), so that
-    what the machine does meanwhile weighs on each alike; and what each one's clients got."""
+    what the machine does meanwhile weighs on each alike; and what each one's clients got,
+    in the order of ``configs`` (started in the reverse order when ``reverse``)."""
+    if reverse:
+        return serve_cpu(name, seconds, tmp, env, *configs[::-1])[::-1]
     e = dict(env, SQLITE_PATH=str(tmp / f"{name}-{time.monotonic_ns()}.db"))
     feed = collect(333, name, e, tmp)
     servers: list[subprocess.Popen] = []
@@ -166,9 +169,7 @@ def serve_cpu(name: str, seconds: float, tmp: Path, env: dict, *configs: list[st
 def cpu_pair(seconds: float, tmp: Path, env: dict, swap: bool) -> tuple[float, float]:
     """serve's CPU with 10 clients holding the ticks view, and beside it another's with 10
     clients holding both views (started first when ``swap``)."""
-    configs = [[], ["--best"]]
-    measured = serve_cpu("cpu", seconds, tmp, env, *(configs[::-1] if swap else configs))
-    (ticks, _), (both, got) = measured[::-1] if swap else measured
+    (ticks, _), (both, got) = serve_cpu("cpu", seconds, tmp, env, [], ["--best"], reverse=swap)
     if got["bests"] == 0:
         raise RuntimeError(f"the CPU run did not deliver: {got}")
     return ticks, both

@@ -139,11 +139,10 @@ def serve_pair(seconds: float, tmp: Path, env: dict, swap: bool) -> list[dict]:
     10 hold the best and episodes views (started first when ``swap``); the latency of the
     episode frames."""
     flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
-    configs = [flags, [*flags, "--episodes"]]
-    measured = serve_cpu("serve", seconds, tmp, env, *(configs[::-1] if swap else configs))
+    measured = serve_cpu("serve", seconds, tmp, env, flags, [*flags, "--episodes"],
+                         reverse=swap)
     runs = []
-    for episodes, (cpu, got) in zip((False, True), measured[::-1] if swap else measured,
-                                    strict=True):
+    for episodes, (cpu, got) in zip((False, True), measured, strict=True):
         if got["bests"] == 0 or (episodes and got["episodes"] == 0):
             raise RuntimeError(f"the run did not deliver: {got}")
         lat = got["episode_us"]
