@@ -15,7 +15,8 @@
 - serve: three simulated brokers (collect --venues icm,pepper,oanda) over three symbols at
   1,000 ticks/s into SQLite; two serve processes side by side on that feed, one whose 10
   clients (scripts/bench_clients.py) hold the best view, one whose 10 hold the best and the
-  episodes views, each serve's CPU from /proc over the same window (three pairs); every
+  episodes views, each serve's CPU from /proc over the same window (six pairs, and three
+  controls with the best view on both sides: bench_best.py says why); every
   episode frame's latency (now minus the recv_ns of the tick that opened or ended it).
 The work folder is removed at the end.
 """
@@ -30,12 +31,13 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_best import pct, serve_cpu  # noqa: E402
+from bench_best import cpu_report, pct, view_cpu  # noqa: E402
 from benchlib.harness import (  # noqa: E402
     bench_env,
     commit,
@@ -133,36 +135,36 @@ def history_run(db: Path, tmp: Path) -> dict:
             "rss_peak_mb": rss_peak_mb()}
 
 
-def serve_pair(seconds: float, tmp: Path, env: dict, swap: bool) -> list[dict]:
-    """The CPU of two serve processes side by side on one feed at 1,000 ticks/s over three
-    venues (``bench_best.serve_cpu``): one whose 10 clients hold the best view, one whose
-    10 hold the best and episodes views (started first when ``swap``); the latency of the
-    episode frames."""
+def serve_runs(seconds: float, tmp: Path, env: dict, pairs: int, controls: int,
+               log: Callable[[str], None]) -> dict:
+    """The CPU the episodes view adds to serve at 1,000 ticks/s over three venues
+    (``bench_best.view_cpu``: pairs of serves side by side, one whose 10 clients hold the
+    best view, one whose 10 hold the best and episodes views; controls with the best view
+    on both sides); each pair's episode frames and their latency."""
     flags = ["--best", "--latency", "--warmup", "2", "--sample", "50"]
-    measured = serve_cpu("serve", seconds, tmp, env, flags, [*flags, "--episodes"],
-                         reverse=swap)
-    runs = []
-    for episodes, (cpu, got) in zip((False, True), measured, strict=True):
-        if got["bests"] == 0 or (episodes and got["episodes"] == 0):
+    cpu = view_cpu("serve", seconds, tmp, env, flags, ["--episodes"], pairs, controls, log)
+    for run in cpu["pairs"]:
+        got = run.pop("got")
+        if got["bests"] == 0 or got["episodes"] == 0:
             raise RuntimeError(f"the run did not deliver: {got}")
         lat = got["episode_us"]
-        runs.append({"episodes": episodes, "cpu_pct": cpu, "episode_frames": got["episodes"],
-                     "episode_samples": len(lat), "episode_p50_ms": pct(lat, 0.5),
-                     "episode_p99_ms": pct(lat, 0.99), "ticks": got["ticks"]})
-    return runs
+        run.update(episode_frames=got["episodes"], episode_samples=len(lat),
+                   episode_p50_ms=pct(lat, 0.5), episode_p99_ms=pct(lat, 0.99),
+                   ticks=got["ticks"])
+    return cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=10_000_000)
-    ap.add_argument("--quick", action="store_true", help="5 s serve windows, one pair")
+    ap.add_argument("--quick", action="store_true", help="5 s serve windows, two pairs")
     ap.add_argument("--only", choices=("history", "serve"), help="run one part")
     ap.add_argument("--max-minutes", type=float, default=10, help="bound the generation")
     ap.add_argument("--out", type=Path, help="replace the episodes section of this file")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="arbitrex-bench-episodes-"))
     env = bench_env()
-    r: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": [],
+    r: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "serve": {},
                "quick": a.quick, "commit": commit()}  # the code measured: HEAD at the start
     began = time.monotonic()
     try:
@@ -173,10 +175,10 @@ def main() -> None:
             print(f"{time.monotonic() - began:6.1f} s  history {r['history']}", flush=True)
             (tmp / "big.db").unlink()
         if a.only != "history":
-            for i in range(1 if a.quick else 3):  # near its target: three pairs
-                for run in serve_pair(5 if a.quick else 15, tmp, env, swap=i % 2 == 1):
-                    r["serve"].append(run)
-                    print(f"{time.monotonic() - began:6.1f} s  serve {run}", flush=True)
+            r["serve"] = serve_runs(
+                5 if a.quick else 15, tmp, env, pairs=2 if a.quick else 6,
+                controls=1 if a.quick else 3,
+                log=lambda line: print(f"{time.monotonic() - began:6.1f} s  {line}", flush=True))
     finally:
         (tmp / "results.json").write_text(json.dumps(r, indent=2))
     text = report(r, " ".join(["python scripts/bench_episodes.py", *sys.argv[1:]]))
@@ -205,27 +207,22 @@ def report(r: dict, command: str) -> str:
             f"peak RSS {h['rss_peak_mb']:,.0f} MB (before: {h['rss_before_mb']:,.0f} MB) |",
             "", f"Episodes at {ratio:.0%} of export's ticks/s; target >= 50%: "
             f"{verdict(ratio >= 0.5)}.", ""]
-    runs = r["serve"]
-    if runs:
-        best = [x["cpu_pct"] for x in runs if not x["episodes"]]
-        both = [x for x in runs if x["episodes"]]
+    serve = r["serve"]
+    if serve:
+        pairs = serve["pairs"]
+        cpu, _ = cpu_report(serve, "best view", "best + episodes views", 0.1)
         lines += ["serve at 1,000 ticks/s (333 per venue, three symbols), 10 clients: two "
                   "serve processes side by side on one feed, each with 10 clients of its own "
                   "(holding the best view; the best and episodes views), measured over the "
-                  f"same {'5' if r['quick'] else '15'} s window:", "",
-                  "| best view | best + episodes views | episode frames | episode latency "
-                  "p50 / p99 |", "|---|---|---|---|"]
-        for b, e in zip(best, both, strict=False):
-            lines.append(f"| {b:.1f}% | {e['cpu_pct']:.1f}% | {e['episode_frames']:,} "
-                         f"({e['episode_samples']:,} sampled) | {e['episode_p50_ms']:.1f} / "
-                         f"{e['episode_p99_ms']:.1f} ms |")
-        mean = (sum(e["cpu_pct"] for e in both) / len(both)) / (sum(best) / len(best)) - 1
-        worst = max((e["cpu_pct"] / b - 1 for b, e in zip(best, both, strict=False)),
-                    default=0)
-        p99 = max((e["episode_p99_ms"] for e in both), default=float("nan"))
-        lines += ["", f"CPU with the episodes view: mean {mean * 100:+.0f}% (worst pair "
-                  f"{worst * 100:+.0f}%); target <= +10%: {verdict(max(mean, worst) <= 0.1)}. "
-                  f"Episode frame latency p99, worst run {p99:.1f} ms; target <= 10 ms: "
+                  f"same {'5' if r['quick'] else '15'} s window, each started first in turn; "
+                  "after every second pair a control, two serves whose clients hold the best "
+                  "view alone:", "", *cpu, "",
+                  "| pair | episode frames | episode latency p50 / p99 |", "|---|---|---|"]
+        lines += [f"| {i} | {e['episode_frames']:,} ({e['episode_samples']:,} sampled) | "
+                  f"{e['episode_p50_ms']:.1f} / {e['episode_p99_ms']:.1f} ms |"
+                  for i, e in enumerate(pairs, 1)]
+        p99 = max((e["episode_p99_ms"] for e in pairs), default=float("nan"))
+        lines += ["", f"Episode frame latency p99, worst run {p99:.1f} ms; target <= 10 ms: "
                   f"{verdict(p99 <= 10)}. serve runs the engine for every tick either way "
                   "(its metrics count every episode): what the view adds is the frames.", ""]
     lines += ["<!-- /episodes -->", ""]
