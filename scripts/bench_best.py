@@ -198,6 +198,8 @@ def cpu_report(cpu: dict, base: str, view: str, target: float) -> tuple[list[str
     the mean over the pairs (a single pair's difference is as large as a control's), with
     its standard error; the target, a fraction, met when that mean is at most it."""
     pairs, controls = cpu["pairs"], cpu["controls"]
+    if not pairs:
+        return ["(not run)"], False
     diffs = [p["view"] / p["base"] - 1 for p in pairs]
     lines = [f"| run | {base} | {view} | difference |", "|---|---|---|---|"]
     lines += [f"| pair {i} | {p['base']:.1f}% | {p['view']:.1f}% | {d * 100:+.0f}% |"
@@ -205,7 +207,7 @@ def cpu_report(cpu: dict, base: str, view: str, target: float) -> tuple[list[str
     lines += ["", f"| control | {base} | {base} | difference |", "|---|---|---|---|"]
     lines += [f"| {i} | {a:.1f}% | {b:.1f}% | {(b / a - 1) * 100:+.0f}% |"
               for i, (a, b) in enumerate(controls, 1)]
-    mean = statistics.fmean(diffs) if diffs else float("nan")
+    mean = statistics.fmean(diffs)
     error = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
     noise = max((abs(b / a - 1) for a, b in controls), default=float("nan"))
     met = mean <= target

@@ -14,7 +14,9 @@ one underlying price path per symbol: the same seed and the same start (the pare
 the path's moves late (its feed latency), quotes its own spread around its own level and
 with its own digits, and pauses now and then for longer than a view calls stale; so a bid
 at one broker above the ask at another happens every few seconds, as latency makes it
-between real brokers. One broker named ``sim`` (the default) quotes the path as it is.
+between real brokers. Each broker's feed is read at its own point of the poll interval, as
+terminals in processes of their own are: their commits do not all come at once. One broker
+named ``sim`` (the default) quotes the path as it is.
 
 A broker's process restarted by its supervisor takes the path up at the current moment, as
 a terminal reconnecting would: the model is fast-forwarded to the draw due now without
@@ -160,6 +162,9 @@ class Broker:
     pause_every_s: float = 0.0  # it stops quoting for pause_s every this many seconds (0: never)
     pause_s: float = 0.0
     pause_phase_s: float = 0.0
+    # where in each poll interval its terminal is read, as a fraction of it: terminals in
+    # processes of their own are not read in step (their commits would all come at once)
+    read_phase: float = 0.0
 
     @property
     def plain(self) -> bool:
@@ -169,9 +174,11 @@ class Broker:
 
 
 # Broker profiles, by position in --venues: (latency ms, spread factor, offset points,
-# fewer digits, pause every s, pause s). Pauses of 12 s outlast a view's 10 s staleness.
-_PROFILES = ((15, 0.7, 0.0, 0, 0, 0), (140, 1.0, 1.5, 0, 47, 12), (330, 0.8, -1.5, 1, 61, 12),
-             (70, 1.2, 0.8, 0, 53, 12), (220, 0.9, -0.8, 0, 71, 12))
+# fewer digits, pause every s, pause s, read phase). Pauses of 12 s outlast a view's 10 s
+# staleness. The read phases are uneven, as independent terminals' would be.
+_PROFILES = ((15, 0.7, 0.0, 0, 0, 0, 0.0), (140, 1.0, 1.5, 0, 47, 12, 0.45),
+             (330, 0.8, -1.5, 1, 61, 12, 0.8), (70, 1.2, 0.8, 0, 53, 12, 0.2),
+             (220, 0.9, -0.8, 0, 71, 12, 0.6))
 
 
 def brokers_for(names: tuple[str, ...] | list[str]) -> tuple[Broker, ...]:
@@ -180,9 +187,9 @@ def brokers_for(names: tuple[str, ...] | list[str]) -> tuple[Broker, ...]:
         return (Broker(names[0]),)
     out = []
     for i, name in enumerate(names):
-        latency, spread, offset, digits, every, pause = _PROFILES[i % len(_PROFILES)]
+        latency, spread, offset, digits, every, pause, phase = _PROFILES[i % len(_PROFILES)]
         out.append(Broker(name, latency + 25 * (i // len(_PROFILES)), spread, offset, digits,
-                          every, pause, 7.0 * i))
+                          every, pause, 7.0 * i, phase))
     return tuple(out)
 
 
@@ -256,17 +263,23 @@ class SimSource:
     def _next_read(self) -> int:
         """Nanoseconds after the start when a read next finds ticks: when the next one is
         due; for a feed read every ``poll_interval``, like a terminal, the first read of its
-        grid from then on, and never before the read after the last one (a tick that comes
-        due just after a read waits for the next, as it would at a terminal)."""
+        grid from then on (its points ``read_phase`` of an interval after the start's), and
+        never before the read after the last one (a tick that comes due just after a read
+        waits for the next, as it would at a terminal)."""
         due_at = math.ceil((self._emitted + 1) * 1e9 / self.rate) + self._lag_ns
         step = self._step_ns()
         if step <= 0:
             return due_at
-        return max(-(-due_at // step), self._last_read + 1) * step
+        phase = self._phase_ns()
+        return max(-(-(due_at - phase) // step), self._last_read + 1) * step + phase
 
     def _step_ns(self) -> int:
         """The poll interval in ns (the grid reads fall on; 0: no grid)."""
         return round(self.poll_interval * 1e9)
+
+    def _phase_ns(self) -> int:
+        """Where in each poll interval the broker's reads fall, in ns (``read_phase``)."""
+        return round(self.broker.read_phase * self._step_ns())
 
     def poll(self, timeout: float) -> list[Tick]:
         now_ns = self._clock_ns()
@@ -280,7 +293,7 @@ class SimSource:
                 return []
         step = self._step_ns()
         if step > 0:  # this read's place on the grid
-            self._last_read = (now_ns - self._start_ns) // step
+            self._last_read = (now_ns - self._start_ns - self._phase_ns()) // step
         due = self._due(now_ns)
         if due <= 0:
             return []

@@ -221,3 +221,27 @@ def test_a_restarted_broker_takes_the_path_up_now_without_a_backlog():
         assert part and part[-50:] == whole[-50:]
     finally:
         sim.EPOCH_DRAWS = before
+
+
+def test_several_brokers_are_read_out_of_step():
+    """Terminals in processes of their own are not read at the same moments: each broker's
+    reads fall on its own point of the poll interval (else every collector's commit, and
+    every wake-up of serve, would come at once). One broker reads on the start's grid."""
+    from arbitrex.sources.sim import brokers_for
+
+    start = 1_800_000_000_000_000_000
+    phases = {}
+    for broker in (*brokers_for(["icm", "pepper", "oanda"]), *brokers_for(["sim"])):
+        clock = FakeClock()
+        clock.ns = start
+        source = SimSource(["EURUSD"], rate=1000, broker=broker, started_ns=start,
+                           poll_interval=0.01, clock_ns=clock.now, sleep=clock.sleep)
+        source.open({})
+        seen, reads = set(), 0
+        for _ in range(3000):  # 30 s: a broker's pauses (12 s) end meanwhile
+            if source.poll(1.0):
+                seen.add((clock.ns - start) % 10_000_000)
+                reads += 1
+        assert reads > 100 and len(seen) == 1, (broker.name, reads, seen)  # on its own grid
+        phases[broker.name] = seen.pop()
+    assert phases == {"icm": 0, "pepper": 4_500_000, "oanda": 8_000_000, "sim": 0}
