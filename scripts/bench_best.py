@@ -19,10 +19,10 @@ serve sends to clients in separate processes (scripts/bench_clients.py).
   by side on one feed, one whose 10 clients hold the ticks view alone and one whose 10
   hold both views, measured from /proc over the same window, so that what the machine
   does meanwhile weighs on both alike (six pairs, each side started first in turn; two
-  with --quick). Two serves on one feed still differ, with no view on either side, by as
-  much as the target (how often each is woken, and where it runs, is the scheduler's): so
-  the figure is the mean over the pairs, and controls (both serves' clients holding the
-  ticks view alone, after every second pair) show what one pair can tell.
+  with --quick). Two serves on one feed differ a little even with no view on either side
+  (by up to 22% while the simulated brokers were read in step; by 4% since): the figure is
+  the mean over the pairs, and controls (both serves' clients holding the ticks view
+  alone, after every second pair) show how far one pair can be off.
 Needs the bench extra for the baseline: pip install -e '.[bench]'.
 """
 
@@ -195,8 +195,8 @@ def view_cpu(name: str, seconds: float, tmp: Path, env: dict, base: list[str],
 
 def cpu_report(cpu: dict, base: str, view: str, target: float) -> tuple[list[str], bool]:
     """The rows of ``view_cpu``'s pairs and controls, and the verdict: the view's cost is
-    the mean over the pairs (a single pair's difference is as large as a control's), with
-    its standard error; the target, a fraction, met when that mean is at most it."""
+    the mean over the pairs (the controls show how far one pair can be off), with its
+    standard error; the target, a fraction, met when that mean is at most it."""
     pairs, controls = cpu["pairs"], cpu["controls"]
     if not pairs:
         return ["(not run)"], False
