@@ -109,6 +109,11 @@ def _busy(exc: sqlite3.Error) -> bool:
 LOCK_RETRY_FIRST = 0.0001  # seconds
 LOCK_RETRY_MAX = 0.001
 
+# Timeouts of the lease connection: taking and renewing a lease wait for another writer as
+# long as a write does; giving it up waits little (the lease frees itself, see release_lease)
+LEASE_TIMEOUT_MS = 10_000
+RELEASE_TIMEOUT_MS = 1_000
+
 
 def begin_immediate(db: sqlite3.Connection, timeout_ms: int) -> None:
     """``BEGIN IMMEDIATE`` on ``db`` (whose busy timeout is ``timeout_ms``), waiting for
@@ -273,19 +278,28 @@ class SqliteStore:
 
     def _leasing(self) -> sqlite3.Connection:
         if self._lease_db is None:
-            self._lease_db = self._open(10_000)
+            self._lease_db = self._open(LEASE_TIMEOUT_MS)
         return self._lease_db
 
-    def _lease_tx(self, work: Callable[[sqlite3.Connection], Lease | None]) -> Lease | None:
+    def _lease_tx(self, work: Callable[[sqlite3.Connection], Lease | None], *,
+                  timeout_ms: int = LEASE_TIMEOUT_MS) -> Lease | None:
+        """Run ``work`` in a write transaction of the lease connection, waiting up to
+        ``timeout_ms`` for another writer's lock."""
         db = self._leasing()
         try:
-            db.execute("BEGIN IMMEDIATE")
+            if timeout_ms != LEASE_TIMEOUT_MS:
+                db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
             try:
-                result = work(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            finally:
+                if timeout_ms != LEASE_TIMEOUT_MS:
+                    db.execute(f"PRAGMA busy_timeout = {LEASE_TIMEOUT_MS}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         return result
@@ -318,7 +332,10 @@ class SqliteStore:
         def release(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM leases WHERE venue=? AND token=?", (claim.venue, claim.token))
 
-        self._lease_tx(release)
+        # a lease outlives its holder only until its process is seen gone (this host) or
+        # its heartbeat ages: a collector stopping, often after a failed write, does not
+        # wait long for a lock to give it up
+        self._lease_tx(release, timeout_ms=RELEASE_TIMEOUT_MS)
 
     def leases(self) -> list[Lease]:
         return [Lease._make(r) for r in self._query(f"SELECT {_LEASE} FROM leases ORDER BY venue")]

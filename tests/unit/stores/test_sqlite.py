@@ -226,3 +226,31 @@ def test_a_writer_gives_up_after_its_busy_timeout(tmp_path):
         assert [t.seq for t in again.append([tick()])] == [1]  # nothing was half-written
     finally:
         again.close()
+
+
+def test_giving_up_a_lease_does_not_wait_long_for_a_lock(tmp_path):
+    """A collector stopping, often because a write failed on a lock held too long, gives
+    its lease up waiting about a second (the lease frees itself once the process is gone),
+    not a write's whole busy timeout (10 s) again."""
+    from arbitrex.collect import lease
+    from arbitrex.stores.sqlite import RELEASE_TIMEOUT_MS
+
+    path = tmp_path / "t.db"
+    store = SqliteStore(path)
+    held_lease = lease.hold(store, "icm", where="here")
+    held, released = threading.Event(), list[float]()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 2.5, held, released))
+    holder.start()
+    try:
+        assert held.wait(5)
+        began = time.monotonic()
+        with pytest.raises(StoreError, match="locked"):
+            store.release_lease(held_lease.mine)
+        waited = time.monotonic() - began
+        assert RELEASE_TIMEOUT_MS / 1000 - 0.05 <= waited < 2.4, waited
+    finally:
+        holder.join(10)
+    assert released, "the other writer committed"
+    held_lease.release()  # the lock is free again: given up for real
+    assert store.leases() == []
+    store.close()
