@@ -193,6 +193,12 @@ def view_cpu(name: str, seconds: float, tmp: Path, env: dict, base: list[str],
     return out
 
 
+def _points(fraction: float) -> str:
+    """A difference of percentages, in points: ``1 point``, ``2 points``."""
+    n = f"{fraction * 100:.0f}"
+    return f"{n} point" if n == "1" else f"{n} points"
+
+
 def cpu_report(cpu: dict, base: str, view: str, target: float) -> tuple[list[str], bool]:
     """The rows of ``view_cpu``'s pairs and controls, and the verdict: the view's cost is
     the mean over the pairs (the controls show how far one pair can be off), with its
@@ -212,7 +218,7 @@ def cpu_report(cpu: dict, base: str, view: str, target: float) -> tuple[list[str
     noise = max((abs(b / a - 1) for a, b in controls), default=float("nan"))
     met = mean <= target
     lines += ["", f"The view's cost, the mean difference of the {len(pairs)} pairs: "
-              f"{mean * 100:+.0f}% (standard error {error * 100:.0f} points; pairs "
+              f"{mean * 100:+.0f}% (standard error {_points(error)}; pairs "
               f"{min(diffs) * 100:+.0f}% to {max(diffs) * 100:+.0f}%); target <= "
               f"{target * 100:+.0f}%: {'met' if met else '**not met**'}. With neither side "
               f"holding the view, the controls differed by up to "
