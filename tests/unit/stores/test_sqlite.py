@@ -1,8 +1,10 @@
+import contextlib
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -182,6 +184,20 @@ def _hold_write_lock(path, seconds: float, held: threading.Event,
     db.close()
 
 
+@contextlib.contextmanager
+def _another_writer(path, seconds: float) -> Iterator[list[float]]:
+    """Another writer holding the write lock of ``path`` for ``seconds`` from a thread,
+    taken before the block runs; yields the list its release time goes into."""
+    held, released = threading.Event(), list[float]()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, seconds, held, released))
+    holder.start()
+    try:
+        assert held.wait(5)
+        yield released
+    finally:
+        holder.join(seconds + 5)
+
+
 def test_a_writer_waits_for_another_in_short_steps(tmp_path):
     """Several collectors (or archive's deletes) write one file: a write that finds the
     lock taken goes as soon as it is free. SQLite's own busy handler tries again after 1,
@@ -209,17 +225,13 @@ def test_a_writer_waits_for_another_in_short_steps(tmp_path):
 def test_a_writer_gives_up_after_its_busy_timeout(tmp_path):
     path = tmp_path / "t.db"
     store = SqliteStore(path, busy_timeout_ms=50)
-    held, released = threading.Event(), list[float]()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.5, held, released))
-    holder.start()
     try:
-        assert held.wait(5)
-        began = time.monotonic()
-        with pytest.raises(StoreError, match="locked"):
-            store.append([tick()])
-        assert time.monotonic() - began < 0.4  # gave up at its timeout, not the holder's
+        with _another_writer(path, 0.5):
+            began = time.monotonic()
+            with pytest.raises(StoreError, match="locked"):
+                store.append([tick()])
+            assert time.monotonic() - began < 0.4  # gave up at its timeout, not the holder's
     finally:
-        holder.join(5)
         store.close()
     again = SqliteStore(path)
     try:
@@ -238,18 +250,12 @@ def test_giving_up_a_lease_does_not_wait_long_for_a_lock(tmp_path):
     path = tmp_path / "t.db"
     store = SqliteStore(path)
     held_lease = lease.hold(store, "icm", where="here")
-    held, released = threading.Event(), list[float]()
-    holder = threading.Thread(target=_hold_write_lock, args=(path, 2.5, held, released))
-    holder.start()
-    try:
-        assert held.wait(5)
+    with _another_writer(path, 2.5) as released:
         began = time.monotonic()
         with pytest.raises(StoreError, match="locked"):
             store.release_lease(held_lease.mine)
         waited = time.monotonic() - began
         assert RELEASE_TIMEOUT_MS / 1000 - 0.05 <= waited < 2.4, waited
-    finally:
-        holder.join(10)
     assert released, "the other writer committed"
     held_lease.release()  # the lock is free again: given up for real
     assert store.leases() == []
