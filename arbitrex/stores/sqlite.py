@@ -287,19 +287,13 @@ class SqliteStore:
         ``timeout_ms`` for another writer's lock."""
         db = self._leasing()
         try:
-            if timeout_ms != LEASE_TIMEOUT_MS:
-                db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+            begin_immediate(db, timeout_ms)
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(db)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            finally:
-                if timeout_ms != LEASE_TIMEOUT_MS:
-                    db.execute(f"PRAGMA busy_timeout = {LEASE_TIMEOUT_MS}")
+                result = work(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         return result
