@@ -208,14 +208,9 @@ def test_a_writer_waits_for_another_in_short_steps(tmp_path):
     late: list[float] = []
     try:
         for _ in range(5):
-            held, released = threading.Event(), list[float]()
-            holder = threading.Thread(target=_hold_write_lock,
-                                      args=(path, 0.012, held, released))
-            holder.start()
-            assert held.wait(5)
-            store.append([tick()])
-            done = time.monotonic()
-            holder.join(5)
+            with _another_writer(path, 0.012) as released:
+                store.append([tick()])
+                done = time.monotonic()
             late.append(done - released[0])
     finally:
         store.close()
