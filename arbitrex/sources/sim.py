@@ -310,7 +310,7 @@ class SimSource:
                 if due <= 0:
                     break
             symbol, bid, ask, flags, burst_index = next(self.model)
-            if burst_index == 0:
+            if burst_index == 0 or not msc:  # a burst begins, or is taken up midway first
                 at_ns = min(now_ns, self._start_ns + self._lag_ns
                             + int((self._emitted + taken + 1) * 1e9 / self.rate))
                 msc = max(at_ns // 1_000_000, msc)

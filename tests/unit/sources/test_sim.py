@@ -245,3 +245,26 @@ def test_several_brokers_are_read_out_of_step():
         assert reads > 100 and len(seen) == 1, (broker.name, reads, seen)  # on its own grid
         phases[broker.name] = seen.pop()
     assert phases == {"icm": 0, "pepper": 4_500_000, "oanda": 8_000_000, "sim": 0}
+
+
+def test_a_broker_started_in_the_middle_of_a_burst_stamps_its_first_ticks():
+    """A collector started after the common start takes the path up where it is, possibly
+    in the middle of a burst: with no tick before it, the burst's ticks are stamped when
+    they were due, not with 0 (which collect rejects: one tick lost)."""
+    from arbitrex.sources.sim import brokers_for
+
+    start = 1_800_000_000_000_000_000
+    broker = brokers_for(["icm", "pepper", "oanda"])[0]
+    stamped = 0
+    for k in range(100):
+        clock = FakeClock()
+        clock.ns = start + k * 77_777_777  # started this late after the common start
+        source = SimSource(["EURUSD", "GBPUSD", "USDJPY", "XAUUSD"], rate=50, broker=broker,
+                           started_ns=start, poll_interval=0.01, clock_ns=clock.now,
+                           sleep=clock.sleep)
+        source.open({})
+        for _ in range(20):
+            for t in source.poll(1.0):
+                assert t.time_msc > 0, (k, t)
+                stamped += 1
+    assert stamped > 100
